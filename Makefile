@@ -1,0 +1,68 @@
+# hclforge — every target bootstraps .venv from the pinned requirements on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENV ?= local
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.hclforge-installed
+HCLFORGE := $(BIN)/hclforge
+# The local environment runs on the emulator: there is nothing real to confirm.
+AUTO_APPROVE ?= $(if $(filter local,$(ENV)),1,)
+EMULATOR ?=
+FORMAT ?= table
+PYTEST_ARGS ?=
+
+emu_flag = $(if $(EMULATOR),--emulator,)
+approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
+
+.PHONY: help venv plan apply destroy render check test bench emulator-up emulator-down clean
+
+help: ## Show this help
+	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1]"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv from requirements.lock
+
+plan: $(STAMP) ## Plan ENV (default local, on the emulator); EMULATOR=1 plans any env on the emulator
+	$(HCLFORGE) plan $(ENV) $(emu_flag) --format $(FORMAT)
+
+apply: $(STAMP) ## Apply ENV (asks unless AUTO_APPROVE=1; local never asks)
+	$(HCLFORGE) apply $(ENV) $(emu_flag) $(approve_flag)
+
+destroy: $(STAMP) ## Destroy ENV (asks unless AUTO_APPROVE=1; local never asks)
+	$(HCLFORGE) destroy $(ENV) $(emu_flag) $(approve_flag)
+
+render: $(STAMP) ## Render ENV, or every environment when ENV is not given on the command line
+	$(HCLFORGE) render $(if $(filter command line,$(origin ENV)),$(ENV),--all)
+
+check: $(STAMP) ## Lint (ruff), type-check (mypy --strict), render --check, terraform fmt -check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(HCLFORGE) render --all --check
+	terraform fmt -check -recursive modules
+
+test: $(STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP) ## Benchmarks (see bench/)
+	$(BIN)/python bench/run.py
+
+emulator-up: $(STAMP) ## Start the local AWS emulator on 127.0.0.1
+	$(HCLFORGE) emulator start
+
+emulator-down: $(STAMP) ## Stop the local AWS emulator
+	$(HCLFORGE) emulator stop
+
+clean: ## Remove .hclforge/ working files (local state, plans, emulator files)
+	-$(HCLFORGE) emulator stop
+	rm -rf .hclforge

@@ -1,0 +1,1 @@
+"""hclforge command line: the only package that imports click."""

@@ -1,0 +1,350 @@
+"""The ``hclforge`` command line (click). Commands parse options and call :mod:`cli.ops`.
+
+Every error is an :class:`~hclforge.errors.HclforgeError`; :func:`main` prints it
+once, without a traceback, and exits with the code from
+:func:`~hclforge.errors.exit_code_for`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from hclforge.errors import ChangesPresent, ConfigError, HclforgeError, StaleTreeError, exit_code_for
+
+
+@dataclass
+class App:
+    """What every command gets: the project root and output preferences."""
+
+    root: Path
+    color: bool
+    verbose: bool
+
+    def settings(self) -> Any:
+        from cli.settings import load_settings
+
+        return load_settings(self.root)
+
+    def workspace(self, env: str, *, emulator: bool = False, stream: bool = True) -> Any:
+        from cli.ops import Workspace
+
+        sink = self.echo_terraform if (stream and self.verbose) else None
+        return Workspace(self.settings(), env, emulator=emulator, sink=sink, info=self.info, color=self.color)
+
+    def info(self, message: str) -> None:
+        click.secho(message, fg="cyan" if self.color else None, err=True)
+
+    def echo_terraform(self, line: str) -> None:
+        click.echo(line, err=True)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm(question: str) -> bool:
+    return click.confirm(question, default=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project root holding envs/ and modules/ (default: current directory).",
+)
+@click.option("--no-color", is_flag=True, help="No colours (also NO_COLOR).")
+@click.option("-v", "--verbose", is_flag=True, help="Stream terraform's own output.")
+@click.version_option(package_name="hclforge")
+@click.pass_context
+def cli(ctx: click.Context, root: Path | None, no_color: bool, verbose: bool) -> None:
+    """Render envs/<env>.yaml into Terraform modules and run terraform on them."""
+    color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    ctx.obj = App(root=(root or Path.cwd()).resolve(), color=color, verbose=verbose)
+
+
+# ------------------------------------------------------------------- config
+
+
+@cli.command()
+@pass_app
+def envs(app: App) -> None:
+    """List environments: region, account, backend, services."""
+    from hclforge.config import env_names, load_env
+
+    names = env_names(app.root)
+    if not names:
+        raise click.UsageError(f"no environments under {app.root / 'envs'}")
+    click.echo(f"{'env':<12} {'region':<16} {'account':<14} {'backend':<8} services")
+    problems = []
+    for name in names:
+        try:
+            cfg = load_env(app.root, name).config
+        except ConfigError as err:
+            problems += err.problems
+            click.echo(f"{name:<12} (invalid: see below)")
+            continue
+        account = "emulator" if cfg.aws.emulator else (cfg.aws.account_id or "-")
+        click.echo(f"{name:<12} {cfg.aws.region:<16} {account:<14} {cfg.backend.type:<8} {', '.join(cfg.services)}")
+    if problems:
+        raise ConfigError(problems)
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def show(app: App, env: str, as_json: bool) -> None:
+    """Show the layered, validated config of ENV with defaults filled in."""
+    import yaml
+
+    from hclforge.config import load_env
+
+    loaded = load_env(app.root, env)
+    data = loaded.config.model_dump(mode="json")
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+    else:
+        click.echo(f"# {env}: layered from {', '.join(loaded.sources)}")
+        click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@cli.command("render")
+@click.argument("envs", nargs=-1)
+@click.option("--all", "all_envs", is_flag=True, help="Every environment under envs/.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when modules/ is stale.")
+@pass_app
+def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> None:
+    """Render ENV... into modules/<env>/."""
+    import render as renderer
+
+    names = renderer.select_envs(app.root, envs, all_envs)
+    trees = [renderer.render(app.root, name) for name in names]  # all validated before anything is written
+    stale = []
+    for tree in trees:
+        if check:
+            diff = renderer.unified_diff(app.root, tree)
+            if diff:
+                stale.append(diff)
+            else:
+                click.echo(f"up to date  {renderer.MODULES_DIR}/{tree.env}/")
+            continue
+        for change in renderer.write_tree(app.root, tree):
+            if change.action != "identical":
+                click.echo(f"{change.action:>9}  {renderer.MODULES_DIR}/{tree.env}/{change.path}")
+        click.echo(f"rendered {renderer.MODULES_DIR}/{tree.env}/")
+    if stale:
+        raise StaleTreeError("".join(stale))
+
+
+@cli.command()
+@click.argument("envs", nargs=-1)
+@click.option("--all", "all_envs", is_flag=True, help="Every environment under envs/.")
+@pass_app
+def validate(app: App, envs: tuple[str, ...], all_envs: bool) -> None:
+    """Check schema, domain rules, and terraform validate."""
+    import render as renderer
+    from hclforge.errors import TerraformError
+
+    failed = []
+    for name in renderer.select_envs(app.root, envs, all_envs):
+        doc = app.workspace(name).validate()
+        for diag in doc.get("diagnostics", []):
+            where = diag.get("range", {})
+            loc = f"{where.get('filename', '?')}:{where.get('start', {}).get('line', '?')}"
+            click.echo(f"{name}: {diag['severity']}: {loc}: {diag['summary']}", err=True)
+        if doc.get("valid"):
+            click.echo(f"valid  {name}")
+        else:
+            failed.append(name)
+    if failed:
+        raise TerraformError(f"terraform validate failed for: {', '.join(failed)}")
+
+
+# ---------------------------------------------------------------- terraform
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--emulator", is_flag=True, help="Against the local emulator (on a copy of the tree).")
+@click.option("--force", is_flag=True, help="Run init even when nothing changed.")
+@pass_app
+def init(app: App, env: str, emulator: bool, force: bool) -> None:
+    """terraform init, with the provider mirror/cache; skipped when nothing changed."""
+    ran = app.workspace(env, emulator=emulator).init(force=force)
+    click.echo("initialized" if ran else "init skipped: nothing changed since the last init")
+
+
+def _print_summary(app: App, summary: Any, fmt: str) -> None:
+    from cli.summary import as_json, as_markdown, as_table
+
+    if fmt == "json":
+        click.echo(as_json(summary))
+    elif fmt == "markdown":
+        click.echo(as_markdown(summary), nl=False)
+    else:
+        for text, style in as_table(summary):
+            if app.color and style == "warn":
+                text = click.style(text, fg="yellow", bold=True)
+            elif app.color and style == "bold":
+                text = click.style(text, bold=True)
+            click.echo(text)
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when the plan has changes.")
+@pass_app
+def plan(app: App, env: str, emulator: bool, fmt: str, detailed_exitcode: bool) -> None:
+    """Render if stale, init if needed, plan -out, and print a summary."""
+    result = app.workspace(env, emulator=emulator).plan()
+    _print_summary(app, result.summary, fmt)
+    if detailed_exitcode and result.summary.has_changes:
+        raise ChangesPresent("the plan has changes")
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--emulator", is_flag=True, help="Apply against the local emulator (on a copy of the tree).")
+@pass_app
+def apply(app: App, env: str, auto_approve: bool, emulator: bool) -> None:
+    """Apply the saved plan if still fresh, else plan and confirm."""
+    ws = app.workspace(env, emulator=emulator)
+
+    def confirm(summary: Any) -> bool:
+        _print_summary(app, summary, "table")
+        return _confirm(f"Apply these changes to {env}?")
+
+    summary = ws.apply(auto_approve=auto_approve, interactive=_interactive(), confirm=confirm)
+    if summary.has_changes:
+        t = summary.totals
+        click.echo(
+            f"applied {env}: {t['create']} created, {t['update']} updated, "
+            f"{t['replace']} replaced, {t['delete']} deleted"
+        )
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
+@click.option("--emulator", is_flag=True, help="Destroy on the local emulator (the copy of the tree).")
+@pass_app
+def destroy(app: App, env: str, auto_approve: bool, emulator: bool) -> None:
+    """Destroy every resource of ENV, after confirmation."""
+    app.workspace(env, emulator=emulator).destroy(
+        auto_approve=auto_approve, interactive=_interactive(), confirm=_confirm
+    )
+    click.echo(f"destroyed {env}")
+
+
+@cli.command()
+@click.argument("env")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--emulator", is_flag=True, help="Outputs of the emulator copy.")
+@pass_app
+def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) -> None:
+    """Show the outputs of ENV (all, or NAME)."""
+    values = app.workspace(env, emulator=emulator, stream=False).outputs(name)
+    if as_json:
+        click.echo(json.dumps(values, indent=2, sort_keys=True))
+    elif name:
+        click.echo(values if isinstance(values, str) else json.dumps(values))
+    else:
+        for key, item in sorted(values.items()):
+            value = item["value"]
+            click.echo(f"{key} = {value if isinstance(value, str) else json.dumps(value)}")
+
+
+# ----------------------------------------------------------------- emulator
+
+
+@cli.group("emulator")
+def emulator_group() -> None:
+    """The local AWS emulator (moto server) on 127.0.0.1."""
+
+
+@emulator_group.command("start")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: setting, or a free one).")
+@pass_app
+def emulator_start(app: App, port: int | None) -> None:
+    """Start the emulator (or report the running one)."""
+    from cli import emulator
+
+    settings = app.settings()
+    emu = emulator.start(settings.state_dir, settings.emulator_port if port is None else port)
+    click.echo(f"emulator running: {emu.endpoint} (pid {emu.pid})")
+
+
+@emulator_group.command("stop")
+@pass_app
+def emulator_stop(app: App) -> None:
+    """Stop the emulator; its resources are gone with it."""
+    from cli import emulator
+
+    stopped = emulator.stop(app.settings().state_dir)
+    click.echo("emulator stopped" if stopped else "emulator was not running")
+
+
+@emulator_group.command("status")
+@pass_app
+def emulator_status(app: App) -> None:
+    """Say whether the emulator runs (exit 1 when not)."""
+    from cli import emulator
+    from hclforge.errors import EmulatorError
+
+    emu = emulator.status(app.settings().state_dir)
+    if emu is None:
+        raise EmulatorError("emulator not running")
+    click.echo(f"emulator running: {emu.endpoint} (pid {emu.pid})")
+
+
+# --------------------------------------------------------------------- main
+
+
+def _report(err: HclforgeError) -> None:
+    if isinstance(err, ConfigError):
+        for problem in err.problems:
+            click.echo(str(problem), err=True)
+        click.echo(f"{len(err.problems)} problem(s); nothing was written", err=True)
+    elif isinstance(err, StaleTreeError):
+        click.echo(err.diff, err=True, nl=False)
+        click.echo("modules/ is stale: run 'hclforge render --all' and commit the result", err=True)
+    else:
+        click.echo(f"error: {err}", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script: runs the CLI and maps errors to exit codes."""
+    try:
+        cli.main(args=argv, prog_name="hclforge", standalone_mode=False)
+    except HclforgeError as err:
+        _report(err)
+        return exit_code_for(err)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except click.exceptions.Exit as err:
+        return int(err.exit_code)
+    return 0
+
+
+def run() -> None:
+    """``hclforge`` console script."""
+    sys.exit(main())

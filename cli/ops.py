@@ -1,0 +1,373 @@
+"""What the CLI commands do: render, init, plan, apply, destroy, output.
+
+No click here: prompts and output go through the callbacks a :class:`Workspace`
+is given, so this module is usable and testable without a terminal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import render
+from cli import emulator
+from cli.settings import Settings
+from cli.summary import Summary, summarize
+from cli.terraform import LineSink, Terraform, file_digest
+from cli.tfconfig import write_cli_config
+from hclforge.config import LoadedEnv, load_env
+from hclforge.errors import PlanRefused, UsageError
+from hclforge.hcl import quote
+
+OVERRIDE_FILE = "hclforge_override.tf"
+LOCK_FILE = ".terraform.lock.hcl"
+Confirm = Callable[[str], bool]
+ConfirmPlan = Callable[[Summary], bool]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A saved plan and its summary."""
+
+    plan_file: Path
+    summary: Summary
+    document: dict[str, Any]
+
+
+def emulator_override(state_path: Path) -> str:
+    """The override file that points a copy of any tree at the emulator.
+
+    It swaps the backend for a local state file and gives the provider fake
+    credentials and the emulator's account; the endpoint comes from
+    ``AWS_ENDPOINT_URL`` (tflocal's approach, without a port in any file).
+    """
+    return (
+        "# Added by hclforge to a copy of the tree: plan against the local AWS emulator.\n"
+        "terraform {\n"
+        '  backend "local" {\n'
+        f"    path = {quote(str(state_path))}\n"
+        "  }\n"
+        "}\n"
+        "\n"
+        'provider "aws" {\n'
+        "  profile             = null\n"
+        '  access_key          = "test"\n'
+        '  secret_key          = "test"\n'
+        f"  allowed_account_ids = [{quote(emulator.ACCOUNT_ID)}]\n"
+        "}\n"
+    )
+
+
+def sync_emulator_copy(source: Path, dest: Path, state_path: Path) -> None:
+    """Make ``dest`` a copy of the generated tree ``source`` plus the emulator override.
+
+    Only ``.tf`` files and the lock file are copied; ``dest``'s own ``.terraform``
+    is kept, so an unchanged copy needs no new init.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    wanted = {p.relative_to(source) for p in source.rglob("*.tf") if not p.relative_to(source).parts[0].startswith(".")}
+    for old in dest.rglob("*.tf"):
+        rel = old.relative_to(dest)
+        if rel not in wanted and rel.name != OVERRIDE_FILE:
+            old.unlink()
+    for rel in wanted:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = (source / rel).read_bytes()
+        if not target.is_file() or target.read_bytes() != text:
+            target.write_bytes(text)
+    if (source / LOCK_FILE).is_file() and not (dest / LOCK_FILE).is_file():
+        shutil.copyfile(source / LOCK_FILE, dest / LOCK_FILE)
+    override = emulator_override(state_path)
+    if not (dest / OVERRIDE_FILE).is_file() or (dest / OVERRIDE_FILE).read_text(encoding="utf-8") != override:
+        (dest / OVERRIDE_FILE).write_text(override, encoding="utf-8")
+
+
+class Workspace:
+    """One environment of one project, as the CLI acts on it.
+
+    Args:
+        settings: the project settings.
+        env: the environment name.
+        emulator: run against the local emulator even if the environment is not an emulator one.
+        sink: receives terraform's output lines (None: silent).
+        info: receives hclforge's own progress messages.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        env: str,
+        *,
+        emulator: bool = False,
+        sink: LineSink | None = None,
+        info: Callable[[str], None] | None = None,
+        color: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.env = env
+        self.force_emulator = emulator
+        self.sink = sink
+        self.info = info or (lambda _msg: None)
+        self.color = color
+        self.init_count = 0
+
+    # ------------------------------------------------------------ config
+
+    @cached_property
+    def loaded(self) -> LoadedEnv:
+        return load_env(self.settings.root, self.env)
+
+    @property
+    def on_emulator(self) -> bool:
+        """True when terraform talks to the local emulator for this run."""
+        return self.loaded.config.aws.emulator or self.force_emulator
+
+    @property
+    def uses_copy(self) -> bool:
+        """A non-emulator environment on the emulator runs on an overridden copy of its tree."""
+        return self.force_emulator and not self.loaded.config.aws.emulator
+
+    @property
+    def tree_dir(self) -> Path:
+        return self.settings.root / render.MODULES_DIR / self.env
+
+    @property
+    def work_dir(self) -> Path:
+        """Where terraform runs: the generated tree, or its emulator copy."""
+        return self.files_dir / "emulator-tree" if self.uses_copy else self.tree_dir
+
+    @property
+    def files_dir(self) -> Path:
+        """hclforge's working files for this environment (outside the generated tree)."""
+        return self.settings.env_dir(self.env)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.files_dir / ("emulator-tfdata" if self.uses_copy else "tfdata")
+
+    @property
+    def plan_file(self) -> Path:
+        return self.files_dir / ("emulator.tfplan" if self.uses_copy else "plan.tfplan")
+
+    @property
+    def plan_meta_file(self) -> Path:
+        return self.plan_file.with_suffix(".meta.json")
+
+    @property
+    def plan_json_file(self) -> Path:
+        return self.plan_file.with_suffix(".json")
+
+    # ------------------------------------------------------------ render
+
+    def render(self) -> list[render.FileChange]:
+        """Render the environment into ``modules/<env>/`` when it is stale."""
+        tree = render.render_env(self.loaded)
+        changes = render.write_tree(self.settings.root, tree)
+        written = [c for c in changes if c.action != "identical"]
+        if written:
+            self.info(f"rendered {render.MODULES_DIR}/{self.env}/ ({len(written)} files changed)")
+        return changes
+
+    # ------------------------------------------------------------ terraform
+
+    @cached_property
+    def terraform(self) -> Terraform:
+        """The runner for this environment, with CLI config, data dir and endpoint set."""
+        cli_config = write_cli_config(self.settings)
+        env = {
+            "TF_CLI_CONFIG_FILE": str(cli_config),
+            "TF_DATA_DIR": str(self.data_dir),
+            "TF_IN_AUTOMATION": "1",
+            "TF_INPUT": "0",
+            "CHECKPOINT_DISABLE": "1",
+        }
+        if self.on_emulator:
+            emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
+            env.update(emu.client_env(self.loaded.config.aws.region))
+        return Terraform(self.work_dir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color)
+
+    def _prepare_workdir(self) -> None:
+        if self.uses_copy:
+            sync_emulator_copy(self.tree_dir, self.work_dir, self.files_dir / "emulator.tfstate")
+
+    def _init_fingerprint(self) -> str:
+        tf = self.terraform
+        root_files = [p for p in self.work_dir.glob("*.tf")] + [self.work_dir / LOCK_FILE]
+        modules = sorted(p.name for p in self.work_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        backend_env = tf.env.get("AWS_ENDPOINT_URL", "")
+        cli_config = Path(tf.env["TF_CLI_CONFIG_FILE"]).read_text(encoding="utf-8")
+        extra = json.dumps([modules, backend_env, cli_config, self.settings.terraform_bin])
+        return file_digest(root_files, self.work_dir) + ":" + str(hash_text(extra))
+
+    def init(self, *, force: bool = False) -> bool:
+        """Run ``terraform init`` unless nothing it depends on changed since the last one.
+
+        Returns:
+            True when init ran.
+        """
+        self.render()
+        self._prepare_workdir()
+        stamp = self.files_dir / ("emulator-init.stamp" if self.uses_copy else "init.stamp")
+        fingerprint = self._init_fingerprint()
+        if not force and self.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
+            return False
+        self.info(f"terraform init ({self.env})")
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        stamp.unlink(missing_ok=True)
+        self.terraform.init(reconfigure=True)
+        self.init_count += 1
+        # The lock file may have been written by init: fingerprint after it.
+        stamp.write_text(self._init_fingerprint())
+        return True
+
+    # ------------------------------------------------------------ plan
+
+    def _freshness(self) -> dict[str, Any]:
+        """What a saved plan depends on, besides the state that terraform itself checks."""
+        root = self.settings.root
+        return {
+            "yaml": file_digest([root / s for s in self.loaded.sources], root),
+            "tree": file_digest(list(self.work_dir.rglob("*.tf")) + [self.work_dir / LOCK_FILE], self.work_dir),
+            "emulator": self.on_emulator,
+        }
+
+    def plan(self) -> PlanResult:
+        """Render if stale, init if needed, ``plan -out``, and save the plan's JSON and metadata."""
+        self.init()
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.plan_meta_file.unlink(missing_ok=True)
+        self.terraform.plan(self.plan_file)
+        document = self.terraform.show_json(self.plan_file)
+        self.plan_json_file.write_text(json.dumps(document), encoding="utf-8")
+        meta = {**self._freshness(), "state": _plan_state(self.plan_file), "created": time.time()}
+        self.plan_meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        summary = summarize(self.env, document, self.loaded.config.services)
+        return PlanResult(self.plan_file, summary, document)
+
+    def saved_plan_problem(self) -> str | None:
+        """Why the saved plan may not be applied as it is, or None when it is fresh."""
+        if not self.plan_file.is_file() or not self.plan_meta_file.is_file():
+            return "there is no saved plan"
+        meta = json.loads(self.plan_meta_file.read_text(encoding="utf-8"))
+        now = self._freshness()
+        reasons = {
+            "yaml": "the environment's YAML changed since the plan",
+            "tree": f"the rendered tree {render.MODULES_DIR}/{self.env}/ changed since the plan",
+            "emulator": "the plan was made for another target (emulator or not)",
+        }
+        for key, reason in reasons.items():
+            if meta.get(key) != now[key]:
+                return reason
+        current = _current_state(self.terraform)
+        if meta.get("state") != current:
+            return "the state changed since the plan (someone applied in between)"
+        return None
+
+    def load_saved_summary(self) -> Summary:
+        document = json.loads(self.plan_json_file.read_text(encoding="utf-8"))
+        return summarize(self.env, document, self.loaded.config.services)
+
+    # ------------------------------------------------------------ apply
+
+    def apply(self, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan) -> Summary:
+        """Apply the saved plan when it is fresh; otherwise plan again and ask.
+
+        Raises:
+            UsageError: confirmation is needed but there is no terminal to ask on.
+            PlanRefused: the saved plan is stale and there is no terminal to re-plan
+                and confirm on, or the user said no.
+        """
+        if not auto_approve and not interactive:
+            raise UsageError(
+                f"apply needs confirmation and there is no terminal: run 'hclforge apply {self.env} --auto-approve' "
+                f"(make apply ENV={self.env} AUTO_APPROVE=1) to apply without asking"
+            )
+        self.render()
+        self._prepare_workdir()
+        problem = self.saved_plan_problem()
+        if problem is None:
+            summary = self.load_saved_summary()
+            self.info(f"applying the saved plan {self._rel(self.plan_file)}")
+        else:
+            if problem != "there is no saved plan":
+                if auto_approve and not interactive:
+                    raise PlanRefused(f"the saved plan is stale: {problem}; run 'hclforge plan {self.env}' again")
+                self.info(f"the saved plan is stale: {problem}; planning again")
+            summary = self.plan().summary
+        if not summary.has_changes:
+            self.info("no changes to apply")
+            self._discard_plan()
+            return summary
+        if not auto_approve and not confirm(summary):
+            raise PlanRefused("apply cancelled; nothing was changed")
+        self.terraform.apply_plan(self.plan_file)
+        self._discard_plan()
+        return summary
+
+    def _discard_plan(self) -> None:
+        for path in (self.plan_file, self.plan_meta_file, self.plan_json_file):
+            path.unlink(missing_ok=True)
+
+    def destroy(self, *, auto_approve: bool, interactive: bool, confirm: Confirm) -> None:
+        """Destroy the environment's resources, after confirmation."""
+        if not auto_approve and not interactive:
+            raise UsageError(
+                f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {self.env} --auto-approve'"
+            )
+        self.init()
+        if not auto_approve and not confirm(f"Destroy every resource of {self.env}?"):
+            raise PlanRefused("destroy cancelled; nothing was changed")
+        self.terraform.destroy()
+        self._discard_plan()
+
+    def outputs(self, name: str | None = None) -> Any:
+        """The root module's outputs (all, or one)."""
+        self.init()
+        return self.terraform.output_json(name)
+
+    def validate(self) -> dict[str, Any]:
+        """``terraform validate`` on the rendered tree (with its own backend-less init)."""
+        self.render()
+        tf = self.terraform
+        data_dir = self.files_dir / "validate-tfdata"
+        runner = Terraform(
+            self.tree_dir, env={**tf.env, "TF_DATA_DIR": str(data_dir)}, binary=tf.binary, sink=None, color=False
+        )
+        runner.run("init", backend=False, stream=False)
+        return runner.validate()
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.settings.root))
+        except ValueError:
+            return str(path)
+
+
+def hash_text(text: str) -> str:
+    """SHA-256 of a text, hex."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _plan_state(plan_file: Path) -> dict[str, Any] | None:
+    """Lineage and serial of the state a saved plan was made against (None: no state yet)."""
+    with zipfile.ZipFile(plan_file) as zf:
+        if "tfstate" not in zf.namelist():
+            return None
+        state = json.loads(zf.read("tfstate"))
+    return {"lineage": state.get("lineage"), "serial": state.get("serial")}
+
+
+def _current_state(tf: Terraform) -> dict[str, Any] | None:
+    state = tf.state_pull()
+    if state is None:
+        return None
+    return {"lineage": state.get("lineage"), "serial": state.get("serial")}

@@ -1,0 +1,164 @@
+"""Plan summaries: counts of create / update / replace / delete per module and service.
+
+Built from ``terraform show -json`` (never from scraped text), and printed as a
+plain table, Markdown (ready for a PR comment) or stable JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from hclforge.hcl import ident
+
+ACTIONS = ("create", "update", "replace", "delete")
+_STRIP_PREFIXES = ("task_", "vpc_link_to_")
+
+
+@dataclass
+class Row:
+    """Counts for one module and service (service ``-`` for shared resources)."""
+
+    module: str
+    service: str
+    create: int = 0
+    update: int = 0
+    replace: int = 0
+    delete: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.create + self.update + self.replace + self.delete
+
+
+@dataclass
+class Summary:
+    """The whole plan, in rows, with the addresses that are replaced or deleted."""
+
+    env: str
+    rows: list[Row] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    output_changes: list[str] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {a: sum(getattr(r, a) for r in self.rows) for a in ACTIONS}
+
+    @property
+    def has_changes(self) -> bool:
+        return any(self.totals.values())
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented, stable JSON form (``plan --format json``)."""
+        return {
+            "format_version": 1,
+            "environment": self.env,
+            "totals": self.totals,
+            "changes": [asdict(r) for r in self.rows],
+            "replaced": self.replaced,
+            "deleted": self.deleted,
+            "output_changes": self.output_changes,
+        }
+
+
+def action_of(actions: list[str]) -> str | None:
+    """Map terraform's action list to one of :data:`ACTIONS` (None for no-op/read)."""
+    if "delete" in actions and "create" in actions:
+        return "replace"
+    for name in ("create", "update", "delete"):
+        if actions == [name]:
+            return name
+    return None
+
+
+def service_of(resource_name: str, services: Iterable[str]) -> str:
+    """The service a resource belongs to, by its unrolled name; ``-`` for shared ones."""
+    name = resource_name
+    for prefix in _STRIP_PREFIXES:
+        if name.startswith(prefix):
+            name = name[len(prefix) :]
+            break
+    by_ident = sorted(((str(ident(s)), s) for s in services), key=lambda p: -len(p[0]))
+    for ident_name, service in by_ident:
+        if name == ident_name or name.startswith(ident_name + "_"):
+            return service
+    return "-"
+
+
+def summarize(env: str, plan: dict[str, Any], services: Iterable[str]) -> Summary:
+    """Summarize a ``show -json`` plan document."""
+    services = list(services)
+    rows: dict[tuple[str, str], Row] = {}
+    summary = Summary(env)
+    for rc in plan.get("resource_changes", []):
+        if rc.get("mode") != "managed":
+            continue
+        action = action_of(rc["change"]["actions"])
+        if action is None:
+            continue
+        module = (rc.get("module_address") or "root").removeprefix("module.")
+        service = service_of(rc["name"], services) if module != "root" else "-"
+        row = rows.setdefault((module, service), Row(module, service))
+        setattr(row, action, getattr(row, action) + 1)
+        if action == "replace":
+            summary.replaced.append(rc["address"])
+        elif action == "delete":
+            summary.deleted.append(rc["address"])
+    summary.rows = [rows[k] for k in sorted(rows)]
+    for name, change in sorted(plan.get("output_changes", {}).items()):
+        if action_of(change.get("actions", [])) is not None:
+            summary.output_changes.append(name)
+    return summary
+
+
+def as_table(summary: Summary) -> list[tuple[str, str]]:
+    """Lines of the plain table, each with a style hint: '' | 'warn' | 'bold'."""
+    head = f"{'module':<12} {'service':<20} {'create':>6} {'update':>6} {'replace':>7} {'delete':>6}"
+    lines: list[tuple[str, str]] = [(f"Plan for {summary.env}:", "bold")]
+    if not summary.has_changes:
+        lines.append(("No changes. The infrastructure matches the configuration.", ""))
+        return lines
+    lines.append((head, "bold"))
+    for r in summary.rows:
+        text = f"{r.module:<12} {r.service:<20} {r.create:>6} {r.update:>6} {r.replace:>7} {r.delete:>6}"
+        lines.append((text, "warn" if r.replace or r.delete else ""))
+    t = summary.totals
+    lines.append(
+        (f"{'total':<12} {'':<20} {t['create']:>6} {t['update']:>6} {t['replace']:>7} {t['delete']:>6}", "bold")
+    )
+    for address in summary.replaced:
+        lines.append((f"  ! replace {address}", "warn"))
+    for address in summary.deleted:
+        lines.append((f"  ! delete  {address}", "warn"))
+    return lines
+
+
+def as_markdown(summary: Summary) -> str:
+    """The summary as Markdown, ready to post as a pull-request comment."""
+    t = summary.totals
+    out = [f"### hclforge plan: `{summary.env}`", ""]
+    if not summary.has_changes:
+        return "\n".join([*out, "No changes. The infrastructure matches the configuration.", ""])
+    out += [
+        f"**{t['create']}** to create, **{t['update']}** to update, "
+        f"**{t['replace']}** to replace, **{t['delete']}** to delete",
+        "",
+        "| module | service | create | update | replace | delete |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in summary.rows:
+        flag = " ⚠️" if r.replace or r.delete else ""
+        out.append(f"| {r.module} | {r.service}{flag} | {r.create} | {r.update} | {r.replace} | {r.delete} |")
+    if summary.replaced or summary.deleted:
+        out += ["", "**Replaced or deleted:**", ""]
+        out += [f"- replace `{a}`" for a in summary.replaced]
+        out += [f"- delete `{a}`" for a in summary.deleted]
+    return "\n".join(out) + "\n"
+
+
+def as_json(summary: Summary) -> str:
+    """Stable JSON text of the summary."""
+    return json.dumps(summary.to_json(), indent=2, sort_keys=True)

@@ -1,0 +1,270 @@
+"""The terraform runner: the only code that builds terraform command lines.
+
+It wraps python-terraform, keeping its keyword-to-flag mapping
+(``generate_cmd_string``) and working around its defects with Terraform >= 0.15:
+
+* ``destroy()`` sends the removed ``-force`` flag          -> ``-auto-approve`` instead;
+* ``apply()`` ties ``-auto-approve`` to ``skip_plan``      -> flags passed explicitly;
+* an empty ``var={}`` adds a temporary ``-var-file``       -> ``var=None`` always;
+  (it also breaks applying a saved plan, which takes no variables);
+* ``plan()`` adds ``-detailed-exitcode``                  -> exit 2 read as "changes";
+* positional directories are gone                        -> ``working_dir`` / ``-chdir`` only;
+* ``capture_output=True`` buffers everything             -> our own executor streams lines;
+* ``synchronous=False`` leaks ``-synchronous=false``      -> never used.
+
+Every command runs non-interactively (``-input=false``), without colour unless
+asked, with the project's CLI config and a data dir outside the generated tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from python_terraform import IsFlagged, IsNotFlagged
+from python_terraform import Terraform as _PyTerraform
+
+from hclforge.errors import Interrupted, TerraformError
+
+LineSink = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a terraform command returned."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class _Commands(_PyTerraform):  # type: ignore[misc]
+    """python-terraform, used only to turn keywords into flags (never to run)."""
+
+    def __init__(self, binary: str) -> None:
+        # Skips the base __init__: it reads terraform.tfstate from the cwd.
+        self.terraform_bin_path = binary
+        self.temp_var_files = None
+        self.is_env_vars_included = True
+        self.working_dir = None
+        self.state = None
+        self.targets: list[str] = []
+        self.variables: dict[str, Any] = {}
+        self.parallelism = None
+        self.var_file = None
+
+
+def build_args(binary: str, command: str, *args: str, **options: Any) -> list[str]:
+    """Build a terraform command line with python-terraform's keyword rules.
+
+    ``name=IsFlagged`` gives ``-name``; ``name=value`` gives ``-name=value``
+    (``_`` becomes ``-``); ``None``/``IsNotFlagged`` are left out; lists repeat.
+    Dicts are refused: python-terraform would write them to a temporary
+    ``-var-file`` that outlives nothing useful and breaks saved-plan applies.
+    """
+    for name, value in options.items():
+        if isinstance(value, dict):
+            raise TypeError(f"option {name}: dict values are not supported (python-terraform var-file defect)")
+    return list(_Commands(binary).generate_cmd_string(command, *args, **options))
+
+
+class Terraform:
+    """Runs terraform in one root module directory.
+
+    Args:
+        workdir: the root module (``modules/<env>`` or a copy of it).
+        env: extra environment variables (CLI config, data dir, AWS endpoint...).
+        binary: the terraform executable.
+        sink: called with each output line as it arrives (streaming); None for silence.
+        color: keep terraform's colours (only on a TTY).
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        binary: str = "terraform",
+        sink: LineSink | None = None,
+        color: bool = False,
+    ) -> None:
+        self.workdir = workdir
+        self.env = dict(env or {})
+        self.binary = binary
+        self.sink = sink
+        self.color = color
+
+    # ------------------------------------------------------------ plumbing
+
+    def _options(self, **options: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = {"input": False, "no_color": IsNotFlagged if self.color else IsFlagged}
+        merged.update(options)
+        return merged
+
+    def args(self, command: str, *args: str, **options: Any) -> list[str]:
+        """The full command line for ``command`` (exposed for tests and ``-v``)."""
+        return build_args(self.binary, command, *args, **options)
+
+    def execute(
+        self, argv: Sequence[str], *, ok: Sequence[int] = (0,), stream: bool = True, stdin: str | None = None
+    ) -> Result:
+        """Run ``argv``, streaming stdout lines to the sink, and collect both streams.
+
+        Raises:
+            TerraformError: the binary is missing, or the exit code is not in ``ok``.
+            Interrupted: the user pressed Ctrl-C; terraform was given time to
+                release its lock and write state before this is raised.
+        """
+        binary = shutil.which(argv[0], path=self.env.get("PATH", os.environ.get("PATH")))
+        if binary is None:
+            raise TerraformError(
+                f"terraform not found: '{argv[0]}' is not on PATH (install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
+            )
+        env = {**os.environ, **self.env}
+        env.pop("TF_LOG", None) if "TF_LOG" not in self.env else None
+        try:
+            proc = subprocess.Popen(
+                [binary, *argv[1:]],
+                cwd=self.workdir,
+                env=env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+            )
+        except OSError as err:
+            raise TerraformError(f"cannot run {binary}: {err}") from None
+        stderr_lines: list[str] = []
+
+        def pump_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                stderr_lines.append(line)
+                if stream and self.sink is not None:
+                    self.sink(line.rstrip("\n"))
+
+        reader = threading.Thread(target=pump_stderr, daemon=True)
+        reader.start()
+        stdout_lines: list[str] = []
+        try:
+            if stdin is not None:
+                assert proc.stdin is not None
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                stdout_lines.append(line)
+                if stream and self.sink is not None:
+                    self.sink(line.rstrip("\n"))
+            proc.wait()
+        except KeyboardInterrupt:
+            # The terminal sent SIGINT to terraform too; make sure, then wait for it
+            # to stop gracefully (it releases the state lock and writes state).
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=120)
+            except KeyboardInterrupt:
+                proc.kill()
+                proc.wait()
+            reader.join(timeout=5)
+            raise Interrupted(f"interrupted: terraform {argv[1] if len(argv) > 1 else ''} stopped") from None
+        reader.join()
+        result = Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines))
+        if result.returncode not in ok:
+            detail = result.stderr.strip() or result.stdout.strip()[-4000:]
+            raise TerraformError(
+                f"terraform {argv[1]} failed (exit {result.returncode}):\n{detail}",
+                returncode=result.returncode,
+                stderr=result.stderr,
+            )
+        return result
+
+    def run(self, command: str, *args: str, ok: Sequence[int] = (0,), stream: bool = True, **options: Any) -> Result:
+        """Build the command line for ``command`` with non-interactive defaults, and execute it."""
+        return self.execute(self.args(command, *args, **self._options(**options)), ok=ok, stream=stream)
+
+    # ------------------------------------------------------------ commands
+
+    def version(self) -> dict[str, Any]:
+        """``terraform version -json``: terraform and provider versions."""
+        out = self.execute(self.args("version", json=IsFlagged), stream=False).stdout
+        return dict(json.loads(out))
+
+    def init(self, *, upgrade: bool = False, reconfigure: bool = False) -> Result:
+        """``terraform init`` (never prompts; ``-reconfigure`` only when asked)."""
+        return self.run(
+            "init",
+            upgrade=IsFlagged if upgrade else None,
+            reconfigure=IsFlagged if reconfigure else None,
+        )
+
+    def validate(self) -> dict[str, Any]:
+        """``terraform validate -json``; returns the diagnostics document."""
+        argv = self.args("validate", json=IsFlagged, no_color=IsFlagged)
+        result = self.execute(argv, ok=(0, 1), stream=False)
+        doc: dict[str, Any] = json.loads(result.stdout)
+        return doc
+
+    def plan(self, out: Path, *, refresh_only: bool = False, destroy: bool = False) -> bool:
+        """``terraform plan -out=FILE -detailed-exitcode``.
+
+        Returns:
+            True when the plan has changes (exit 2), False when it has none.
+        """
+        result = self.run(
+            "plan",
+            ok=(0, 2),
+            out=str(out),
+            detailed_exitcode=IsFlagged,
+            refresh_only=IsFlagged if refresh_only else None,
+            destroy=IsFlagged if destroy else None,
+            var=None,
+        )
+        return result.returncode == 2
+
+    def apply_plan(self, plan: Path) -> Result:
+        """Apply a saved plan: no variables, no ``-var-file``, no prompt (the plan is the approval)."""
+        return self.run("apply", str(plan), var=None, auto_approve=None)
+
+    def destroy(self) -> Result:
+        """Destroy everything, without python-terraform's removed ``-force`` flag."""
+        return self.run("destroy", auto_approve=IsFlagged, var=None)
+
+    def show_json(self, plan: Path | None = None) -> dict[str, Any]:
+        """``terraform show -json [PLAN]``: the plan, or the current state."""
+        args = (str(plan),) if plan else ()
+        out = self.execute(self.args("show", *args, json=IsFlagged, no_color=IsFlagged), stream=False).stdout
+        return dict(json.loads(out))
+
+    def output_json(self, name: str | None = None) -> Any:
+        """``terraform output -json [NAME]``."""
+        args = (name,) if name else ()
+        out = self.execute(self.args("output", *args, json=IsFlagged, no_color=IsFlagged), stream=False).stdout
+        return json.loads(out)
+
+    def state_pull(self) -> dict[str, Any] | None:
+        """The current state document, or None when there is no state yet."""
+        out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
+        return json.loads(out) if out else None
+
+
+def file_digest(paths: Sequence[Path], base: Path) -> str:
+    """SHA-256 over the relative names and contents of ``paths`` (missing files count as absent)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""hclforge core: config loading, the typed model, domain rules and HCL output."""

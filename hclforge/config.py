@@ -1,0 +1,256 @@
+"""Load an environment: read its layers, merge them, validate the result.
+
+``load_env(root, "dev")`` is the one entry point. It reads ``envs/dev.yaml`` and
+every layer it ``extends`` (recursively, cycles refused), merges them by the
+rules of the design (maps merge recursively, lists and scalars replace, ``null``
+deletes), validates the result against :class:`~hclforge.model.EnvConfig`, then
+runs the domain rules. Every problem found is reported at once, each with the
+file and line the offending value came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from hclforge.errors import ConfigError, Problem
+from hclforge.model import EnvConfig
+from hclforge.rules import check_rules
+from hclforge.source import Document, YamlPath, dotted, load_document
+
+ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+ENVS_DIR = "envs"
+
+Origin = tuple[str, int]
+
+
+@dataclass
+class LoadedEnv:
+    """A validated environment and where each of its values came from.
+
+    Attributes:
+        name: the environment name (its file name without ``.yaml``).
+        config: the validated model, defaults filled in.
+        sources: the YAML files it was built from, base layers first.
+        origins: ``(file, line)`` of every YAML path that a file set.
+    """
+
+    name: str
+    config: EnvConfig
+    sources: list[str]
+    origins: dict[YamlPath, Origin]
+
+
+def env_names(root: Path) -> list[str]:
+    """List the environments under ``root/envs``: every ``*.yaml`` not starting with ``_``."""
+    folder = root / ENVS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def load_env(root: Path, name: str) -> LoadedEnv:
+    """Load, layer and validate environment ``name``.
+
+    Args:
+        root: the project root holding ``envs/``.
+        name: the environment, e.g. ``dev``.
+
+    Returns:
+        The validated environment.
+
+    Raises:
+        ConfigError: with one :class:`Problem` per thing wrong.
+    """
+    display = f"{ENVS_DIR}/{name}.yaml"
+    if not ENV_NAME_RE.match(name):
+        raise ConfigError(
+            [Problem(display, 0, "", f"'{name}' is not a valid environment name (allowed: ^[a-z][a-z0-9-]{{0,19}}$)")]
+        )
+    if not (root / display).is_file():
+        known = env_names(root)
+        hint = difflib.get_close_matches(name, known, n=1)
+        allowed = f"did you mean '{hint[0]}'?" if hint else f"known environments: {', '.join(known) or 'none'}"
+        raise ConfigError([Problem(display, 0, "", f"no such environment ({allowed})")])
+
+    data, origins, sources = _resolve(root, name, ())
+    env_file = display
+    declared = data.get("environment")
+    if declared is None:
+        data["environment"] = name
+    elif declared != name:
+        file, line = origins.get(("environment",), (env_file, 0))
+        raise ConfigError(
+            [Problem(file, line, "environment", f"'{declared}' does not match the file name (expected '{name}')")]
+        )
+
+    try:
+        config = EnvConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_pydantic_problems(err, origins, env_file)) from None
+
+    problems = [_locate(path, message, origins, env_file) for path, message in check_rules(config)]
+    if problems:
+        raise ConfigError(problems)
+    return LoadedEnv(name, config, sources, origins)
+
+
+# --------------------------------------------------------------------- layering
+
+
+def _resolve(root: Path, name: str, chain: tuple[str, ...]) -> tuple[dict[str, Any], dict[YamlPath, Origin], list[str]]:
+    """Merge the layers of ``name`` (its ``extends`` first, then itself)."""
+    display = f"{ENVS_DIR}/{name}.yaml"
+    if name in chain:
+        cycle = " -> ".join((*chain, name))
+        raise ConfigError([Problem(display, 0, "extends", f"extends cycle: {cycle}")])
+    doc = load_document(root / display, display)
+    extends = doc.data.pop("extends", [])
+    ext_line = doc.lines.pop(("extends",), 0)
+    for key in [k for k in doc.lines if k and k[0] == "extends"]:
+        del doc.lines[key]
+    if isinstance(extends, str):
+        extends = [extends]
+    if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
+        raise ConfigError([Problem(display, ext_line, "extends", "must be a list of layer names, e.g. [_base]")])
+
+    merged: dict[str, Any] = {}
+    origins: dict[YamlPath, Origin] = {}
+    sources: list[str] = []
+    for layer in extends:
+        layer_name = layer.removesuffix(".yaml")
+        if not (root / ENVS_DIR / f"{layer_name}.yaml").is_file():
+            raise ConfigError(
+                [Problem(display, ext_line, "extends", f"layer '{layer}' not found (expected {ENVS_DIR}/{layer_name}.yaml)")]
+            )
+        data, layer_origins, layer_sources = _resolve(root, layer_name, (*chain, name))
+        merge_into(merged, origins, data, layer_origins, ())
+        sources += [s for s in layer_sources if s not in sources]
+    merge_into(merged, origins, doc.data, {p: (display, line) for p, line in doc.lines.items()}, ())
+    sources.append(display)
+    return merged, origins, sources
+
+
+def merge_into(
+    base: dict[str, Any],
+    base_origins: dict[YamlPath, Origin],
+    over: dict[str, Any],
+    over_origins: dict[YamlPath, Origin],
+    path: YamlPath,
+) -> None:
+    """Apply layer ``over`` onto ``base`` in place, keeping origins in step.
+
+    Maps merge recursively, lists and scalars replace, ``None`` deletes the key.
+    """
+    for key, value in over.items():
+        child = (*path, key)
+        if value is None:
+            base.pop(key, None)
+            _drop_origins(base_origins, child)
+            continue
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            if child in over_origins:
+                base_origins[child] = over_origins[child]
+            merge_into(base[key], base_origins, value, over_origins, child)
+            continue
+        base[key] = value
+        _drop_origins(base_origins, child)
+        for p, origin in over_origins.items():
+            if p[: len(child)] == child:
+                base_origins[p] = origin
+
+
+def _drop_origins(origins: dict[YamlPath, Origin], prefix: YamlPath) -> None:
+    for p in [p for p in origins if p[: len(prefix)] == prefix]:
+        del origins[p]
+
+
+# ----------------------------------------------------------------- reporting
+
+
+def _locate(path: YamlPath, message: str, origins: dict[YamlPath, Origin], env_file: str) -> Problem:
+    """Attach the file and line of the nearest YAML path that a file set."""
+    for i in range(len(path), 0, -1):
+        if path[:i] in origins:
+            file, line = origins[path[:i]]
+            return Problem(file, line, dotted(path), message)
+    return Problem(env_file, 0, dotted(path), message)
+
+
+_SECRET_PARTS = {"secrets"}
+
+
+def _pydantic_problems(err: ValidationError, origins: dict[YamlPath, Origin], env_file: str) -> list[Problem]:
+    problems = []
+    for e in err.errors(include_url=False):
+        loc: YamlPath = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind = e["type"]
+        if kind == "extra_forbidden":
+            allowed = _fields_at(loc[:-1])
+            hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+            message = f"unknown key ({suggestion}allowed: {', '.join(allowed)})"
+        elif kind == "missing":
+            message = "required but missing"
+        elif kind == "literal_error":
+            message = f"{e['msg'].replace('Input should be', 'must be')}, not {_show(e['input'])}"
+        else:
+            message = e["msg"][0].lower() + e["msg"][1:]
+            if not _SECRET_PARTS.intersection(str(p) for p in loc) and kind not in ("model_type", "dict_type"):
+                message += f" (got {_show(e['input'])})"
+        problems.append(_locate(loc, message, origins, env_file))
+    return problems
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields_at(loc: YamlPath) -> list[str]:
+    """The keys allowed at ``loc``, by walking the model's field annotations."""
+    model: Any = EnvConfig
+    for part in loc:
+        if isinstance(part, int):
+            model = _value_model(model)
+            continue
+        if model is None:
+            return []
+        field = model.model_fields.get(part) if _is_model(model) else None
+        if field is None:
+            # A dict[str, Model] level: the key is a user name, the model is the value type.
+            model = _value_model(model)
+            continue
+        model = _inner_model(field.annotation)
+    return sorted(model.model_fields) if _is_model(model) else []
+
+
+def _is_model(obj: Any) -> bool:
+    return isinstance(obj, type) and issubclass(obj, BaseModel)
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The model a field holds: unwraps ``X | None``, ``dict[str, X]`` and ``list[X]`` to a marker."""
+    if _is_model(annotation):
+        return annotation
+    args = getattr(annotation, "__args__", ())
+    origin = getattr(annotation, "__origin__", None)
+    if origin in (dict, list):
+        return ("container", annotation)
+    for arg in args:
+        inner = _inner_model(arg)
+        if inner is not None:
+            return inner
+    return None
+
+
+def _value_model(marker: Any) -> Any:
+    if isinstance(marker, tuple) and marker[0] == "container":
+        args = getattr(marker[1], "__args__", ())
+        return _inner_model(args[-1]) if args else None
+    return None

@@ -1,0 +1,296 @@
+"""The typed model of an environment file (schema v1).
+
+Defaults live here and only here: templates never use ``| default``. Derived
+defaults (``cluster.name`` from project and environment, a service's ``auth``
+and ``capacity_provider``) are filled by :meth:`EnvConfig._fill_defaults`.
+AWS names derived from the config are methods of :class:`EnvConfig`, so the
+templates and the domain rules use one definition of each name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+SCHEMA_VERSION = 1
+
+NAME_RE = r"^[a-z][a-z0-9-]{0,31}$"
+PROJECT_RE = r"^[a-z][a-z0-9-]{1,19}$"
+REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
+ENV_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+
+
+def _scalar_to_str(value: Any) -> Any:
+    """Let ``PORT: 8080`` or ``DEBUG: true`` stand for the strings ECS needs."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+
+class AwsConfig(_Model):
+    region: str = Field(pattern=REGION_RE, description="AWS region, e.g. ap-northeast-1.")
+    account_id: str | None = Field(
+        default=None, pattern=r"^[0-9]{12}$", description="Plan/apply refuse credentials of another account."
+    )
+    profile: str | None = Field(default=None, min_length=1, description="Shared-config profile.")
+    emulator: bool = Field(default=False, description="Point at the local AWS emulator with fake credentials.")
+
+
+class BackendConfig(_Model):
+    type: Literal["local", "s3"] = "local"
+    bucket: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    key: str | None = Field(default=None, min_length=1, max_length=1024)
+    region: str | None = Field(default=None, pattern=REGION_RE)
+    lock: Literal["lockfile", "dynamodb"] = "lockfile"
+    dynamodb_table: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
+
+
+class NetworkCreate(_Model):
+    cidr: str = Field(description="IPv4 CIDR of the sandbox VPC, /16 to /24.")
+    private_subnets: int = Field(default=2, ge=1, le=6, description="Private subnets, one per availability zone.")
+
+
+class NetworkConfig(_Model):
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$")
+    private_subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] | None = None
+    create: NetworkCreate | None = None
+
+
+class CognitoConfig(_Model):
+    user_pool_id: str | None = Field(default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]_[0-9A-Za-z]+$")
+    client_ids: list[Annotated[str, Field(pattern=r"^[0-9a-z]{1,128}$")]] | None = None
+    create: bool = False
+
+
+class AuthConfig(_Model):
+    cognito: CognitoConfig
+
+
+class ClusterConfig(_Model):
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,255}$")
+    container_insights: bool = True
+    capacity_providers: list[CapacityProvider] = Field(default_factory=lambda: ["FARGATE"], min_length=1)
+
+
+class ServiceDiscoveryConfig(_Model):
+    namespace: str | None = Field(
+        default=None, max_length=253, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+    )
+
+
+class Throttling(_Model):
+    burst_limit: int = Field(default=5000, ge=0, le=5000)
+    rate_limit: int | float = Field(default=10000, ge=0, le=10000)
+
+
+class Cors(_Model):
+    allow_origins: list[str] = Field(min_length=1)
+    allow_methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]] = Field(
+        default_factory=lambda: ["*"]
+    )
+    allow_headers: list[str] = Field(default_factory=list)
+    expose_headers: list[str] = Field(default_factory=list)
+    allow_credentials: bool = False
+    max_age: int = Field(default=0, ge=0, le=86400)
+
+
+class ApiConfig(_Model):
+    name: str | None = Field(default=None, min_length=1, max_length=128)
+    throttling: Throttling = Field(default_factory=Throttling)
+    access_log_retention_days: int = 30
+    cors: Cors | None = None
+
+
+class ExecutionRole(_Model):
+    extra_policy_arns: list[str] = Field(default_factory=list)
+
+
+class IamConfig(_Model):
+    execution_role: ExecutionRole = Field(default_factory=ExecutionRole)
+
+
+class HealthCheck(_Model):
+    command: list[str] = Field(min_length=1)
+    interval: int = Field(default=30, ge=5, le=300)
+    timeout: int = Field(default=5, ge=2, le=120)
+    retries: int = Field(default=3, ge=1, le=10)
+    start_period: int = Field(default=0, ge=0, le=300)
+
+
+class Autoscaling(_Model):
+    min: int = Field(ge=0, le=1000)
+    max: int = Field(ge=1, le=1000)
+    cpu_target: int | float | None = Field(default=None, gt=0, le=100)
+    memory_target: int | float | None = Field(default=None, gt=0, le=100)
+
+
+class Statement(_Model):
+    effect: Literal["Allow", "Deny"] = "Allow"
+    actions: list[Annotated[str, Field(pattern=r"^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$")]] = Field(min_length=1)
+    resources: list[Annotated[str, Field(pattern=r"^(\*|arn:.+)$")]] = Field(min_length=1)
+
+
+class Permissions(_Model):
+    managed_policy_arns: list[str] = Field(default_factory=list)
+    statements: list[Statement] = Field(default_factory=list)
+
+
+class Service(_Model):
+    image: str = Field(min_length=1, max_length=1024, description="Container image reference.")
+    cpu: int = Field(default=256, description="Fargate CPU units.")
+    memory: int = Field(default=512, description="MiB; must be valid for cpu (Fargate table).")
+    port: int | None = Field(default=None, description="Container port; required when the service has routes.")
+    desired_count: int = Field(default=1, ge=0, le=1000)
+    command: list[str] = Field(default_factory=list)
+    environment: dict[str, ScalarStr] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="Secrets Manager or SSM parameter ARNs only.")
+    health_check: HealthCheck | None = None
+    routes: list[str] = Field(default_factory=list)
+    auth: Literal["jwt", "none"] | None = Field(default=None, description="Default jwt when auth is configured.")
+    capacity_provider: CapacityProvider | None = Field(default=None, description="Default: first cluster provider.")
+    autoscaling: Autoscaling | None = None
+    log_retention_days: int = 30
+    readonly_root_filesystem: bool = False
+    permissions: Permissions = Field(default_factory=Permissions)
+
+
+class ScheduledTask(_Model):
+    service: str
+    schedule: str = Field(pattern=r"^(cron|rate)\(.+\)$")
+    timezone: str = "UTC"
+    command: list[str] = Field(default_factory=list)
+
+
+class EnvConfig(_Model):
+    """A whole environment, layered and validated."""
+
+    project: str = Field(pattern=PROJECT_RE, description="Prefix of every AWS name.")
+    environment: str = Field(description="Filled from the file name; if given, must equal it.")
+    protect: bool = False
+    aws: AwsConfig
+    tags: dict[str, ScalarStr] = Field(default_factory=dict)
+    backend: BackendConfig = Field(default_factory=BackendConfig)
+    network: NetworkConfig
+    auth: AuthConfig | None = None
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    service_discovery: ServiceDiscoveryConfig = Field(default_factory=ServiceDiscoveryConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    iam: IamConfig = Field(default_factory=IamConfig)
+    services: dict[str, Service] = Field(min_length=1)
+    scheduled_tasks: dict[str, ScheduledTask] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> EnvConfig:
+        prefix = self.prefix
+        if self.cluster.name is None:
+            self.cluster.name = prefix
+        if self.service_discovery.namespace is None:
+            self.service_discovery.namespace = f"{prefix}.internal"
+        if self.api.name is None:
+            self.api.name = prefix
+        for svc in self.services.values():
+            if svc.auth is None:
+                svc.auth = "jwt" if self.auth is not None else "none"
+            if svc.capacity_provider is None:
+                svc.capacity_provider = self.cluster.capacity_providers[0]
+        if self.backend.type == "s3":
+            if self.backend.key is None:
+                self.backend.key = f"{self.project}/{self.environment}/terraform.tfstate"
+            if self.backend.region is None:
+                self.backend.region = self.aws.region
+        return self
+
+    # ----------------------------------------------------------------- names
+
+    @property
+    def prefix(self) -> str:
+        """``<project>-<environment>``, the stem of every AWS name."""
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def cluster_name(self) -> str:
+        assert self.cluster.name is not None
+        return self.cluster.name
+
+    @property
+    def namespace(self) -> str:
+        assert self.service_discovery.namespace is not None
+        return self.service_discovery.namespace
+
+    @property
+    def api_name(self) -> str:
+        assert self.api.name is not None
+        return self.api.name
+
+    @property
+    def execution_role_name(self) -> str:
+        return f"{self.prefix}-ecs-task-execution"
+
+    @property
+    def metrics_policy_name(self) -> str:
+        return f"{self.prefix}-cloudwatch-metrics"
+
+    @property
+    def secrets_policy_name(self) -> str:
+        return f"{self.prefix}-read-secrets"
+
+    def task_role_name(self, service: str) -> str:
+        return f"{self.prefix}-{service}-task"
+
+    def task_policy_name(self, service: str) -> str:
+        return f"{self.prefix}-{service}-permissions"
+
+    def task_family(self, service: str) -> str:
+        return f"{self.prefix}-{service}"
+
+    def log_group_name(self, service: str) -> str:
+        return f"/ecs/{self.prefix}/{service}"
+
+    def security_group_name(self, service: str) -> str:
+        return f"{self.prefix}-{service}-tasks"
+
+    @property
+    def vpc_link_security_group_name(self) -> str:
+        return f"{self.prefix}-vpc-link"
+
+    @property
+    def api_log_group_name(self) -> str:
+        return f"/aws/apigateway/{self.api_name}"
+
+    def schedule_name(self, task: str) -> str:
+        return f"{self.prefix}-{task}"
+
+    @property
+    def scheduler_role_name(self) -> str:
+        return f"{self.prefix}-scheduler"
+
+    @property
+    def scheduler_policy_name(self) -> str:
+        return f"{self.prefix}-run-tasks"
+
+    @property
+    def uses_jwt(self) -> bool:
+        return any(s.auth == "jwt" for s in self.services.values())
+
+    @property
+    def routed_services(self) -> dict[str, Service]:
+        """Services that API Gateway sends traffic to."""
+        return {n: s for n, s in self.services.items() if s.routes}
+
+    @property
+    def discoverable_services(self) -> dict[str, Service]:
+        """Services with a port: each gets a Cloud Map service (SRV needs a port)."""
+        return {n: s for n, s in self.services.items() if s.port is not None}

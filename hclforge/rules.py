@@ -1,0 +1,311 @@
+"""Domain rules: what the typed model cannot say on its own.
+
+Each rule yields ``(yaml_path, message)``; the loader attaches file and line.
+Messages say what is wrong and what is allowed. Secret values are never echoed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import zoneinfo
+from collections.abc import Iterator
+from functools import cache
+
+from hclforge.model import RETENTION_DAYS, EnvConfig, Service
+from hclforge.source import YamlPath
+
+Finding = tuple[YamlPath, str]
+
+# AWS Fargate task sizes: cpu -> allowed memory (MiB).
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4096 + 1, 1024)),
+    1024: tuple(range(2048, 8192 + 1, 1024)),
+    2048: tuple(range(4096, 16384 + 1, 1024)),
+    4096: tuple(range(8192, 30720 + 1, 1024)),
+    8192: tuple(range(16384, 61440 + 1, 4096)),
+    16384: tuple(range(32768, 122880 + 1, 8192)),
+}
+
+ROUTE_METHODS = ("ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_SEGMENT = r"([A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]*\})"
+ROUTE_RE = re.compile(rf"^({'|'.join(ROUTE_METHODS)}) (/|(/{_SEGMENT})*(/\{{[A-Za-z_][A-Za-z0-9_]*\+\}})?)$")
+SECRET_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*)?"
+    r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$"
+)
+POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9+=,.@_/-]+$")
+IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
+SCHEDULE_NAME_RE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
+ECS_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+RESERVED_TAGS = ("Project", "Environment", "ManagedBy")
+
+
+def route_slug(route: str) -> str:
+    """Stable, readable Terraform name of a route key: ``ANY /api/{proxy+}`` -> ``any_api_proxy``."""
+    if route == "$default":
+        return "default"
+    method, _, path = route.partition(" ")
+    words = re.findall(r"[A-Za-z0-9]+", path)
+    return "_".join([method.lower(), *(w.lower() for w in words)] or [method.lower()]) if words else f"{method.lower()}_root"
+
+
+def identifier(name: str) -> str:
+    """Terraform identifier of a user name: ``api-gw`` -> ``api_gw``."""
+    return name.replace("-", "_")
+
+
+def route_address(service: str, route: str) -> str:
+    """The route's resource name: service identifier plus route slug."""
+    return f"{identifier(service)}_{route_slug(route)}"
+
+
+def check_rules(cfg: EnvConfig) -> list[Finding]:
+    """Run every domain rule on a validated config.
+
+    Args:
+        cfg: the environment, as the model validated it.
+
+    Returns:
+        ``(yaml_path, message)`` for every violation, in a stable order.
+    """
+    rules = (_network, _auth, _backend, _cluster, _api, _services, _routes, _scheduled, _names, _tags, _emulator)
+    return [finding for rule in rules for finding in rule(cfg)]
+
+
+def _network(cfg: EnvConfig) -> Iterator[Finding]:
+    net = cfg.network
+    existing = net.vpc_id is not None or net.private_subnet_ids is not None
+    if existing and net.create is not None:
+        yield ("network",), "give either vpc_id + private_subnet_ids or create, not both"
+    elif not existing and net.create is None:
+        yield ("network",), "give either vpc_id + private_subnet_ids (an existing VPC) or create: {cidr: ...}"
+    elif existing:
+        if net.vpc_id is None:
+            yield ("network", "vpc_id"), "required with private_subnet_ids"
+        if not net.private_subnet_ids:
+            yield ("network", "private_subnet_ids"), "at least one private subnet id is required with vpc_id"
+        elif len(set(net.private_subnet_ids)) != len(net.private_subnet_ids):
+            yield ("network", "private_subnet_ids"), "subnet ids must be unique"
+    if net.create is not None:
+        try:
+            cidr = ipaddress.IPv4Network(net.create.cidr, strict=True)
+        except ValueError as err:
+            yield ("network", "create", "cidr"), f"'{net.create.cidr}' is not an IPv4 network CIDR ({err})"
+            return
+        if not 16 <= cidr.prefixlen <= 24:
+            yield ("network", "create", "cidr"), f"/{cidr.prefixlen} is not allowed (a VPC is /16 to /24)"
+
+
+def _auth(cfg: EnvConfig) -> Iterator[Finding]:
+    if cfg.auth is None:
+        for name, svc in cfg.services.items():
+            if svc.auth == "jwt":
+                yield ("services", name, "auth"), "jwt needs the top-level 'auth' section (a Cognito user pool)"
+        return
+    cog = cfg.auth.cognito
+    existing = cog.user_pool_id is not None or cog.client_ids is not None
+    if existing and cog.create:
+        yield ("auth", "cognito"), "give either user_pool_id + client_ids or create: true, not both"
+    elif not existing and not cog.create:
+        yield ("auth", "cognito"), "give either user_pool_id + client_ids (an existing pool) or create: true"
+    elif existing:
+        if cog.user_pool_id is None:
+            yield ("auth", "cognito", "user_pool_id"), "required with client_ids"
+        elif not cog.user_pool_id.startswith(f"{cfg.aws.region}_"):
+            pool_region = cog.user_pool_id.split("_", 1)[0]
+            yield (
+                ("auth", "cognito", "user_pool_id"),
+                f"the pool is in {pool_region}, not in aws.region {cfg.aws.region}",
+            )
+        if not cog.client_ids:
+            yield ("auth", "cognito", "client_ids"), "at least one app client id is required (the JWT audience)"
+
+
+def _backend(cfg: EnvConfig) -> Iterator[Finding]:
+    be = cfg.backend
+    if be.type == "local":
+        for field in ("bucket", "key", "region", "dynamodb_table"):
+            if field in be.model_fields_set:
+                yield ("backend", field), "only allowed with type: s3"
+        return
+    if be.bucket is None:
+        yield ("backend", "bucket"), "required with type: s3"
+    if be.lock == "dynamodb" and be.dynamodb_table is None:
+        yield ("backend", "dynamodb_table"), "required with lock: dynamodb"
+    if be.lock == "lockfile" and be.dynamodb_table is not None:
+        yield ("backend", "dynamodb_table"), "only allowed with lock: dynamodb"
+
+
+def _cluster(cfg: EnvConfig) -> Iterator[Finding]:
+    providers = cfg.cluster.capacity_providers
+    if len(set(providers)) != len(providers):
+        yield ("cluster", "capacity_providers"), "each capacity provider may appear once"
+
+
+def _api(cfg: EnvConfig) -> Iterator[Finding]:
+    if cfg.api.access_log_retention_days not in RETENTION_DAYS:
+        yield ("api", "access_log_retention_days"), _retention_message(cfg.api.access_log_retention_days)
+    cors = cfg.api.cors
+    if cors is not None and cors.allow_credentials and "*" in cors.allow_origins:
+        yield ("api", "cors", "allow_origins"), "'*' is not allowed with allow_credentials: true; list the origins"
+
+
+def _retention_message(days: int) -> str:
+    return f"{days} is not a CloudWatch retention (allowed: {', '.join(map(str, RETENTION_DAYS))})"
+
+
+def _services(cfg: EnvConfig) -> Iterator[Finding]:
+    for name, svc in cfg.services.items():
+        base: YamlPath = ("services", name)
+        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name):
+            yield base, f"'{name}' is not a valid service name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
+        if not IMAGE_RE.match(svc.image):
+            yield (*base, "image"), "not a container image reference (no spaces or quotes; e.g. repo/name:tag)"
+        yield from _fargate(base, svc)
+        if svc.port is not None and not 1 <= svc.port <= 65535:
+            yield (*base, "port"), f"{svc.port} is not a port (allowed: 1-65535)"
+        if svc.routes and svc.port is None:
+            yield (*base, "port"), "required because the service has routes"
+        if svc.capacity_provider not in cfg.cluster.capacity_providers:
+            yield (
+                (*base, "capacity_provider"),
+                f"{svc.capacity_provider} is not in cluster.capacity_providers "
+                f"(allowed: {', '.join(cfg.cluster.capacity_providers)})",
+            )
+        if svc.log_retention_days not in RETENTION_DAYS:
+            yield (*base, "log_retention_days"), _retention_message(svc.log_retention_days)
+        for key in svc.environment:
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                yield (*base, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
+        for key, value in svc.secrets.items():
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+                yield (*base, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
+            if not SECRET_ARN_RE.match(value):
+                yield (
+                    (*base, "secrets", key),
+                    "a secret must be the ARN of a Secrets Manager secret or an SSM parameter "
+                    "(arn:aws:secretsmanager:...:secret:... or arn:aws:ssm:...:parameter/...); "
+                    "the value given is not shown",
+                )
+        both = set(svc.environment) & set(svc.secrets)
+        for key in sorted(both):
+            yield (*base, "secrets", key), "also set in environment; a variable comes from one place"
+        if svc.health_check is not None and svc.health_check.command[0] not in ("CMD", "CMD-SHELL", "NONE"):
+            yield (*base, "health_check", "command"), "must start with CMD, CMD-SHELL or NONE"
+        asg = svc.autoscaling
+        if asg is not None:
+            if asg.min > asg.max:
+                yield (*base, "autoscaling", "min"), f"{asg.min} is greater than max {asg.max}"
+            elif not asg.min <= svc.desired_count <= asg.max:
+                yield (*base, "desired_count"), f"{svc.desired_count} is outside autoscaling min..max ({asg.min}..{asg.max})"
+            if asg.cpu_target is None and asg.memory_target is None:
+                yield (*base, "autoscaling"), "needs cpu_target and/or memory_target"
+        for i, arn in enumerate(svc.permissions.managed_policy_arns):
+            if not POLICY_ARN_RE.match(arn):
+                yield (*base, "permissions", "managed_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
+    for i, arn in enumerate(cfg.iam.execution_role.extra_policy_arns):
+        if not POLICY_ARN_RE.match(arn):
+            yield ("iam", "execution_role", "extra_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
+
+
+def _fargate(base: YamlPath, svc: Service) -> Iterator[Finding]:
+    allowed = FARGATE_MEMORY.get(svc.cpu)
+    if allowed is None:
+        yield (*base, "cpu"), f"{svc.cpu} is not a Fargate CPU size (allowed: {', '.join(map(str, FARGATE_MEMORY))})"
+    elif svc.memory not in allowed:
+        yield (
+            (*base, "memory"),
+            f"{svc.memory} is not valid for cpu {svc.cpu} (allowed: {', '.join(map(str, allowed))})",
+        )
+
+
+def _routes(cfg: EnvConfig) -> Iterator[Finding]:
+    seen: dict[str, str] = {}
+    slugs: dict[str, str] = {}
+    for name, svc in cfg.services.items():
+        for i, route in enumerate(svc.routes):
+            path: YamlPath = ("services", name, "routes", i)
+            if route != "$default" and not ROUTE_RE.match(route):
+                yield path, (
+                    f"'{route}' is not a route key (allowed: \"METHOD /path\" with METHOD one of "
+                    f"{', '.join(ROUTE_METHODS)}, path segments, {{param}} and a final {{proxy+}}; or $default)"
+                )
+                continue
+            if route in seen:
+                yield path, f"'{route}' is already routed to service '{seen[route]}' (route keys are unique)"
+                continue
+            seen[route] = name
+            slug = route_address(name, route)
+            if slug in slugs:
+                yield path, f"'{route}' and '{slugs[slug]}' give the same resource name '{slug}'; rename one path"
+            slugs[slug] = route
+
+
+def _scheduled(cfg: EnvConfig) -> Iterator[Finding]:
+    for name, task in cfg.scheduled_tasks.items():
+        base: YamlPath = ("scheduled_tasks", name)
+        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name):
+            yield base, f"'{name}' is not a valid task name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
+        if task.service not in cfg.services:
+            yield (*base, "service"), f"no service '{task.service}' (services: {', '.join(cfg.services)})"
+        if task.timezone not in _timezones():
+            yield (*base, "timezone"), f"'{task.timezone}' is not an IANA time zone (e.g. UTC, Asia/Tokyo)"
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def _names(cfg: EnvConfig) -> Iterator[Finding]:
+    """Every derived AWS name fits its service's limits."""
+
+    def limit(path: YamlPath, kind: str, value: str, most: int) -> Iterator[Finding]:
+        if len(value) > most:
+            yield path, f"derived {kind} '{value}' is {len(value)} characters (at most {most}); shorten the name"
+
+    yield from limit(("project",), "IAM role name", cfg.execution_role_name, 64)
+    if not ECS_NAME_RE.match(cfg.cluster_name):
+        yield ("cluster", "name"), "allowed: 1-255 of [A-Za-z0-9_-]"
+    for name in cfg.services:
+        base: YamlPath = ("services", name)
+        yield from limit(base, "IAM role name", cfg.task_role_name(name), 64)
+        yield from limit(base, "IAM policy name", cfg.task_policy_name(name), 128)
+        yield from limit(base, "ECS task family", cfg.task_family(name), 255)
+    for name in cfg.scheduled_tasks:
+        schedule = cfg.schedule_name(name)
+        if not SCHEDULE_NAME_RE.match(schedule):
+            yield ("scheduled_tasks", name), f"derived schedule name '{schedule}' must be 1-64 of [0-9a-zA-Z-_.]"
+    if cfg.scheduled_tasks:
+        yield from limit(("project",), "IAM role name", cfg.scheduler_role_name, 64)
+
+
+def _tags(cfg: EnvConfig) -> Iterator[Finding]:
+    for key, value in cfg.tags.items():
+        path: YamlPath = ("tags", key)
+        if key in RESERVED_TAGS:
+            yield path, f"'{key}' is set by hclforge (reserved: {', '.join(RESERVED_TAGS)})"
+        elif key.lower().startswith("aws:"):
+            yield path, "the 'aws:' prefix is reserved by AWS"
+        elif not 1 <= len(key) <= 128:
+            yield path, "tag keys are 1-128 characters"
+        if len(value) > 256:
+            yield path, "tag values are at most 256 characters"
+
+
+def _emulator(cfg: EnvConfig) -> Iterator[Finding]:
+    if not cfg.aws.emulator:
+        return
+    for field in ("account_id", "profile"):
+        if getattr(cfg.aws, field) is not None:
+            yield ("aws", field), "not allowed with emulator: true (the emulator uses fake credentials)"
+    for name, svc in cfg.services.items():
+        if svc.autoscaling is not None:
+            # moto lacks ListTagsForResource for scalable targets: the provider retries forever.
+            yield (
+                ("services", name, "autoscaling"),
+                "not supported on the emulator (moto cannot create scalable targets); "
+                "plan this environment with --emulator instead",
+            )

@@ -1,0 +1,11 @@
+# generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/dev.yaml
+
+################################################################################
+# Private DNS namespace
+################################################################################
+
+variable "vpc_id" {
+  description = "VPC the private DNS namespace is attached to."
+  type        = string
+  nullable    = false
+}

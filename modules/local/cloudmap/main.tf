@@ -1,0 +1,71 @@
+# generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/local.yaml
+
+################################################################################
+# Private DNS namespace
+################################################################################
+
+resource "aws_service_discovery_private_dns_namespace" "this" {
+  name        = "sss-local.internal"
+  description = "Service discovery of sss-local"
+  vpc         = var.vpc_id
+}
+
+################################################################################
+# Service: api
+################################################################################
+
+# API Gateway's private integration needs instances with IP and port, which ECS
+# registers only for SRV records.
+resource "aws_service_discovery_service" "api" {
+  name        = "api"
+  description = "Tasks of ECS service api"
+  # Registered tasks must not block a destroy.
+  force_destroy = true
+
+  dns_config {
+    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "SRV"
+      ttl  = 10
+    }
+  }
+
+  health_check_custom_config {}
+
+  lifecycle {
+    # Emulator shim cloudmap_ignore_health_check_config (hclforge/shims.py).
+    ignore_changes = [health_check_custom_config]
+  }
+}
+
+################################################################################
+# Service: web
+################################################################################
+
+# API Gateway's private integration needs instances with IP and port, which ECS
+# registers only for SRV records.
+resource "aws_service_discovery_service" "web" {
+  name        = "web"
+  description = "Tasks of ECS service web"
+  # Registered tasks must not block a destroy.
+  force_destroy = true
+
+  dns_config {
+    namespace_id   = aws_service_discovery_private_dns_namespace.this.id
+    routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "SRV"
+      ttl  = 10
+    }
+  }
+
+  health_check_custom_config {}
+
+  lifecycle {
+    # Emulator shim cloudmap_ignore_health_check_config (hclforge/shims.py).
+    ignore_changes = [health_check_custom_config]
+  }
+}

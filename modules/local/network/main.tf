@@ -1,0 +1,66 @@
+# generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/local.yaml
+
+data "aws_availability_zones" "available" {
+  state = "available"
+}
+
+################################################################################
+# VPC
+################################################################################
+
+resource "aws_vpc" "this" {
+  cidr_block         = "10.42.0.0/16"
+  enable_dns_support = true
+  # Cloud Map private DNS namespaces need DNS hostnames.
+  enable_dns_hostnames = true
+
+  tags = {
+    Name = "sss-local"
+  }
+}
+
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.this.id
+
+  tags = {
+    Name = "sss-local-private"
+  }
+}
+
+################################################################################
+# Private subnet 1
+################################################################################
+
+resource "aws_subnet" "private_1" {
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = "10.42.0.0/20"
+  availability_zone = data.aws_availability_zones.available.names[0]
+
+  tags = {
+    Name = "sss-local-private-1"
+  }
+}
+
+resource "aws_route_table_association" "private_1" {
+  subnet_id      = aws_subnet.private_1.id
+  route_table_id = aws_route_table.private.id
+}
+
+################################################################################
+# Private subnet 2
+################################################################################
+
+resource "aws_subnet" "private_2" {
+  vpc_id            = aws_vpc.this.id
+  cidr_block        = "10.42.16.0/20"
+  availability_zone = data.aws_availability_zones.available.names[1]
+
+  tags = {
+    Name = "sss-local-private-2"
+  }
+}
+
+resource "aws_route_table_association" "private_2" {
+  subnet_id      = aws_subnet.private_2.id
+  route_table_id = aws_route_table.private.id
+}

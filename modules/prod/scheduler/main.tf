@@ -1,0 +1,101 @@
+# generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/prod.yaml
+
+################################################################################
+# Role EventBridge Scheduler runs the tasks with
+################################################################################
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = "sss-prod-scheduler"
+  description        = "EventBridge Scheduler: run the scheduled ECS tasks"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "run_tasks" {
+  statement {
+    actions   = ["ecs:RunTask"]
+    resources = [for family in values(var.task_definition_families) : "${family}:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    actions   = ["iam:PassRole"]
+    resources = var.pass_role_arns
+
+    condition {
+      test     = "StringLike"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "this" {
+  name   = "sss-prod-run-tasks"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.run_tasks.json
+}
+
+resource "aws_iam_role_policies_exclusive" "this" {
+  role_name    = aws_iam_role.this.name
+  policy_names = [aws_iam_role_policy.this.name]
+}
+
+################################################################################
+# Schedule: nightly-report
+################################################################################
+
+resource "aws_scheduler_schedule" "nightly_report" {
+  name                         = "sss-prod-nightly-report"
+  description                  = "Runs the task definition of service api"
+  schedule_expression          = "cron(0 18 * * ? *)"
+  schedule_expression_timezone = "Asia/Tokyo"
+
+  flexible_time_window {
+    mode = "OFF"
+  }
+
+  target {
+    arn      = var.cluster_arn
+    role_arn = aws_iam_role.this.arn
+    input = jsonencode({
+      containerOverrides = [
+        {
+          name    = "api"
+          command = ["python", "-m", "report"]
+        },
+      ]
+    })
+
+    ecs_parameters {
+      task_definition_arn = var.task_definition_arns["api"]
+      task_count          = 1
+
+      capacity_provider_strategy {
+        capacity_provider = "FARGATE"
+        weight            = 1
+      }
+
+      network_configuration {
+        subnets          = var.subnet_ids
+        security_groups  = [var.security_group_ids["api"]]
+        assign_public_ip = false
+      }
+    }
+  }
+}

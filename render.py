@@ -1,0 +1,397 @@
+"""Render environment files into plain Terraform under ``modules/<env>/``.
+
+This module is both the library the CLI calls and a script::
+
+    python render.py dev            # write modules/dev/
+    python render.py --all --check  # exit 1 with a unified diff when modules/ is stale
+
+Rendering happens in memory first; only then are files written, each through a
+temporary file and an atomic replace. Only generated ``.tf`` files are written or
+removed: ``.terraform/``, ``.terraform.lock.hcl``, saved plans and state are never
+touched. ``--check`` runs the same code path and compares instead of writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import ipaddress
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from hclforge import hcl
+from hclforge.config import LoadedEnv, env_names, load_env
+from hclforge.model import EnvConfig
+from hclforge.errors import HclforgeError, StaleTreeError, TemplateError, UsageError, exit_code_for
+from hclforge.rules import SECRET_ARN_RE, route_address
+from hclforge.shims import shims_for
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MODULES_DIR = "modules"
+GENERATED_MARK = "generated — do not edit"
+TERRAFORM_VERSION = ">= 1.10.0"
+AWS_PROVIDER_VERSION = ">= 5.68.0, < 6.0.0"
+EMULATOR_ACCOUNT_ID = "123456789012"
+CHILD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
+
+
+@dataclass
+class RenderedTree:
+    """The files of one environment's generated tree, path relative to ``modules/<env>/``."""
+
+    env: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """What writing a tree did, or would do, to one file: create, update, delete or identical."""
+
+    path: str
+    action: str
+
+
+# ------------------------------------------------------------------ jinja
+
+
+def _finalize(obj: Any) -> Any:
+    """Refuse to print a plain string: YAML text must pass through an escaping filter."""
+    if isinstance(obj, hcl.HclText):
+        return obj
+    if isinstance(obj, bool):
+        return "true" if obj else "false"
+    if isinstance(obj, int | float):
+        return repr(obj)
+    raise TemplateError(f"unescaped {type(obj).__name__} {obj!r} in a template: use '| q' or '| hcl'")
+
+
+@cache
+def jinja_env() -> jinja2.Environment:
+    """The one Jinja environment: strict, with the HCL filters registered."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        finalize=_finalize,
+    )
+    env.filters["q"] = hcl.quote
+    env.filters["hcl"] = hcl.value
+    env.filters["ident"] = hcl.ident
+    env.filters["label"] = hcl.label
+    return env
+
+
+def _render_template(name: str, context: dict[str, Any]) -> str:
+    try:
+        text = jinja_env().get_template(name).render(context)
+    except jinja2.UndefinedError as err:
+        raise TemplateError(f"template {name}: undefined value: {err.message}") from err
+    except jinja2.TemplateError as err:
+        raise TemplateError(f"template {name}: {err}") from err
+    return hcl.format_hcl(context["header"] + "\n" + text)
+
+
+# ---------------------------------------------------------------- render
+
+
+def _subnet_cidrs(cidr: str, count: int) -> list[str]:
+    net = ipaddress.IPv4Network(cidr)
+    new_prefix = min(net.prefixlen + 4, 28)
+    return [str(s) for s in list(net.subnets(new_prefix=new_prefix))[:count]]
+
+
+def _secret_resource(arn: str) -> str:
+    """The IAM resource of a secret reference: Secrets Manager JSON-key suffixes are dropped."""
+    parts = arn.split(":")
+    return ":".join(parts[:7]) if parts[2] == "secretsmanager" else arn
+
+
+def container_definition(cfg: EnvConfig, name: str) -> dict[str, Any]:
+    """The ECS container definition of service ``name``, as data for ``jsonencode``.
+
+    Keys AWS leaves out when empty are left out here too, so a re-plan stays clean.
+    """
+    svc = cfg.services[name]
+    log_group = hcl.HclText(f"aws_cloudwatch_log_group.{hcl.ident(name)}.name")
+    container: dict[str, Any] = {"name": name, "image": svc.image, "essential": True}
+    if svc.command:
+        container["command"] = svc.command
+    if svc.port is not None:
+        container["portMappings"] = [{"name": "http", "containerPort": svc.port, "protocol": "tcp"}]
+    if svc.environment:
+        container["environment"] = [{"name": k, "value": v} for k, v in sorted(svc.environment.items())]
+    if svc.secrets:
+        container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(svc.secrets.items())]
+    if svc.readonly_root_filesystem:
+        container["readonlyRootFilesystem"] = True
+    if svc.health_check is not None:
+        hc = svc.health_check
+        container["healthCheck"] = {
+            "command": hc.command,
+            "interval": hc.interval,
+            "timeout": hc.timeout,
+            "retries": hc.retries,
+            "startPeriod": hc.start_period,
+        }
+    container["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": hcl.HclText("data.aws_region.current.name"),
+            "awslogs-stream-prefix": "ecs",
+        },
+    }
+    return container
+
+
+def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hcl.HclText]:
+    ignored = []
+    if cfg.services[name].autoscaling is not None:
+        ignored.append(hcl.HclText("desired_count"))
+    if "ecs_service_ignore_az_rebalancing" in shims:
+        ignored.append(hcl.HclText("availability_zone_rebalancing"))
+    return ignored
+
+
+def build_context(loaded: LoadedEnv) -> dict[str, Any]:
+    """Everything the templates see, derived once from the validated config."""
+    cfg = loaded.config
+    secret_arns = sorted(
+        {_secret_resource(a) for s in cfg.services.values() for a in s.secrets.values() if SECRET_ARN_RE.match(a)}
+    )
+    sources = ", ".join(loaded.sources)
+    shims = shims_for(cfg)
+    return {
+        "cfg": cfg,
+        "env": loaded.name,
+        "header": f"# {GENERATED_MARK}: rendered by hclforge from {sources}\n",
+        "shims": shims,
+        "containers": {name: container_definition(cfg, name) for name in cfg.services},
+        "ignore_changes": {name: _ignore_changes(cfg, name, shims) for name in cfg.services},
+        "default_tags": dict(
+            sorted({**cfg.tags, "Project": cfg.project, "Environment": cfg.environment, "ManagedBy": "hclforge"}.items())
+        ),
+        "terraform_version": TERRAFORM_VERSION,
+        "aws_provider_version": AWS_PROVIDER_VERSION,
+        "emulator_account_id": EMULATOR_ACCOUNT_ID,
+        "route_address": route_address,
+        "secret_arns": {
+            "secretsmanager": [a for a in secret_arns if a.split(":")[2] == "secretsmanager"],
+            "ssm": [a for a in secret_arns if a.split(":")[2] == "ssm"],
+        },
+        "subnet_cidrs": _subnet_cidrs(cfg.network.create.cidr, cfg.network.create.private_subnets)
+        if cfg.network.create
+        else [],
+        "state_path": f"../../.hclforge/state/{loaded.name}/terraform.tfstate",
+    }
+
+
+def modules_for(loaded: LoadedEnv) -> list[str]:
+    """The child modules an environment gets, in dependency order."""
+    cfg = loaded.config
+    names = []
+    if cfg.network.create:
+        names.append("network")
+    if cfg.auth is not None and cfg.auth.cognito.create:
+        names.append("cognito")
+    names += ["iam", "cloudmap", "apigateway", "ecs"]
+    if cfg.scheduled_tasks:
+        names.append("scheduler")
+    return names
+
+
+def render_env(loaded: LoadedEnv) -> RenderedTree:
+    """Render a validated environment into file texts, writing nothing.
+
+    Args:
+        loaded: the environment from :func:`hclforge.config.load_env`.
+
+    Returns:
+        The tree: root ``main.tf`` and ``outputs.tf`` plus four files per module.
+
+    Raises:
+        TemplateError: a template failed (a bug in hclforge, not in the YAML).
+    """
+    context = build_context(loaded)
+    modules = modules_for(loaded)
+    context["modules"] = modules
+    tree = RenderedTree(loaded.name)
+    for name in ("main.tf", "outputs.tf"):
+        tree.files[name] = _render_template(f"root/{name}.j2", context)
+    for module in modules:
+        for name in CHILD_FILES:
+            template = f"{module}/{name}.j2" if name != "versions.tf" else "versions.tf.j2"
+            tree.files[f"{module}/{name}"] = _render_template(template, context)
+    return tree
+
+
+def render(root: Path, env: str) -> RenderedTree:
+    """Load ``env`` under ``root`` and render it (no files written)."""
+    return render_env(load_env(root, env))
+
+
+# ----------------------------------------------------------------- write
+
+
+def _is_generated(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as f:
+            return GENERATED_MARK in f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _existing_generated(target: Path) -> set[str]:
+    if not target.is_dir():
+        return set()
+    found = set()
+    for path in target.rglob("*.tf"):
+        rel = path.relative_to(target)
+        if rel.parts[0].startswith(".") or not _is_generated(path):
+            continue
+        found.add(rel.as_posix())
+    return found
+
+
+def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
+    """Compare a rendered tree with ``modules/<env>/`` on disk."""
+    target = root / MODULES_DIR / tree.env
+    changes = []
+    for rel, text in sorted(tree.files.items()):
+        path = target / rel
+        if not path.exists():
+            changes.append(FileChange(rel, "create"))
+        elif path.read_text(encoding="utf-8") != text:
+            changes.append(FileChange(rel, "update"))
+        else:
+            changes.append(FileChange(rel, "identical"))
+    for rel in sorted(_existing_generated(target) - set(tree.files)):
+        changes.append(FileChange(rel, "delete"))
+    return changes
+
+
+def unified_diff(root: Path, tree: RenderedTree) -> str:
+    """A unified diff from what is on disk to the fresh render ('' when identical)."""
+    target = root / MODULES_DIR / tree.env
+    chunks = []
+    for change in diff_tree(root, tree):
+        if change.action == "identical":
+            continue
+        path = target / change.path
+        old = path.read_text(encoding="utf-8") if change.action != "create" else ""
+        new = tree.files.get(change.path, "")
+        name = f"{MODULES_DIR}/{tree.env}/{change.path}"
+        chunks.append(
+            "".join(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    fromfile=f"a/{name}" if change.action != "create" else "/dev/null",
+                    tofile=f"b/{name}" if change.action != "delete" else "/dev/null",
+                )
+            )
+        )
+    return "".join(chunks)
+
+
+def write_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
+    """Write ``tree`` into ``modules/<env>/``, touching only generated ``.tf`` files.
+
+    All new texts go to a temporary directory beside the target first, and each is
+    then moved into place with an atomic rename, so a failure never leaves a file
+    half-written. Stale generated files are removed; anything else is left alone.
+    """
+    target = root / MODULES_DIR / tree.env
+    changes = diff_tree(root, tree)
+    pending = [c for c in changes if c.action in ("create", "update")]
+    if pending:
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".render-", dir=target) as tmp:
+            staged = []
+            for change in pending:
+                tmp_path = Path(tmp) / change.path
+                tmp_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp_path.write_text(tree.files[change.path], encoding="utf-8")
+                staged.append((tmp_path, target / change.path))
+            for tmp_path, final in staged:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_path, final)
+    for change in changes:
+        if change.action == "delete":
+            path = target / change.path
+            path.unlink()
+            if path.parent != target and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return changes
+
+
+def check_tree(root: Path, tree: RenderedTree) -> None:
+    """Raise :class:`StaleTreeError` with a unified diff when ``modules/<env>/`` is stale."""
+    diff = unified_diff(root, tree)
+    if diff:
+        raise StaleTreeError(diff)
+
+
+def select_envs(root: Path, envs: Iterable[str], all_envs: bool) -> list[str]:
+    """The environments a command acts on: the named ones, or every one with ``--all``."""
+    names = list(envs)
+    if all_envs and names:
+        raise UsageError("give environment names or --all, not both")
+    if all_envs:
+        names = env_names(root)
+        if not names:
+            raise UsageError(f"no environments under {root / 'envs'}")
+    if not names:
+        raise UsageError("name an environment (e.g. dev) or use --all")
+    return names
+
+
+# ----------------------------------------------------------------- script
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python render.py ENV...|--all [--check] [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="render.py", description="Render envs/<env>.yaml into modules/<env>/.")
+    parser.add_argument("envs", nargs="*", metavar="ENV")
+    parser.add_argument("--all", action="store_true", help="every environment under envs/")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 with a diff when stale")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
+    args = parser.parse_args(argv)
+    try:
+        stale = []
+        trees = [render(args.root, env) for env in select_envs(args.root, args.envs, args.all)]
+        for tree in trees:
+            if args.check:
+                diff = unified_diff(args.root, tree)
+                if diff:
+                    stale.append(diff)
+                    sys.stderr.write(diff)
+                continue
+            for change in write_tree(args.root, tree):
+                if change.action != "identical":
+                    print(f"{change.action:>9}  {MODULES_DIR}/{tree.env}/{change.path}")
+            print(f"rendered {MODULES_DIR}/{tree.env}/")
+        if stale:
+            raise StaleTreeError("".join(stale))
+    except StaleTreeError:
+        print("modules/ is stale: run 'python render.py --all' and commit the result", file=sys.stderr)
+        return exit_code_for(StaleTreeError(""))
+    except HclforgeError as err:
+        print(f"error: {err}" if not hasattr(err, "problems") else str(err), file=sys.stderr)
+        return exit_code_for(err)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

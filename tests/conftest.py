@@ -1,0 +1,97 @@
+"""Shared fixtures: project trees built from dicts, terraform env, and the emulator."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cli import emulator
+from cli.settings import load_settings
+from cli.tfconfig import write_cli_config
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_ENVS = ("local", "dev", "prod")
+
+MINIMAL_ENV: dict[str, Any] = {
+    "project": "demo",
+    "aws": {"region": "eu-west-1"},
+    "network": {"vpc_id": "vpc-0123456789abcdef0", "private_subnet_ids": ["subnet-0123456789abcdef0"]},
+    "services": {"api": {"image": "nginx:1.27", "port": 80, "routes": ["GET /"]}},
+}
+
+
+def write_files(base: Path, files: dict[str, str | dict[str, Any]]) -> None:
+    """Create a tree from ``{relative path: text or data}`` (data is dumped as YAML)."""
+    for rel, content in files.items():
+        path = base / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, str):
+            path.write_text(textwrap.dedent(content), encoding="utf-8")
+        else:
+            path.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[[dict[str, str | dict[str, Any]]], Path]:
+    """Build a project root in tmp_path from a dict of files; hclforge.toml is copied."""
+
+    def make(files: dict[str, str | dict[str, Any]]) -> Path:
+        shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
+        write_files(tmp_path, files)
+        return tmp_path
+
+    return make
+
+
+def tree_snapshot(base: Path) -> dict[str, bytes]:
+    """Every file under ``base`` with its bytes (to prove nothing was written)."""
+    if not base.exists():
+        return {}
+    return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tf_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment for running terraform: hclforge's CLI config (mirror + shared cache)."""
+    if shutil.which("terraform") is None:
+        pytest.fail("terraform is not on PATH: the terraform tests need it")
+    settings = load_settings(ROOT)
+    state = tmp_path_factory.mktemp("tfcli")
+    settings = dataclasses.replace(settings, root=state)
+    config = write_cli_config(settings)
+    return {"TF_CLI_CONFIG_FILE": str(config), "TF_IN_AUTOMATION": "1", "CHECKPOINT_DISABLE": "1"}
+
+
+@pytest.fixture(scope="session")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator.Emulator]:
+    """A moto server of this test session's own, on a free port of 127.0.0.1."""
+    state = tmp_path_factory.mktemp("emulator")
+    emu = emulator.start(state, 0)
+    try:
+        yield emu
+    finally:
+        emulator.stop(state)
+
+
+@pytest.fixture
+def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
+    """boto3-style environment pointing at the session's emulator."""
+    env = moto.client_env("ap-northeast-1")
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -1,0 +1,262 @@
+"""Bad input at every door: each case exits 2 with file:line, YAML path and message, writes nothing.
+
+The offending line of each case is marked with ``#!``; the expected line number
+is read from the text, so the cases stay readable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from tests.conftest import tree_snapshot
+
+HEAD = """\
+project: demo
+aws:
+  region: eu-west-1
+network:
+  vpc_id: vpc-0123456789abcdef0
+  private_subnet_ids: [subnet-0123456789abcdef0]
+"""
+AUTH = """\
+auth:
+  cognito:
+    user_pool_id: eu-west-1_AbCdEf123
+    client_ids: [abcdef123456]
+"""
+API = """\
+services:
+  api:
+    image: nginx:1.27
+    port: 8080
+    routes: ["GET /"]
+"""
+VALID = HEAD + API
+
+CASES: list[tuple[str, str | bytes, str, str]] = [
+    # (id, envs/bad.yaml text, YAML path, message fragment)
+    ("memory-for-cpu", HEAD + API + "    cpu: 512\n    memory: 3000 #!\n", "services.api.memory",
+     "3000 is not valid for cpu 512 (allowed: 1024, 2048, 3072, 4096)"),
+    ("cpu-size", HEAD + API + "    cpu: 300 #!\n", "services.api.cpu", "300 is not a Fargate CPU size (allowed: 256, 512,"),
+    ("port-range", HEAD + "services:\n  api:\n    image: nginx:1\n    port: 70000 #!\n", "services.api.port",
+     "70000 is not a port (allowed: 1-65535)"),
+    ("route-syntax", HEAD + "services:\n  api:\n    image: nginx:1\n    port: 80\n    routes:\n      - FETCH /x #!\n",
+     "services.api.routes[0]", "'FETCH /x' is not a route key"),
+    ("route-collision", HEAD + API + "  web:\n    image: nginx:1\n    port: 80\n    routes:\n      - GET / #!\n",
+     "services.web.routes[0]", "'GET /' is already routed to service 'api'"),
+    ("route-needs-port", HEAD + "services:\n  api: #!\n    image: nginx:1\n    routes: [GET /]\n", "services.api.port",
+     "required because the service has routes"),
+    ("jwt-needs-auth", HEAD + API + "    auth: jwt #!\n", "services.api.auth", "jwt needs the top-level 'auth' section"),
+    ("schedule-unknown-service", VALID + "scheduled_tasks:\n  nightly:\n    service: nope #!\n    schedule: rate(1 day)\n",
+     "scheduled_tasks.nightly.service", "no service 'nope' (services: api)"),
+    ("secret-not-arn", HEAD + API + "    secrets:\n      DB_PASSWORD: hunter2-plain #!\n", "services.api.secrets.DB_PASSWORD",
+     "must be the ARN of a Secrets Manager secret or an SSM parameter"),
+    ("unknown-key-did-you-mean", HEAD + "services:\n  api:\n    imag: nginx:1 #!\n", "services.api.imag",
+     "unknown key (did you mean 'image'?"),
+    ("wrong-type", HEAD + API + "    cpu: lots #!\n", "services.api.cpu", "input should be a valid integer (got 'lots')"),
+    ("missing-required", HEAD + "services:\n  api: #!\n    port: 80\n", "services.api.image", "required but missing"),
+    ("missing-top-level", "aws:\n  region: eu-west-1\n" + API, "project", "required but missing"),
+    ("duplicate-key", HEAD + API + "    port: 9090 #!\n", "services.api.port", "duplicate key (first defined at line 10)"),
+    ("tab-indent", HEAD + "services:\n\tapi: {} #!\n", "", "tabs are not allowed for indentation"),
+    ("malformed-yaml", HEAD + "services: [api #!\n", "", "invalid YAML"),
+    ("empty-file", "", "", "file is empty"),
+    ("only-comments", "# nothing here\n", "", "file is empty"),
+    ("not-a-mapping", "- a #!\n- b\n", "", "the document must be a mapping"),
+    ("bad-project", VALID.replace("project: demo", "project: Demo_Project #!"), "project",
+     "string should match pattern"),
+    ("bad-region", VALID.replace("region: eu-west-1", "region: europe #!"), "aws.region", "string should match pattern"),
+    ("bad-account", VALID.replace("  region: eu-west-1", "  region: eu-west-1\n  account_id: '12345' #!"),
+     "aws.account_id", "string should match pattern"),
+    ("account-as-int", VALID.replace("  region: eu-west-1", "  region: eu-west-1\n  account_id: 111111111111 #!"),
+     "aws.account_id", "input should be a valid string"),
+    ("bad-cidr", "project: demo\naws: {region: eu-west-1}\nnetwork:\n  create:\n    cidr: 10.0.0.300/16 #!\n" + API,
+     "network.create.cidr", "is not an IPv4 network CIDR"),
+    ("cidr-too-big", "project: demo\naws: {region: eu-west-1}\nnetwork:\n  create:\n    cidr: 10.0.0.0/8 #!\n" + API,
+     "network.create.cidr", "/8 is not allowed (a VPC is /16 to /24)"),
+    ("network-both", VALID.replace("network:", "network: #!\n  create: {cidr: 10.0.0.0/16}"), "network",
+     "give either vpc_id + private_subnet_ids or create, not both"),
+    ("network-none", "project: demo\naws: {region: eu-west-1}\nnetwork: {} #!\n" + API, "network",
+     "give either vpc_id + private_subnet_ids"),
+    ("desired-outside-autoscaling", HEAD + API + "    desired_count: 9 #!\n    autoscaling: {min: 1, max: 3, cpu_target: 50}\n",
+     "services.api.desired_count", "9 is outside autoscaling min..max (1..3)"),
+    ("autoscaling-min-max", HEAD + API + "    autoscaling:\n      min: 5 #!\n      max: 3\n      cpu_target: 50\n",
+     "services.api.autoscaling.min", "5 is greater than max 3"),
+    ("autoscaling-no-target", HEAD + API + "    autoscaling: {min: 1, max: 3} #!\n", "services.api.autoscaling",
+     "needs cpu_target and/or memory_target"),
+    ("log-retention", HEAD + API + "    log_retention_days: 10 #!\n", "services.api.log_retention_days",
+     "10 is not a CloudWatch retention (allowed: 1, 3, 5, 7, 14, 30"),
+    ("capacity-provider-not-in-cluster", HEAD + API + "    capacity_provider: FARGATE_SPOT #!\n",
+     "services.api.capacity_provider", "FARGATE_SPOT is not in cluster.capacity_providers (allowed: FARGATE)"),
+    ("capacity-provider-literal", HEAD + API + "    capacity_provider: EC2 #!\n", "services.api.capacity_provider",
+     "must be 'FARGATE' or 'FARGATE_SPOT', not 'EC2'"),
+    ("s3-needs-bucket", VALID + "backend: #!\n  type: s3\n", "backend.bucket", "required with type: s3"),
+    ("local-with-bucket", VALID + "backend:\n  type: local\n  bucket: my-state #!\n", "backend.bucket",
+     "only allowed with type: s3"),
+    ("dynamodb-needs-table", VALID + "backend: #!\n  type: s3\n  bucket: demo-state\n  lock: dynamodb\n",
+     "backend.dynamodb_table", "required with lock: dynamodb"),
+    ("health-check-command", HEAD + API + "    health_check:\n      command: [curl, localhost] #!\n",
+     "services.api.health_check.command", "must start with CMD, CMD-SHELL or NONE"),
+    ("cors-credentials-star", VALID + "api:\n  cors:\n    allow_origins: ['*'] #!\n    allow_credentials: true\n",
+     "api.cors.allow_origins", "'*' is not allowed with allow_credentials: true"),
+    ("non-utf8", (HEAD + "services:\n  api:\n    image: ngi").encode() + b"\xff\xfenx:1 #!\n", "",
+     "not valid UTF-8 (byte 0xff"),
+    ("alias-bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d] #!\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n", "",
+     "document expands to more than 100000 values"),
+    ("merge-key", VALID + "defaults: &d {cpu: 256}\nother:\n  <<: *d #!\n", "other", "merge keys ('<<') are not supported"),
+    ("reserved-tag", VALID + "tags:\n  Project: other #!\n", "tags.Project", "'Project' is set by hclforge"),
+    ("env-var-name", HEAD + API + "    environment:\n      1BAD: x #!\n", "services.api.environment.1BAD",
+     "not a valid variable name"),
+    ("timezone", VALID + "scheduled_tasks:\n  nightly:\n    service: api\n    schedule: rate(1 day)\n"
+     "    timezone: Mars/Olympus #!\n", "scheduled_tasks.nightly.timezone", "'Mars/Olympus' is not an IANA time zone"),
+    ("schedule-expression", VALID + "scheduled_tasks:\n  nightly:\n    service: api\n    schedule: every day #!\n",
+     "scheduled_tasks.nightly.schedule", "string should match pattern"),
+    ("pool-other-region", HEAD + AUTH.replace("eu-west-1_AbCdEf123", "us-east-1_AbCdEf123 #!") + API,
+     "auth.cognito.user_pool_id", "the pool is in us-east-1, not in aws.region eu-west-1"),
+    ("cognito-neither", HEAD + "auth:\n  cognito: {} #!\n" + API, "auth.cognito", "give either user_pool_id + client_ids"),
+    ("duplicate-capacity-providers", VALID + "cluster:\n  capacity_providers: [FARGATE, FARGATE] #!\n",
+     "cluster.capacity_providers", "each capacity provider may appear once"),
+    ("policy-arn", HEAD + API + "    permissions:\n      managed_policy_arns:\n        - not-an-arn #!\n",
+     "services.api.permissions.managed_policy_arns[0]", "'not-an-arn' is not an IAM policy ARN"),
+    ("statement-action", HEAD + API + "    permissions:\n      statements:\n        - actions: [dynamodb GetItem] #!\n"
+     "          resources: ['*']\n", "services.api.permissions.statements[0].actions[0]", "string should match pattern"),
+    ("service-name", HEAD + "services:\n  Api: #!\n    image: nginx:1\n", "services.Api", "'Api' is not a valid service name"),
+    ("emulator-with-account", VALID.replace("  region: eu-west-1", "  region: eu-west-1\n  emulator: true\n"
+     "  account_id: '111111111111' #!"), "aws.account_id", "not allowed with emulator: true"),
+    ("emulator-autoscaling", VALID.replace("  region: eu-west-1", "  region: eu-west-1\n  emulator: true")
+     + "    autoscaling: {min: 1, max: 2, cpu_target: 50} #!\n", "services.api.autoscaling", "not supported on the emulator"),
+    ("image-with-space", HEAD + "services:\n  api:\n    image: nginx latest #!\n", "services.api.image",
+     "not a container image reference"),
+    ("no-services", HEAD + "services: {} #!\n", "services", "dictionary should have at least 1 item"),
+    ("bool-as-string", HEAD + API + "    readonly_root_filesystem: 'yes' #!\n", "services.api.readonly_root_filesystem",
+     "input should be a valid boolean"),
+    ("extends-not-list", "extends: {a: 1} #!\n" + VALID, "extends", "must be a list of layer names"),
+]
+
+
+def _expected_line(text: str | bytes) -> int:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "#!" in line:
+            return number
+    return 0
+
+
+@pytest.mark.parametrize(("text", "ypath", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_environment_file(project, capsys, text: str | bytes, ypath: str, message: str) -> None:
+    root = project({})
+    (root / "envs").mkdir()
+    path = root / "envs" / "bad.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    before = tree_snapshot(root)
+
+    code = main(["--root", str(root), "render", "bad"])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    line = _expected_line(text)
+    where = f"envs/bad.yaml:{line}: " if line else "envs/bad.yaml: "
+    lines = [ln for ln in err.splitlines() if ln.startswith("envs/")]
+    expected_prefix = where + (f"{ypath}: " if ypath else "")
+    assert any(ln.startswith(expected_prefix) and message in ln for ln in lines), (
+        f"expected a line starting {expected_prefix!r} containing {message!r}, got:\n{err}"
+    )
+    assert "Traceback" not in err
+    assert "nothing was written" in err
+    assert tree_snapshot(root) == before
+
+
+def test_secret_value_is_never_echoed(project, capsys) -> None:
+    root = project({"envs/bad.yaml": HEAD + API + "    secrets:\n      TOKEN: s3cr3t-Value-42\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    captured = capsys.readouterr()
+    assert "s3cr3t-Value-42" not in captured.err + captured.out
+
+
+def test_secret_of_wrong_type_is_never_echoed(project, capsys) -> None:
+    root = project({"envs/bad.yaml": HEAD + API + "    secrets:\n      TOKEN: 123456789\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    assert "123456789" not in capsys.readouterr().err
+
+
+def test_all_problems_are_reported_at_once(project, capsys) -> None:
+    root = project({"envs/bad.yaml": HEAD + API + "    cpu: 300\n    log_retention_days: 10\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert "services.api.cpu" in err and "services.api.log_retention_days" in err
+    assert "2 problem(s)" in err
+
+
+def test_missing_environment_suggests_a_name(project, capsys) -> None:
+    root = project({"envs/dev.yaml": VALID})
+    assert main(["--root", str(root), "render", "dve"]) == 2
+    assert "envs/dve.yaml: no such environment (did you mean 'dev'?)" in capsys.readouterr().err
+
+
+def test_extends_cycle(project, capsys) -> None:
+    root = project({"envs/_a.yaml": "extends: [_b]\n", "envs/_b.yaml": "extends: [_a]\n", "envs/bad.yaml": "extends: [_a]\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    assert "extends: extends cycle: bad -> _a -> _b -> _a" in capsys.readouterr().err
+
+
+def test_extends_missing_layer(project, capsys) -> None:
+    root = project({"envs/bad.yaml": "extends: [_nope] #!\n" + VALID})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    assert "envs/bad.yaml:1: extends: layer '_nope' not found (expected envs/_nope.yaml)" in capsys.readouterr().err
+
+
+def test_error_in_a_layer_names_the_layer_file(project, capsys) -> None:
+    root = project({"envs/_base.yaml": VALID + "    cpu: 300\n", "envs/bad.yaml": "extends: [_base]\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    assert "envs/_base.yaml:12: services.api.cpu: 300 is not a Fargate CPU size" in capsys.readouterr().err
+
+
+def test_derived_role_name_over_64_characters(project, capsys) -> None:
+    env = "e" * 20
+    text = VALID.replace("project: demo", "project: abcdefghijklmnopqrst").replace(
+        "  api:", "  a-very-long-service-name-abcdef:"
+    )
+    root = project({f"envs/{env}.yaml": text})
+    assert main(["--root", str(root), "render", env]) == 2
+    role = f"abcdefghijklmnopqrst-{env}-a-very-long-service-name-abcdef-task"
+    assert (
+        f"envs/{env}.yaml:8: services.a-very-long-service-name-abcdef: derived IAM role name '{role}' "
+        f"is {len(role)} characters (at most 64); shorten the name"
+    ) in capsys.readouterr().err
+
+
+def test_huge_file_is_refused(project, capsys) -> None:
+    root = project({"envs/bad.yaml": VALID + "# " + "x" * (1024 * 1024) + "\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    assert "at most 1048576 are allowed" in capsys.readouterr().err
+
+
+def test_invalid_environment_name(project, capsys) -> None:
+    root = project({"envs/Bad_Env.yaml": VALID})
+    assert main(["--root", str(root), "render", "Bad_Env"]) == 2
+    assert "'Bad_Env' is not a valid environment name" in capsys.readouterr().err
+
+
+def test_one_bad_environment_stops_render_all_before_anything_is_written(project) -> None:
+    root = project({"envs/good.yaml": VALID, "envs/bad.yaml": VALID + "    cpu: 300\n"})
+    assert main(["--root", str(root), "render", "--all"]) == 2
+    assert not (root / "modules").exists()
+
+
+def test_case_count() -> None:
+    assert len(CASES) >= 40
+    assert len({c[0] for c in CASES}) == len(CASES)
+
+
+def test_valid_base_case_renders(project) -> None:
+    root = project({"envs/bad.yaml": VALID})
+    assert main(["--root", str(root), "render", "bad"]) == 0
+    assert (Path(root) / "modules/bad/main.tf").is_file()
