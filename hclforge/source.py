@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import unicodedata
+
 import yaml
 
 from hclforge.errors import ConfigError, Problem
@@ -136,7 +138,7 @@ class _Builder:
                     raise self._fail(key_node, path, "merge keys ('<<') are not supported; use 'extends' layers")
                 if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
                     raise self._fail(key_node, path, "keys must be plain strings")
-                key = str(key_node.value)
+                key = self._text(str(key_node.value), key_node, path)
                 child = (*path, key)
                 if key in result or child in self.lines:
                     first = self.lines.get(child, 0)
@@ -152,6 +154,15 @@ class _Builder:
                 items.append(self.build(item, child))
             return items
         try:
-            return self.constructor.construct_object(node, deep=True)
+            value = self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as err:
             raise self._fail(node, path, f"invalid value: {err}") from None
+        if isinstance(value, str):
+            return self._text(value, node, path)
+        return value
+
+    def _text(self, value: str, node: yaml.Node, path: YamlPath) -> str:
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            raise self._fail(node, path, "contains an unpaired surrogate (\\uD800-\\uDFFF), which is not text")
+        # Terraform normalizes every string to NFC; doing it here keeps `show` and the plan in step.
+        return unicodedata.normalize("NFC", value)

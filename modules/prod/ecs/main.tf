@@ -134,13 +134,12 @@ resource "aws_security_group_rule" "vpc_link_to_api" {
 }
 
 resource "aws_ecs_service" "api" {
-  name                    = "api"
-  cluster                 = aws_ecs_cluster.this.id
-  task_definition         = aws_ecs_task_definition.api.arn
-  desired_count           = 2
-  propagate_tags          = "SERVICE"
-  enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  name                  = "api"
+  cluster               = aws_ecs_cluster.this.id
+  task_definition       = aws_ecs_task_definition.api.arn
+  desired_count         = 2
+  propagate_tags        = "SERVICE"
+  wait_for_steady_state = false
 
   capacity_provider_strategy {
     capacity_provider = "FARGATE"
@@ -283,13 +282,12 @@ resource "aws_security_group_rule" "worker_egress" {
 }
 
 resource "aws_ecs_service" "worker" {
-  name                    = "worker"
-  cluster                 = aws_ecs_cluster.this.id
-  task_definition         = aws_ecs_task_definition.worker.arn
-  desired_count           = 2
-  propagate_tags          = "SERVICE"
-  enable_ecs_managed_tags = true
-  wait_for_steady_state   = false
+  name                  = "worker"
+  cluster               = aws_ecs_cluster.this.id
+  task_definition       = aws_ecs_task_definition.worker.arn
+  desired_count         = 2
+  propagate_tags        = "SERVICE"
+  wait_for_steady_state = false
 
   capacity_provider_strategy {
     capacity_provider = "FARGATE_SPOT"
