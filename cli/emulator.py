@@ -26,6 +26,9 @@ from hclforge.errors import EmulatorError
 HOST = "127.0.0.1"
 ACCOUNT_ID = "123456789012"
 STATE_FILE = "emulator.json"
+# Removed from the environment of anything pointed at the emulator: a real
+# profile or session token must never mix with the emulator's fake keys.
+UNSET_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
 START_TIMEOUT = 30.0
 
 
@@ -41,15 +44,16 @@ class Emulator:
         return f"http://{HOST}:{self.port}"
 
     def client_env(self, region: str) -> dict[str, str]:
-        """Environment that points terraform, the AWS provider and boto3 at this emulator."""
+        """Variables that point terraform, the AWS provider and boto3 at this emulator.
+
+        Also unset :data:`UNSET_VARS` in that environment.
+        """
         return {
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "test",
             "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_SESSION_TOKEN": "",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_PROFILE": "",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 

@@ -190,10 +190,14 @@ class Workspace:
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",
         }
+        unset: tuple[str, ...] = ()
         if self.on_emulator:
             emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
             env.update(emu.client_env(self.loaded.config.aws.region))
-        return Terraform(self.work_dir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color)
+            unset = emulator.UNSET_VARS
+        return Terraform(
+            self.work_dir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color, unset=unset
+        )
 
     def _prepare_workdir(self) -> None:
         if self.uses_copy:
@@ -340,7 +344,7 @@ class Workspace:
         tf = self.terraform
         data_dir = self.files_dir / "validate-tfdata"
         runner = Terraform(
-            self.tree_dir, env={**tf.env, "TF_DATA_DIR": str(data_dir)}, binary=tf.binary, sink=None, color=False
+            self.tree_dir, env={**tf.env, "TF_DATA_DIR": str(data_dir)}, binary=tf.binary, unset=tf.unset
         )
         runner.run("init", backend=False, stream=False)
         return runner.validate()
@@ -360,14 +364,16 @@ def hash_text(text: str) -> str:
 def _plan_state(plan_file: Path) -> dict[str, Any] | None:
     """Lineage and serial of the state a saved plan was made against (None: no state yet)."""
     with zipfile.ZipFile(plan_file) as zf:
-        if "tfstate" not in zf.namelist():
-            return None
-        state = json.loads(zf.read("tfstate"))
-    return {"lineage": state.get("lineage"), "serial": state.get("serial")}
+        state = json.loads(zf.read("tfstate")) if "tfstate" in zf.namelist() else None
+    return _state_key(state)
 
 
 def _current_state(tf: Terraform) -> dict[str, Any] | None:
-    state = tf.state_pull()
-    if state is None:
+    return _state_key(tf.state_pull())
+
+
+def _state_key(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Lineage and serial; None for "no state yet" (a plan records that as lineage "")."""
+    if not state or not state.get("lineage"):
         return None
-    return {"lineage": state.get("lineage"), "serial": state.get("serial")}
+    return {"lineage": state["lineage"], "serial": state.get("serial")}

@@ -87,6 +87,7 @@ class Terraform:
         binary: the terraform executable.
         sink: called with each output line as it arrives (streaming); None for silence.
         color: keep terraform's colours (only on a TTY).
+        unset: variables removed from the inherited environment.
     """
 
     def __init__(
@@ -97,9 +98,11 @@ class Terraform:
         binary: str = "terraform",
         sink: LineSink | None = None,
         color: bool = False,
+        unset: Sequence[str] = (),
     ) -> None:
         self.workdir = workdir
         self.env = dict(env or {})
+        self.unset = tuple(unset)
         self.binary = binary
         self.sink = sink
         self.color = color
@@ -130,8 +133,8 @@ class Terraform:
             raise TerraformError(
                 f"terraform not found: '{argv[0]}' is not on PATH (install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
             )
-        env = {**os.environ, **self.env}
-        env.pop("TF_LOG", None) if "TF_LOG" not in self.env else None
+        env = {k: v for k, v in os.environ.items() if k not in self.unset}
+        env.update(self.env)
         try:
             proc = subprocess.Popen(
                 [binary, *argv[1:]],

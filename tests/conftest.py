@@ -85,7 +85,9 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[emulator.Emulator
 def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
     """boto3-style environment pointing at the session's emulator."""
     env = moto.client_env("ap-northeast-1")
-    old = {k: os.environ.get(k) for k in env}
+    old = {k: os.environ.get(k) for k in (*env, *emulator.UNSET_VARS)}
+    for name in emulator.UNSET_VARS:
+        os.environ.pop(name, None)
     os.environ.update(env)
     try:
         yield env

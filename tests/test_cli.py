@@ -1,0 +1,175 @@
+"""The CLI: commands, messages and the documented exit codes (0, 1, 2, 3)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cli.main import main
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project's envs, modules and settings; its emulator is stopped afterwards."""
+    for name in ("envs", "modules"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
+    yield tmp_path
+    main(["--root", str(tmp_path), "emulator", "stop"])
+
+
+def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", "--root", str(repo), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_envs_lists_every_environment(repo: Path, capsys) -> None:
+    code, out, _ = run(repo, capsys, "envs")
+    assert code == 0
+    assert "local        ap-northeast-1   emulator       local    api, web" in out
+    assert "prod         ap-northeast-1   222222222222   s3       api, worker" in out
+
+
+def test_show_fills_defaults(repo: Path, capsys) -> None:
+    code, out, _ = run(repo, capsys, "show", "dev", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["cluster"]["name"] == "sss-dev"
+    assert data["services"]["worker"]["auth"] == "jwt"
+    assert data["services"]["admin"]["cpu"] == 256
+
+
+def test_render_check_exit_codes(repo: Path, capsys) -> None:
+    assert run(repo, capsys, "render", "--all", "--check")[0] == 0
+    main_tf = repo / "modules/dev/ecs/main.tf"
+    main_tf.write_text(main_tf.read_text().replace("sss-api:1.4.2", "sss-api:1.4.1"))
+    code, _, err = run(repo, capsys, "render", "--all", "--check")
+    assert code == 1
+    assert "--- a/modules/dev/ecs/main.tf" in err and "modules/ is stale" in err
+    assert run(repo, capsys, "render", "dev")[0] == 0
+    assert run(repo, capsys, "render", "--all", "--check")[0] == 0
+
+
+def test_config_error_exits_2(repo: Path, capsys) -> None:
+    (repo / "envs/dev.yaml").write_text((repo / "envs/dev.yaml").read_text().replace("memory: 1024", "memory: 1000"))
+    code, _, err = run(repo, capsys, "plan", "dev")
+    assert code == 2
+    assert "envs/dev.yaml:" in err and "services.worker.memory: 1000 is not valid for cpu 256" in err
+
+
+def test_usage_errors_exit_2(repo: Path, capsys) -> None:
+    assert run(repo, capsys, "no-such-command")[0] == 2
+    assert run(repo, capsys, "plan")[0] == 2
+    assert run(repo, capsys, "plan", "dev", "--format", "yaml")[0] == 2
+    assert run(repo, capsys, "render", "dev", "--all")[0] == 2
+
+
+def test_missing_terraform_exits_1(repo: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HCLFORGE_TERRAFORM", "no-such-terraform")
+    code, _, err = run(repo, capsys, "init", "dev")
+    assert code == 1
+    assert "terraform not found: 'no-such-terraform' is not on PATH" in err
+    assert "Traceback" not in err
+
+
+def test_missing_mirror_override_exits_2(repo: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("HCLFORGE_PROVIDER_MIRROR", str(repo / "no-mirror"))
+    code, _, err = run(repo, capsys, "init", "dev")
+    assert code == 2
+    assert "does not exist" in err
+
+
+def test_emulator_status_when_stopped_exits_1(repo: Path, capsys) -> None:
+    code, _, err = run(repo, capsys, "emulator", "status")
+    assert code == 1 and "emulator not running" in err
+
+
+def _aws(repo: Path, service: str):  # type: ignore[no-untyped-def]
+    port = json.loads((repo / ".hclforge/emulator.json").read_text())["port"]
+    return boto3.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="ap-northeast-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
+    # Plan: changes -> exit 3 with --detailed-exitcode; the summary is printed.
+    code, out, err = run(repo, capsys, "plan", "local", "--detailed-exitcode")
+    assert code == 3, err
+    assert "ecs          api" in out and "total" in out
+    assert "terraform init (local)" in err
+
+    # A second plan with nothing changed runs no terraform init.
+    code, out, err = run(repo, capsys, "plan", "local")
+    assert code == 0 and "terraform init" not in err
+
+    # Without a terminal and without --auto-approve, apply refuses at once.
+    code, _, err = run(repo, capsys, "apply", "local")
+    assert code == 2 and "apply needs confirmation and there is no terminal" in err
+
+    # A plan that went stale (the YAML changed after plan) is refused, with the reason.
+    env_file = repo / "envs/local.yaml"
+    original = env_file.read_text()
+    env_file.write_text(original.replace("LOG_LEVEL: debug", "LOG_LEVEL: warn"))
+    code, _, err = run(repo, capsys, "apply", "local", "--auto-approve")
+    assert code == 1 and "the saved plan is stale: the environment's YAML changed since the plan" in err
+    env_file.write_text(original)
+
+    # Apply the (again fresh) saved plan.
+    code, out, err = run(repo, capsys, "apply", "local", "--auto-approve")
+    assert code == 0, err
+    assert "applied local: 47 created, 0 updated, 0 replaced, 0 deleted" in out
+    assert "applying the saved plan" in err
+
+    # Re-plan: no changes at all.
+    code, out, err = run(repo, capsys, "plan", "local", "--detailed-exitcode")
+    assert code == 0, out + err
+    assert "No changes" in out
+
+    # Outputs are sane.
+    code, out, _ = run(repo, capsys, "output", "local", "--json")
+    outputs = json.loads(out)
+    assert outputs["api_endpoint"]["value"].startswith("https://")
+    assert outputs["cluster_name"]["value"] == "sss-local"
+    assert outputs["service_names"]["value"] == {"api": "api", "web": "web"}
+    assert outputs["namespace"]["value"] == "sss-local.internal"
+
+    # The emulator holds what the plan said.
+    ecs = _aws(repo, "ecs")
+    cluster_arns = ecs.list_clusters()["clusterArns"]
+    assert any(a.endswith("/sss-local") for a in cluster_arns)
+    services = {s.split("/")[-1] for s in ecs.list_services(cluster="sss-local")["serviceArns"]}
+    assert services == {"api", "web"}
+    sd_services = {s["Name"] for s in _aws(repo, "servicediscovery").list_services()["Services"]}
+    assert sd_services == {"api", "web"}
+    apigw = _aws(repo, "apigatewayv2")
+    api_id = next(a["ApiId"] for a in apigw.get_apis()["Items"] if a["Name"] == "sss-local")
+    routes = {r["RouteKey"]: r["AuthorizationType"] for r in apigw.get_routes(ApiId=api_id)["Items"]}
+    assert routes == {"ANY /api/{proxy+}": "JWT", "GET /api": "JWT", "GET /": "NONE", "GET /static/{proxy+}": "NONE"}
+
+    # Destroy leaves nothing of the stack.
+    code, out, err = run(repo, capsys, "destroy", "local", "--auto-approve")
+    assert code == 0, err
+    assert not ecs.list_services(cluster="sss-local")["serviceArns"] if any(
+        c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"]
+    ) else True
+    assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
+    assert _aws(repo, "servicediscovery").list_services()["Services"] == []
+    assert _aws(repo, "apigatewayv2").get_apis()["Items"] == []
+    roles = [r["RoleName"] for r in _aws(repo, "iam").list_roles()["Roles"] if r["RoleName"].startswith("sss-local")]
+    assert roles == []
+    vpcs = [v for v in _aws(repo, "ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
+    assert vpcs == []
+    assert _aws(repo, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []

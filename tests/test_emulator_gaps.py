@@ -1,0 +1,94 @@
+"""One test per emulator shim (hclforge/shims.py) and per emulator-only rule.
+
+Each asserts that moto still has the gap. When a test here fails, moto has
+closed the gap: remove the shim or rule it names, and this test with it.
+"""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from hclforge.shims import EMULATOR_SHIMS
+
+pytestmark = pytest.mark.emulator
+REGION = "ap-northeast-1"
+
+
+def _ecs_service(name: str, **kwargs: object) -> dict:
+    ecs = boto3.client("ecs", region_name=REGION)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]  # one VPC per call: names are unique
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName=name, Description="gap test", VpcId=vpc)["GroupId"]
+    ecs.create_cluster(clusterName=name)
+    family = ecs.register_task_definition(
+        family=name,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:1", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster=name,
+        serviceName=name,
+        taskDefinition=family,
+        desiredCount=1,
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group], "assignPublicIp": "DISABLED"}
+        },
+        **kwargs,
+    )
+    return ecs.describe_services(cluster=name, services=[name])["services"][0]
+
+
+def test_every_shim_has_a_gap_test() -> None:
+    tested = {"ecs_service_launch_type", "ecs_service_ignore_az_rebalancing", "cloudmap_ignore_health_check_config"}
+    assert set(EMULATOR_SHIMS) == tested
+
+
+def test_gap_ecs_service_launch_type(aws_env: dict[str, str]) -> None:
+    svc = _ecs_service("gap-strategy", capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}])
+    assert not svc.get("capacityProviderStrategy") or svc.get("launchType") == "EC2", (
+        "moto now echoes capacityProviderStrategy: drop shim ecs_service_launch_type"
+    )
+
+
+def test_gap_ecs_service_ignore_az_rebalancing(aws_env: dict[str, str]) -> None:
+    svc = _ecs_service("gap-azr", launchType="FARGATE", availabilityZoneRebalancing="DISABLED")
+    assert "availabilityZoneRebalancing" not in svc, (
+        "moto now stores availabilityZoneRebalancing: drop shim ecs_service_ignore_az_rebalancing"
+    )
+
+
+def test_gap_cloudmap_ignore_health_check_config(aws_env: dict[str, str]) -> None:
+    sd = boto3.client("servicediscovery", region_name=REGION)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
+    sd.create_private_dns_namespace(Name="gap.internal", Vpc=vpc)
+    ns = next(n["Id"] for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "gap.internal")
+    created = sd.create_service(
+        Name="gap",
+        NamespaceId=ns,
+        DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 10}]},
+        HealthCheckCustomConfig={},  # what the provider sends for health_check_custom_config {}
+    )["Service"]
+    service = sd.get_service(Id=created["Id"])["Service"]
+    # AWS answers {"FailureThreshold": 1}; moto echoes {}, which the provider reads as no block.
+    assert not service.get("HealthCheckCustomConfig", {}).get("FailureThreshold"), (
+        "moto now fills HealthCheckCustomConfig.FailureThreshold: drop shim cloudmap_ignore_health_check_config"
+    )
+
+
+def test_gap_autoscaling_tags_behind_the_emulator_autoscaling_rule(aws_env: dict[str, str]) -> None:
+    """rules._emulator refuses autoscaling on emulator environments because of this gap."""
+    aas = boto3.client("application-autoscaling", region_name=REGION)
+    with pytest.raises((ClientError, NotImplementedError, Exception)) as info:  # noqa: B017
+        aas.list_tags_for_resource(
+            ResourceARN=f"arn:aws:application-autoscaling:{REGION}:123456789012:scalable-target/0123456789abcdef"
+        )
+    assert "not" in str(info.value).lower() or "500" in str(info.value), (
+        "moto may now implement ListTagsForResource for scalable targets: drop the emulator autoscaling rule"
+    )
