@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 emu_flag = $(if $(EMULATOR),--emulator,)
 approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
 
-.PHONY: help venv plan apply destroy render check test bench emulator-up emulator-down clean
+.PHONY: help venv plan apply destroy render check test emulator-up emulator-down clean
 
 help: ## Show this help
 	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1]"
@@ -53,9 +53,6 @@ check: $(STAMP) ## Lint (ruff), type-check (mypy --strict), render --check, terr
 
 test: $(STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
-
-bench: $(STAMP) ## Benchmarks (see bench/)
-	$(BIN)/python bench/run.py
 
 emulator-up: $(STAMP) ## Start the local AWS emulator on 127.0.0.1
 	$(HCLFORGE) emulator start

@@ -29,8 +29,8 @@ import jinja2
 
 from hclforge import hcl
 from hclforge.config import LoadedEnv, env_names, load_env
-from hclforge.model import EnvConfig
 from hclforge.errors import HclforgeError, StaleTreeError, TemplateError, UsageError, exit_code_for
+from hclforge.model import EnvConfig
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
 
@@ -180,7 +180,9 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "containers": {name: container_definition(cfg, name) for name in cfg.services},
         "ignore_changes": {name: _ignore_changes(cfg, name, shims) for name in cfg.services},
         "default_tags": dict(
-            sorted({**cfg.tags, "Project": cfg.project, "Environment": cfg.environment, "ManagedBy": "hclforge"}.items())
+            sorted(
+                {**cfg.tags, "Project": cfg.project, "Environment": cfg.environment, "ManagedBy": "hclforge"}.items()
+            )
         ),
         "terraform_version": TERRAFORM_VERSION,
         "aws_provider_version": AWS_PROVIDER_VERSION,

@@ -240,7 +240,7 @@ class Workspace:
         root = self.settings.root
         return {
             "yaml": file_digest([root / s for s in self.loaded.sources], root),
-            "tree": file_digest(list(self.work_dir.rglob("*.tf")) + [self.work_dir / LOCK_FILE], self.work_dir),
+            "tree": file_digest([*self.work_dir.rglob("*.tf"), self.work_dir / LOCK_FILE], self.work_dir),
             "emulator": self.on_emulator,
         }
 

@@ -131,7 +131,8 @@ class Terraform:
         binary = shutil.which(argv[0], path=self.env.get("PATH", os.environ.get("PATH")))
         if binary is None:
             raise TerraformError(
-                f"terraform not found: '{argv[0]}' is not on PATH (install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
+                f"terraform not found: '{argv[0]}' is not on PATH "
+                "(install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
             )
         env = {k: v for k, v in os.environ.items() if k not in self.unset}
         env.update(self.env)

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from hclforge.errors import ConfigError, Problem
 from hclforge.model import EnvConfig
 from hclforge.rules import check_rules
-from hclforge.source import Document, YamlPath, dotted, load_document
+from hclforge.source import YamlPath, dotted, load_document
 
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 ENVS_DIR = "envs"
@@ -126,7 +126,14 @@ def _resolve(root: Path, name: str, chain: tuple[str, ...]) -> tuple[dict[str, A
         layer_name = layer.removesuffix(".yaml")
         if not (root / ENVS_DIR / f"{layer_name}.yaml").is_file():
             raise ConfigError(
-                [Problem(display, ext_line, "extends", f"layer '{layer}' not found (expected {ENVS_DIR}/{layer_name}.yaml)")]
+                [
+                    Problem(
+                        display,
+                        ext_line,
+                        "extends",
+                        f"layer '{layer}' not found (expected {ENVS_DIR}/{layer_name}.yaml)",
+                    )
+                ]
             )
         data, layer_origins, layer_sources = _resolve(root, layer_name, (*chain, name))
         merge_into(merged, origins, data, layer_origins, ())

@@ -142,7 +142,7 @@ def format_hcl(text: str) -> str:
     while lines and lines[-1] == "":
         lines.pop()
 
-    parsed = []
+    parsed: list[tuple[str, str] | None] = []
     for line in lines:
         m = _ASSIGN_RE.match(line)
         if m and _net_brackets(m.group(3)) == 0:

@@ -21,7 +21,31 @@ REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
 ENV_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
-RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+CorsMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]
+RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 
 def _scalar_to_str(value: Any) -> Any:
@@ -82,12 +106,16 @@ class AuthConfig(_Model):
 class ClusterConfig(_Model):
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,255}$")
     container_insights: bool = True
-    capacity_providers: list[CapacityProvider] = Field(default_factory=lambda: ["FARGATE"], min_length=1)
+    capacity_providers: list[CapacityProvider] = Field(
+        default_factory=lambda: list[CapacityProvider](["FARGATE"]), min_length=1
+    )
 
 
 class ServiceDiscoveryConfig(_Model):
     namespace: str | None = Field(
-        default=None, max_length=253, pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+        default=None,
+        max_length=253,
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
     )
 
 
@@ -98,9 +126,7 @@ class Throttling(_Model):
 
 class Cors(_Model):
     allow_origins: list[str] = Field(min_length=1)
-    allow_methods: list[Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]] = Field(
-        default_factory=lambda: ["*"]
-    )
+    allow_methods: list[CorsMethod] = Field(default_factory=lambda: list[CorsMethod](["*"]))
     allow_headers: list[str] = Field(default_factory=list)
     expose_headers: list[str] = Field(default_factory=list)
     allow_credentials: bool = False

@@ -47,8 +47,8 @@ def route_slug(route: str) -> str:
     if route == "$default":
         return "default"
     method, _, path = route.partition(" ")
-    words = re.findall(r"[A-Za-z0-9]+", path)
-    return "_".join([method.lower(), *(w.lower() for w in words)] or [method.lower()]) if words else f"{method.lower()}_root"
+    words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", path)] or ["root"]
+    return "_".join([method.lower(), *words])
 
 
 def identifier(name: str) -> str:
@@ -199,7 +199,10 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
             if asg.min > asg.max:
                 yield (*base, "autoscaling", "min"), f"{asg.min} is greater than max {asg.max}"
             elif not asg.min <= svc.desired_count <= asg.max:
-                yield (*base, "desired_count"), f"{svc.desired_count} is outside autoscaling min..max ({asg.min}..{asg.max})"
+                yield (
+                    (*base, "desired_count"),
+                    f"{svc.desired_count} is outside autoscaling min..max ({asg.min}..{asg.max})",
+                )
             if asg.cpu_target is None and asg.memory_target is None:
                 yield (*base, "autoscaling"), "needs cpu_target and/or memory_target"
         for i, arn in enumerate(svc.permissions.managed_policy_arns):
@@ -228,9 +231,12 @@ def _routes(cfg: EnvConfig) -> Iterator[Finding]:
         for i, route in enumerate(svc.routes):
             path: YamlPath = ("services", name, "routes", i)
             if route != "$default" and not ROUTE_RE.match(route):
-                yield path, (
-                    f"'{route}' is not a route key (allowed: \"METHOD /path\" with METHOD one of "
-                    f"{', '.join(ROUTE_METHODS)}, path segments, {{param}} and a final {{proxy+}}; or $default)"
+                yield (
+                    path,
+                    (
+                        f"'{route}' is not a route key (allowed: \"METHOD /path\" with METHOD one of "
+                        f"{', '.join(ROUTE_METHODS)}, path segments, {{param}} and a final {{proxy+}}; or $default)"
+                    ),
                 )
                 continue
             if route in seen:

@@ -8,11 +8,10 @@ keys, over-large files and alias bombs are refused before any value is built.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import unicodedata
 
 import yaml
 
@@ -129,7 +128,14 @@ class _Builder:
             top = path[:1]
             line = self.lines.get(top, node.start_mark.line + 1)
             raise ConfigError(
-                [Problem(self.display, line, dotted(top), f"document expands to more than {MAX_NODES} values (alias bomb?)")]
+                [
+                    Problem(
+                        self.display,
+                        line,
+                        dotted(top),
+                        f"document expands to more than {MAX_NODES} values (alias bomb?)",
+                    )
+                ]
             )
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}

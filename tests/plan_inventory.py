@@ -17,6 +17,7 @@ Regenerate an inventory (then review the diff like code)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
@@ -62,10 +63,8 @@ def decode(value: Any) -> Any:
         out = {}
         for key, item in value.items():
             if key in JSON_KEYS and isinstance(item, str):
-                try:
+                with contextlib.suppress(ValueError):
                     item = json.loads(item)
-                except ValueError:
-                    pass
             out[key] = decode(item)
         return out
     if isinstance(value, list):
@@ -116,7 +115,9 @@ def mismatches(expected: Any, actual: Any, path: str = "") -> list[str]:
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{path}: expected {expected!r}, got {actual!r}"]
-        return [m for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for m in mismatches(e, a, f"{path}[{i}]")]
+        return [
+            m for i, (e, a) in enumerate(zip(expected, actual, strict=True)) for m in mismatches(e, a, f"{path}[{i}]")
+        ]
     if expected != actual:
         return [f"{path}: expected {expected!r}, got {actual!r}"]
     return []
@@ -143,10 +144,22 @@ CURATED: dict[str, tuple[str, ...]] = {
     "aws_cognito_user_pool": ("name",),
     "aws_ecs_cluster": ("name", "setting"),
     "aws_ecs_cluster_capacity_providers": ("capacity_providers", "default_capacity_provider_strategy"),
-    "aws_ecs_service": ("name", "desired_count", "launch_type", "capacity_provider_strategy", "network_configuration",
-                        "service_registries"),
-    "aws_ecs_task_definition": ("family", "cpu", "memory", "network_mode", "requires_compatibilities",
-                                "container_definitions"),
+    "aws_ecs_service": (
+        "name",
+        "desired_count",
+        "launch_type",
+        "capacity_provider_strategy",
+        "network_configuration",
+        "service_registries",
+    ),
+    "aws_ecs_task_definition": (
+        "family",
+        "cpu",
+        "memory",
+        "network_mode",
+        "requires_compatibilities",
+        "container_definitions",
+    ),
     "aws_iam_role": ("name",),
     "aws_iam_role_policies_exclusive": ("role_name", "policy_names"),
     "aws_iam_role_policy": ("name", "policy"),

@@ -162,9 +162,11 @@ def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
     # Destroy leaves nothing of the stack.
     code, out, err = run(repo, capsys, "destroy", "local", "--auto-approve")
     assert code == 0, err
-    assert not ecs.list_services(cluster="sss-local")["serviceArns"] if any(
-        c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"]
-    ) else True
+    assert (
+        not ecs.list_services(cluster="sss-local")["serviceArns"]
+        if any(c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
+        else True
+    )
     assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
     assert _aws(repo, "servicediscovery").list_services()["Services"] == []
     assert _aws(repo, "apigatewayv2").get_apis()["Items"] == []

@@ -47,7 +47,10 @@ def _terraform_roundtrip(values: list[str], workdir: Path, tf_env: dict[str, str
     env = {**tf_env, "PATH": __import__("os").environ["PATH"]}
     subprocess.run(
         ["terraform", "apply", "-auto-approve", "-input=false", "-no-color"],
-        cwd=workdir, env=env, check=True, capture_output=True,
+        cwd=workdir,
+        env=env,
+        check=True,
+        capture_output=True,
     )
     out = subprocess.run(["terraform", "output", "-json"], cwd=workdir, env=env, check=True, capture_output=True)
     data = json.loads(out.stdout)

@@ -116,7 +116,9 @@ def test_s3_backend_defaults(project) -> None:
 
 
 def test_layers_are_not_environments(project) -> None:
-    root = project({"envs/_base.yaml": BASE, "envs/dev.yaml": "extends: [_base]\n", "envs/prod.yaml": "extends: _base\n"})
+    root = project(
+        {"envs/_base.yaml": BASE, "envs/dev.yaml": "extends: [_base]\n", "envs/prod.yaml": "extends: _base\n"}
+    )
     assert env_names(root) == ["dev", "prod"]
 
 

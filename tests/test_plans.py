@@ -51,9 +51,20 @@ def test_inventories_cover_what_the_design_asks_for() -> None:
     for env in EXAMPLE_ENVS:
         text = (ROOT / "tests" / "plans" / f"{env}.yaml").read_text()
         for needle in (
-            "route_key:", "authorization_type:", "cpu:", "memory:", "image:", "containerPort:", "awslogs-group:",
-            "AmazonECSTaskExecutionRolePolicy", "cloudwatch:PutMetricData", "aws_iam_role_policies_exclusive.execution",
-            "type: SRV", "service_registries:", "throttling_burst_limit:", "throttling_rate_limit:",
+            "route_key:",
+            "authorization_type:",
+            "cpu:",
+            "memory:",
+            "image:",
+            "containerPort:",
+            "awslogs-group:",
+            "AmazonECSTaskExecutionRolePolicy",
+            "cloudwatch:PutMetricData",
+            "aws_iam_role_policies_exclusive.execution",
+            "type: SRV",
+            "service_registries:",
+            "throttling_burst_limit:",
+            "throttling_rate_limit:",
         ):
             assert needle in text, f"{env}: {needle}"
     assert "valueFrom:" in (ROOT / "tests/plans/dev.yaml").read_text()

@@ -38,10 +38,18 @@ def test_every_file_has_a_header_naming_its_sources(env: str) -> None:
 
 def test_modules_present_only_when_asked_for() -> None:
     assert {p.split("/")[0] for p in render.render(ROOT, "local").files if "/" in p} == {
-        "network", "cognito", "iam", "cloudmap", "apigateway", "ecs"
+        "network",
+        "cognito",
+        "iam",
+        "cloudmap",
+        "apigateway",
+        "ecs",
     }
     assert {p.split("/")[0] for p in render.render(ROOT, "dev").files if "/" in p} == {
-        "iam", "cloudmap", "apigateway", "ecs"
+        "iam",
+        "cloudmap",
+        "apigateway",
+        "ecs",
     }
     assert "scheduler/main.tf" in render.render(ROOT, "prod").files
 
@@ -103,7 +111,7 @@ def test_check_reports_a_unified_diff(project) -> None:
     main.write_text(main.read_text().replace('"nginx:1.27"', '"nginx:1.26"'))
     with pytest.raises(StaleTreeError) as info:
         render.check_tree(root, tree)
-    assert '--- a/modules/dev/ecs/main.tf' in info.value.diff
+    assert "--- a/modules/dev/ecs/main.tf" in info.value.diff
     assert '-      image     = "nginx:1.26"' in info.value.diff
     assert '+      image     = "nginx:1.27"' in info.value.diff
 
@@ -127,7 +135,7 @@ def test_a_failing_render_leaves_the_previous_tree_byte_identical(project, monke
 
 
 def test_templates_refuse_unescaped_strings() -> None:
-    env = render.jinja_env().from_string('x = {{ value }}')
+    env = render.jinja_env().from_string("x = {{ value }}")
     with pytest.raises(TemplateError, match="unescaped str"):
         env.render(value="a")
     assert env.render(value=render.hcl.quote("a")) == 'x = "a"'

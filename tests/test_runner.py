@@ -20,8 +20,18 @@ from tests.conftest import MINIMAL_ENV
 @pytest.mark.parametrize(
     ("command", "args", "options", "expected"),
     [
-        ("plan", (), {"out": "p.tfplan", "detailed_exitcode": IsFlagged}, ["plan", "-out=p.tfplan", "-detailed-exitcode"]),
-        ("apply", ("p.tfplan",), {"input": False, "no_color": IsFlagged}, ["apply", "-input=false", "-no-color", "p.tfplan"]),
+        (
+            "plan",
+            (),
+            {"out": "p.tfplan", "detailed_exitcode": IsFlagged},
+            ["plan", "-out=p.tfplan", "-detailed-exitcode"],
+        ),
+        (
+            "apply",
+            ("p.tfplan",),
+            {"input": False, "no_color": IsFlagged},
+            ["apply", "-input=false", "-no-color", "p.tfplan"],
+        ),
         ("init", (), {"backend": False, "reconfigure": None}, ["init", "-backend=false"]),
         ("destroy", (), {"auto_approve": IsFlagged, "var": None}, ["destroy", "-auto-approve"]),
         ("plan", (), {"target": ["a.b", "c.d"]}, ["plan", "-target=a.b", "-target=c.d"]),
