@@ -345,6 +345,25 @@ def check_tree(root: Path, tree: RenderedTree) -> None:
         raise StaleTreeError(diff)
 
 
+def render_many(root: Path, names: Iterable[str], *, check: bool) -> dict[str, list[FileChange]]:
+    """Render (or, with ``check``, compare) several environments, validating all before writing any.
+
+    Returns:
+        The changes per environment: written ones, or with ``check`` the ones that would be.
+
+    Raises:
+        ConfigError: any environment is invalid (nothing is written).
+        StaleTreeError: with ``check``, some tree is stale; carries every diff.
+    """
+    trees = [render(root, name) for name in names]
+    if check:
+        diff = "".join(unified_diff(root, tree) for tree in trees)
+        if diff:
+            raise StaleTreeError(diff)
+        return {tree.env: diff_tree(root, tree) for tree in trees}
+    return {tree.env: write_tree(root, tree) for tree in trees}
+
+
 def select_envs(root: Path, envs: Iterable[str], all_envs: bool) -> list[str]:
     """The environments a command acts on: the named ones, or every one with ``--all``."""
     names = list(envs)
@@ -371,27 +390,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
     args = parser.parse_args(argv)
     try:
-        stale = []
-        trees = [render(args.root, env) for env in select_envs(args.root, args.envs, args.all)]
-        for tree in trees:
-            if args.check:
-                diff = unified_diff(args.root, tree)
-                if diff:
-                    stale.append(diff)
-                    sys.stderr.write(diff)
-                continue
-            for change in write_tree(args.root, tree):
-                if change.action != "identical":
-                    print(f"{change.action:>9}  {MODULES_DIR}/{tree.env}/{change.path}")
-            print(f"rendered {MODULES_DIR}/{tree.env}/")
-        if stale:
-            raise StaleTreeError("".join(stale))
-    except StaleTreeError:
+        results = render_many(args.root, select_envs(args.root, args.envs, args.all), check=args.check)
+    except StaleTreeError as err:
+        sys.stderr.write(err.diff)
         print("modules/ is stale: run 'python render.py --all' and commit the result", file=sys.stderr)
-        return exit_code_for(StaleTreeError(""))
+        return exit_code_for(err)
     except HclforgeError as err:
         print(f"error: {err}" if not hasattr(err, "problems") else str(err), file=sys.stderr)
         return exit_code_for(err)
+    for env, changes in results.items():
+        for change in changes:
+            if change.action != "identical" and not args.check:
+                print(f"{change.action:>9}  {MODULES_DIR}/{env}/{change.path}")
+        print(f"{'up to date' if args.check else 'rendered'} {MODULES_DIR}/{env}/")
     return 0
 
 

@@ -128,23 +128,12 @@ def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> 
     """Render ENV... into modules/<env>/."""
     import render as renderer
 
-    names = renderer.select_envs(app.root, envs, all_envs)
-    trees = [renderer.render(app.root, name) for name in names]  # all validated before anything is written
-    stale = []
-    for tree in trees:
-        if check:
-            diff = renderer.unified_diff(app.root, tree)
-            if diff:
-                stale.append(diff)
-            else:
-                click.echo(f"up to date  {renderer.MODULES_DIR}/{tree.env}/")
-            continue
-        for change in renderer.write_tree(app.root, tree):
-            if change.action != "identical":
-                click.echo(f"{change.action:>9}  {renderer.MODULES_DIR}/{tree.env}/{change.path}")
-        click.echo(f"rendered {renderer.MODULES_DIR}/{tree.env}/")
-    if stale:
-        raise StaleTreeError("".join(stale))
+    results = renderer.render_many(app.root, renderer.select_envs(app.root, envs, all_envs), check=check)
+    for env, changes in results.items():
+        for change in changes:
+            if change.action != "identical" and not check:
+                click.echo(f"{change.action:>9}  {renderer.MODULES_DIR}/{env}/{change.path}")
+        click.echo(f"{'up to date' if check else 'rendered'} {renderer.MODULES_DIR}/{env}/")
 
 
 @cli.command()
