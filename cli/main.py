@@ -103,8 +103,9 @@ def envs(app: App) -> None:
 @cli.command()
 @click.argument("env")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--origin", is_flag=True, help="Each value with the layer and line it came from, or 'default'.")
 @pass_app
-def show(app: App, env: str, as_json: bool) -> None:
+def show(app: App, env: str, as_json: bool, origin: bool) -> None:
     """Show the layered, validated config of ENV with defaults filled in."""
     import yaml
 
@@ -112,11 +113,42 @@ def show(app: App, env: str, as_json: bool) -> None:
 
     loaded = load_env(app.root, env)
     data = loaded.config.model_dump(mode="json")
-    if as_json:
+    if origin:
+        from hclforge.explain import origin_rows
+
+        rows = origin_rows(loaded)
+        if as_json:
+            click.echo(json.dumps([{"path": p, "value": json.loads(v), "origin": o} for p, v, o in rows], indent=2))
+            return
+        width = max(len(p) for p, _, _ in rows)
+        vwidth = min(max(len(v) for _, v, _ in rows), 60)
+        for path, value, where in rows:
+            click.echo(f"{path:<{width}}  {value:<{vwidth}}  {where}")
+    elif as_json:
         click.echo(json.dumps(data, indent=2))
     else:
         click.echo(f"# {env}: layered from {', '.join(loaded.sources)}")
         click.echo(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@cli.command()
+@click.argument("left")
+@click.argument("right")
+@pass_app
+def diff(app: App, left: str, right: str) -> None:
+    """Config differences between two environments (e.g. prod against dev)."""
+    from hclforge.config import load_env
+    from hclforge.explain import diff_rows
+
+    rows = diff_rows(load_env(app.root, left), load_env(app.root, right))
+    if not rows:
+        click.echo(f"{left} and {right} have the same config")
+        return
+    click.echo(f"--- {left}\n+++ {right}")
+    for sign, path, a, b in rows:
+        text = {"~": f"~ {path}: {a} -> {b}", "-": f"- {path}: {a}", "+": f"+ {path}: {b}"}[sign]
+        color = {"~": "yellow", "-": "red", "+": "green"}[sign]
+        click.echo(click.style(text, fg=color) if app.color else text)
 
 
 @cli.command("render")
@@ -158,6 +190,29 @@ def validate(app: App, envs: tuple[str, ...], all_envs: bool) -> None:
             failed.append(name)
     if failed:
         raise TerraformError(f"terraform validate failed for: {', '.join(failed)}")
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout.")
+@click.option("--check", is_flag=True, help="Exit 1 when the committed schema/ copy is stale.")
+@pass_app
+def schema(app: App, output: Path | None, check: bool) -> None:
+    """JSON Schema of the environment file, from the typed model."""
+    from hclforge.schema import SCHEMA_PATH, env_schema_text
+
+    text = env_schema_text()
+    if check:
+        committed = app.root / SCHEMA_PATH
+        current = committed.read_text(encoding="utf-8") if committed.is_file() else ""
+        if current != text:
+            raise StaleTreeError(f"{SCHEMA_PATH} is stale: run 'hclforge schema -o {SCHEMA_PATH}'\n")
+        click.echo(f"up to date  {SCHEMA_PATH}")
+    elif output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
 
 
 # ---------------------------------------------------------------- terraform
@@ -309,6 +364,8 @@ def _report(err: HclforgeError) -> None:
         for problem in err.problems:
             click.echo(str(problem), err=True)
         click.echo(f"{len(err.problems)} problem(s); nothing was written", err=True)
+    elif isinstance(err, StaleTreeError) and err.diff.startswith("schema/"):
+        click.echo(err.diff, err=True, nl=False)
     elif isinstance(err, StaleTreeError):
         click.echo(err.diff, err=True, nl=False)
         click.echo("modules/ is stale: run 'hclforge render --all' and commit the result", err=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -57,7 +57,9 @@ def _scalar_to_str(value: Any) -> Any:
     return value
 
 
-ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str)]
+ScalarStr = Annotated[
+    str, BeforeValidator(_scalar_to_str), WithJsonSchema({"type": ["string", "number", "boolean"]})
+]
 
 
 class _Model(BaseModel):

@@ -175,3 +175,33 @@ def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
     vpcs = [v for v in _aws(repo, "ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
     assert vpcs == []
     assert _aws(repo, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
+
+
+def test_show_origin_names_the_layer_of_each_value(repo: Path, capsys) -> None:
+    code, out, _ = run(repo, capsys, "show", "dev", "--origin", "--json")
+    assert code == 0
+    rows = {r["path"]: (r["value"], r["origin"]) for r in json.loads(out)}
+    base = (repo / "envs/_base.yaml").read_text().splitlines()
+    dev = (repo / "envs/dev.yaml").read_text().splitlines()
+    assert rows["project"] == ("sss", f"envs/_base.yaml:{base.index('project: sss') + 1}")
+    account_line = dev.index('  account_id: "111111111111"') + 1
+    assert rows["aws.account_id"] == ("111111111111", f"envs/dev.yaml:{account_line}")
+    assert rows["cluster.name"] == ("sss-dev", "default")
+    assert rows["services.worker.cpu"][1].startswith("envs/dev.yaml:")
+    assert rows["services.api.cpu"][1].startswith("envs/_base.yaml:")
+    assert rows["environment"] == ("dev", "file name")
+    code, out, _ = run(repo, capsys, "show", "dev", "--origin")
+    assert code == 0 and any(line.startswith("project ") and line.endswith("envs/_base.yaml:4") for line in out.splitlines())
+
+
+def test_diff_lists_config_differences(repo: Path, capsys) -> None:
+    code, out, _ = run(repo, capsys, "diff", "dev", "prod")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[:2] == ["--- dev", "+++ prod"]
+    assert "~ services.api.cpu: 512 -> 1024" in lines
+    assert "- services.admin.image: \"111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-admin:0.9.0\"" in lines
+    assert '+ scheduled_tasks.nightly-report.schedule: "cron(0 18 * * ? *)"' in lines
+    assert not any(" environment:" in line for line in lines)
+    code, out, _ = run(repo, capsys, "diff", "dev", "dev")
+    assert code == 0 and out.strip() == "dev and dev have the same config"
