@@ -296,6 +296,24 @@ def destroy(app: App, env: str, auto_approve: bool, emulator: bool) -> None:
 
 @cli.command()
 @click.argument("env")
+@click.option("--emulator", is_flag=True, help="Check the emulator copy.")
+@pass_app
+def drift(app: App, env: str, emulator: bool) -> None:
+    """Refresh-only plan: exit 3 when something changed behind Terraform."""
+    found = app.workspace(env, emulator=emulator).drift()
+    if not found:
+        click.echo(f"No drift in {env}: the infrastructure matches the state.")
+        return
+    click.echo(f"Drift in {env} (changed outside Terraform):")
+    for item in found:
+        detail = ", ".join(item.attributes) if item.action == "changed" else "deleted"
+        line = f"  ~ {item.address}: {detail}"
+        click.echo(click.style(line, fg="yellow") if app.color else line)
+    raise ChangesPresent(f"{len(found)} resource(s) drifted")
+
+
+@cli.command()
+@click.argument("env")
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.option("--emulator", is_flag=True, help="Outputs of the emulator copy.")
@@ -369,6 +387,8 @@ def _report(err: HclforgeError) -> None:
     elif isinstance(err, StaleTreeError):
         click.echo(err.diff, err=True, nl=False)
         click.echo("modules/ is stale: run 'hclforge render --all' and commit the result", err=True)
+    elif isinstance(err, ChangesPresent):
+        pass  # the command printed the changes; exit 3 says the rest
     else:
         click.echo(f"error: {err}", err=True)
 

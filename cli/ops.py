@@ -20,7 +20,7 @@ from typing import Any
 import render
 from cli import emulator
 from cli.settings import Settings
-from cli.summary import Summary, summarize
+from cli.summary import Drift, Summary, drift_of, summarize
 from cli.terraform import LineSink, Terraform, file_digest
 from cli.tfconfig import write_cli_config
 from hclforge.config import LoadedEnv, load_env
@@ -332,6 +332,17 @@ class Workspace:
             raise PlanRefused("destroy cancelled; nothing was changed")
         self.terraform.destroy()
         self._discard_plan()
+
+    def drift(self) -> list[Drift]:
+        """A refresh-only plan: what changed outside Terraform. Read-only: nothing is applied."""
+        self.init()
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        plan_file = self.files_dir / "drift.tfplan"
+        try:
+            self.terraform.plan(plan_file, refresh_only=True)
+            return drift_of(self.terraform.show_json(plan_file))
+        finally:
+            plan_file.unlink(missing_ok=True)
 
     def outputs(self, name: str | None = None) -> Any:
         """The root module's outputs (all, or one)."""

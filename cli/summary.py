@@ -114,6 +114,55 @@ def summarize(env: str, plan: dict[str, Any], services: Iterable[str]) -> Summar
     return summary
 
 
+@dataclass(frozen=True)
+class Drift:
+    """A resource changed outside Terraform: its address and the top-level attributes that differ."""
+
+    address: str
+    action: str
+    attributes: tuple[str, ...]
+
+
+def _configured_keys(plan: dict[str, Any]) -> dict[str, set[str]]:
+    """The attributes each resource's configuration sets, by full address."""
+    found: dict[str, set[str]] = {}
+
+    def walk(module: dict[str, Any], prefix: str) -> None:
+        for res in module.get("resources", []):
+            found[prefix + res["address"]] = set(res.get("expressions", {}))
+        for name, call in module.get("module_calls", {}).items():
+            walk(call.get("module", {}), f"{prefix}module.{name}.")
+
+    walk(plan.get("configuration", {}).get("root_module", {}), "")
+    return found
+
+
+def _norm(value: Any) -> Any:
+    return None if value in ({}, [], "", None) else value
+
+
+def drift_of(plan: dict[str, Any]) -> list[Drift]:
+    """What a refresh-only plan found changed behind Terraform's back.
+
+    Only attributes the configuration sets (and ``tags_all``, which default tags
+    feed) count; computed attributes and null-versus-empty normalizations do not.
+    """
+    configured = _configured_keys(plan)
+    found = []
+    for rd in plan.get("resource_drift", []):
+        change = rd.get("change", {})
+        if change.get("actions") == ["delete"]:
+            found.append(Drift(rd["address"], "deleted", ()))
+            continue
+        before, after = change.get("before") or {}, change.get("after") or {}
+        base = rd["address"].split("[")[0]
+        managed = configured.get(base, set()) | {"tags_all"}
+        changed = tuple(sorted(k for k in managed if _norm(before.get(k)) != _norm(after.get(k))))
+        if changed:
+            found.append(Drift(rd["address"], "changed", changed))
+    return sorted(found, key=lambda d: d.address)
+
+
 def as_table(summary: Summary) -> list[tuple[str, str]]:
     """Lines of the plain table, each with a style hint: '' | 'warn' | 'bold'."""
     head = f"{'module':<12} {'service':<20} {'create':>6} {'update':>6} {'replace':>7} {'delete':>6}"

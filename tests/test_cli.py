@@ -159,6 +159,14 @@ def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
     routes = {r["RouteKey"]: r["AuthorizationType"] for r in apigw.get_routes(ApiId=api_id)["Items"]}
     assert routes == {"ANY /api/{proxy+}": "JWT", "GET /api": "JWT", "GET /": "NONE", "GET /static/{proxy+}": "NONE"}
 
+    # Drift: a change behind Terraform's back is reported (exit 3), and drift is read-only.
+    assert run(repo, capsys, "drift", "local")[0] == 0
+    _aws(repo, "logs").put_retention_policy(logGroupName="/ecs/sss-local/api", retentionInDays=1)
+    code, out, _ = run(repo, capsys, "drift", "local")
+    assert code == 3, out
+    assert "~ module.ecs.aws_cloudwatch_log_group.api: retention_in_days" in out
+    assert run(repo, capsys, "drift", "local")[0] == 3  # still there: drift changed nothing
+
     # Destroy leaves nothing of the stack.
     code, out, err = run(repo, capsys, "destroy", "local", "--auto-approve")
     assert code == 0, err
@@ -191,7 +199,8 @@ def test_show_origin_names_the_layer_of_each_value(repo: Path, capsys) -> None:
     assert rows["services.api.cpu"][1].startswith("envs/_base.yaml:")
     assert rows["environment"] == ("dev", "file name")
     code, out, _ = run(repo, capsys, "show", "dev", "--origin")
-    assert code == 0 and any(line.startswith("project ") and line.endswith("envs/_base.yaml:4") for line in out.splitlines())
+    assert code == 0
+    assert any(line.startswith("project ") and line.endswith("envs/_base.yaml:4") for line in out.splitlines())
 
 
 def test_diff_lists_config_differences(repo: Path, capsys) -> None:
