@@ -151,6 +151,48 @@ def diff(app: App, left: str, right: str) -> None:
         click.echo(click.style(text, fg=color) if app.color else text)
 
 
+@cli.command()
+@click.argument("env")
+@click.option(
+    "--prices", type=click.Path(dir_okay=False, path_type=Path), help="Price file (default: pricing/aws-prices.yaml)."
+)
+@pass_app
+def cost(app: App, env: str, prices: Path | None) -> None:
+    """Monthly estimate of ENV's Fargate tasks, with the same tasks on EKS."""
+    import render as renderer
+    from hclforge.config import load_env
+    from hclforge.cost import PRICES_FILE, estimate, load_prices
+
+    if prices is None:
+        local = app.root / PRICES_FILE
+        prices = local if local.is_file() else renderer.TEMPLATES.parent / PRICES_FILE
+    est = estimate(env, load_env(app.root, env).config, load_prices(prices, str(prices)), str(prices))
+
+    def money(pair: tuple[float, float]) -> str:
+        low, high = pair
+        return f"{low:,.2f}" if abs(high - low) < 0.005 else f"{low:,.2f} .. {high:,.2f}"
+
+    click.echo(f"Monthly estimate for {env} ({est.region}, prices of {est.date}, {est.currency})")
+    click.echo(f"{'item':<24} {'detail':<34} {'tasks':>7} {'per month':>22}")
+    for line in est.lines:
+        tasks = (
+            ""
+            if line.tasks == (0, 0) and not line.name.startswith("service ")
+            else (str(line.tasks[0]) if line.tasks[0] == line.tasks[1] else f"{line.tasks[0]}..{line.tasks[1]}")
+        )
+        click.echo(f"{line.name:<24} {line.detail:<34} {tasks:>7} {money(line.monthly):>22}")
+    click.echo(f"{'total on ECS':<24} {'':<34} {'':>7} {money(est.total):>22}")
+    saving = (est.eks_total[0] - est.tasks_total[0], est.eks_total[1] - est.tasks_total[1])
+    click.echo("")
+    click.echo(
+        f"The same tasks on EKS: {money(est.eks_fargate)} Fargate on demand + "
+        f"{est.eks_control_plane:,.2f} control plane = {money(est.eks_total)} {est.currency}/month"
+    )
+    click.echo(f"against {money(est.tasks_total)} on ECS: ECS saves {money(saving)} {est.currency}/month.")
+    for note in est.notes:
+        click.echo(f"note: {note}")
+
+
 @cli.command("render")
 @click.argument("envs", nargs=-1)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment under envs/.")

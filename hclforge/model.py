@@ -57,9 +57,7 @@ def _scalar_to_str(value: Any) -> Any:
     return value
 
 
-ScalarStr = Annotated[
-    str, BeforeValidator(_scalar_to_str), WithJsonSchema({"type": ["string", "number", "boolean"]})
-]
+ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str), WithJsonSchema({"type": ["string", "number", "boolean"]})]
 
 
 class _Model(BaseModel):

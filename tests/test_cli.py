@@ -209,7 +209,7 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
     lines = out.splitlines()
     assert lines[:2] == ["--- dev", "+++ prod"]
     assert "~ services.api.cpu: 512 -> 1024" in lines
-    assert "- services.admin.image: \"111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-admin:0.9.0\"" in lines
+    assert '- services.admin.image: "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-admin:0.9.0"' in lines
     assert '+ scheduled_tasks.nightly-report.schedule: "cron(0 18 * * ? *)"' in lines
     assert not any(" environment:" in line for line in lines)
     code, out, _ = run(repo, capsys, "diff", "dev", "dev")

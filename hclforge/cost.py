@@ -1,0 +1,120 @@
+"""Monthly cost estimate of an environment's Fargate tasks, and the same tasks on EKS.
+
+Prices come from a dated, region-keyed YAML file (``pricing/aws-prices.yaml``),
+which users can override. Autoscaling gives a range: min..max tasks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hclforge.errors import ConfigError, Problem
+from hclforge.model import EnvConfig
+
+PRICES_FILE = "pricing/aws-prices.yaml"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row of the estimate: a service's tasks, or a fixed monthly item."""
+
+    name: str
+    detail: str
+    tasks: tuple[int, int]
+    monthly: tuple[float, float]
+
+
+@dataclass
+class Estimate:
+    """The whole estimate, in the price file's currency, per month."""
+
+    env: str
+    region: str
+    date: str
+    currency: str
+    lines: list[Line] = field(default_factory=list)
+    eks_fargate: tuple[float, float] = (0.0, 0.0)
+    eks_control_plane: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> tuple[float, float]:
+        return (sum(line.monthly[0] for line in self.lines), sum(line.monthly[1] for line in self.lines))
+
+    @property
+    def tasks_total(self) -> tuple[float, float]:
+        """The services' tasks only: what the EKS comparison is about."""
+        rows = [line for line in self.lines if line.tasks != (0, 0) or line.name.startswith("service ")]
+        return (sum(r.monthly[0] for r in rows), sum(r.monthly[1] for r in rows))
+
+    @property
+    def eks_total(self) -> tuple[float, float]:
+        """The same tasks on EKS: Fargate on demand (no Spot on EKS) plus the control plane."""
+        return (self.eks_fargate[0] + self.eks_control_plane, self.eks_fargate[1] + self.eks_control_plane)
+
+
+def load_prices(path: Path, display: str) -> dict[str, Any]:
+    """Read a price file.
+
+    Raises:
+        ConfigError: the file is missing or not the expected shape.
+    """
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([Problem(display, 0, "", "price file not found")]) from None
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError([Problem(display, 0, "", f"cannot read price file: {err}")]) from None
+    for key in ("date", "currency", "hours_per_month", "regions", "fixed_monthly", "eks"):
+        if not isinstance(data, dict) or key not in data:
+            raise ConfigError([Problem(display, 0, key, "required in a price file")])
+    return dict(data)
+
+
+def estimate(env: str, cfg: EnvConfig, prices: dict[str, Any], display: str) -> Estimate:
+    """Estimate the monthly cost of ``cfg``'s services and fixed items.
+
+    Raises:
+        ConfigError: the price file has no prices for the environment's region.
+    """
+    region = cfg.aws.region
+    table = prices["regions"].get(region)
+    if table is None:
+        known = ", ".join(sorted(prices["regions"]))
+        raise ConfigError([Problem(display, 0, f"regions.{region}", f"no prices for {region} (has: {known})")])
+    hours = float(prices["hours_per_month"])
+    fixed = prices["fixed_monthly"]
+    est = Estimate(env, region, str(prices["date"]), str(prices["currency"]), notes=list(prices.get("notes", [])))
+    eks = [0.0, 0.0]
+    registered = [0, 0]
+    for name, svc in cfg.services.items():
+        low = svc.autoscaling.min if svc.autoscaling else svc.desired_count
+        high = svc.autoscaling.max if svc.autoscaling else svc.desired_count
+        vcpu, gib = svc.cpu / 1024, svc.memory / 1024
+        spot = svc.capacity_provider == "FARGATE_SPOT"
+        rate = table["fargate_spot" if spot else "fargate"]
+        per_task = (vcpu * rate["vcpu_hour"] + gib * rate["gb_hour"]) * hours
+        detail = f"{svc.capacity_provider}, {vcpu:g} vCPU, {gib:g} GiB"
+        est.lines.append(Line(f"service {name}", detail, (low, high), (per_task * low, per_task * high)))
+        on_demand = (vcpu * table["fargate"]["vcpu_hour"] + gib * table["fargate"]["gb_hour"]) * hours
+        eks[0] += on_demand * low
+        eks[1] += on_demand * high
+        if svc.port is not None:
+            registered[0] += low
+            registered[1] += high
+    per_instance = float(fixed["cloudmap_instance"])
+    instances = (per_instance * registered[0], per_instance * registered[1])
+    est.lines.append(Line("Cloud Map instances", f"{per_instance:g} per registered task", (0, 0), instances))
+    namespace = float(fixed["cloudmap_namespace"])
+    est.lines.append(Line("Cloud Map namespace", "Route 53 private hosted zone", (0, 0), (namespace, namespace)))
+    vpc_link = float(fixed["vpc_link"])
+    est.lines.append(Line("VPC link", "HTTP API", (0, 0), (vpc_link, vpc_link)))
+    if cfg.scheduled_tasks:
+        est.notes.append(f"{len(cfg.scheduled_tasks)} scheduled task(s) not included: their run time is unknown.")
+    est.eks_fargate = (eks[0], eks[1])
+    est.eks_control_plane = float(prices["eks"]["control_plane_hour"]) * hours
+    return est
