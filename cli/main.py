@@ -36,7 +36,16 @@ class App:
         from cli.ops import Workspace
 
         sink = self.echo_terraform if (stream and self.verbose) else None
-        return Workspace(self.settings(), env, emulator=emulator, sink=sink, info=self.info, color=self.color)
+        return Workspace(
+            self.settings(), env, emulator=emulator, sink=sink, info=self.info, color=self.color, events=self.events
+        )
+
+    def events(self, title: str, total: int | None) -> Any:
+        """The progress display for a ``-json`` event stream: rich on a terminal, plain lines otherwise."""
+        from cli.progress import EventStream, PlainView, RichView
+
+        view = RichView() if self.color and sys.stderr.isatty() else PlainView(self.echo_terraform)
+        return EventStream(title, total, view, self.echo_terraform, self.verbose)
 
     def info(self, message: str) -> None:
         click.secho(message, fg="cyan" if self.color else None, err=True)

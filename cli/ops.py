@@ -11,7 +11,8 @@ import json
 import shutil
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,9 @@ OVERRIDE_FILE = "hclforge_override.tf"
 LOCK_FILE = ".terraform.lock.hcl"
 Confirm = Callable[[str], bool]
 ConfirmPlan = Callable[[Summary], bool]
+# Given a title and the number of changes expected, gives the line sink for a
+# ``-json`` event stream (a context manager: it shows progress while it is open).
+EventsFactory = Callable[[str, "int | None"], AbstractContextManager[LineSink]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,8 @@ class Workspace:
         emulator: run against the local emulator even if the environment is not an emulator one.
         sink: receives terraform's output lines (None: silent).
         info: receives hclforge's own progress messages.
+        events: makes the sink for terraform's ``-json`` event stream (progress);
+            None runs plan/apply/destroy without it.
     """
 
     def __init__(
@@ -111,7 +117,9 @@ class Workspace:
         sink: LineSink | None = None,
         info: Callable[[str], None] | None = None,
         color: bool = False,
+        events: EventsFactory | None = None,
     ) -> None:
+        self.events = events
         self.settings = settings
         self.env = env
         self.force_emulator = emulator
@@ -199,6 +207,21 @@ class Workspace:
             self.work_dir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color, unset=unset
         )
 
+    @contextmanager
+    def _streaming(self, title: str, total: int | None) -> Iterator[bool]:
+        """Point the runner's output at an event sink for one command; yields whether ``-json`` is on."""
+        if self.events is None:
+            yield False
+            return
+        tf = self.terraform
+        previous = tf.sink
+        with self.events(title, total) as sink:
+            tf.sink = sink
+            try:
+                yield True
+            finally:
+                tf.sink = previous
+
     def _prepare_workdir(self) -> None:
         if self.uses_copy:
             sync_emulator_copy(self.tree_dir, self.work_dir, self.files_dir / "emulator.tfstate")
@@ -249,7 +272,8 @@ class Workspace:
         self.init()
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.plan_meta_file.unlink(missing_ok=True)
-        self.terraform.plan(self.plan_file)
+        with self._streaming(f"Planning {self.env}", None) as events:
+            self.terraform.plan(self.plan_file, events=events)
         document = self.terraform.show_json(self.plan_file)
         self.plan_json_file.write_text(json.dumps(document), encoding="utf-8")
         meta = {**self._freshness(), "state": _plan_state(self.plan_file), "created": time.time()}
@@ -313,7 +337,8 @@ class Workspace:
             return summary
         if not auto_approve and not confirm(summary):
             raise PlanRefused("apply cancelled; nothing was changed")
-        self.terraform.apply_plan(self.plan_file)
+        with self._streaming(f"Applying {self.env}", sum(summary.totals.values())) as events:
+            self.terraform.apply_plan(self.plan_file, events=events)
         self._discard_plan()
         return summary
 
@@ -330,7 +355,8 @@ class Workspace:
         self.init()
         if not auto_approve and not confirm(f"Destroy every resource of {self.env}?"):
             raise PlanRefused("destroy cancelled; nothing was changed")
-        self.terraform.destroy()
+        with self._streaming(f"Destroying {self.env}", None) as events:
+            self.terraform.destroy(events=events)
         self._discard_plan()
 
     def drift(self) -> list[Drift]:

@@ -187,7 +187,7 @@ class Terraform:
         reader.join()
         result = Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines))
         if result.returncode not in ok:
-            detail = result.stderr.strip() or result.stdout.strip()[-4000:]
+            detail = result.stderr.strip() or error_text(result.stdout) or result.stdout.strip()[-4000:]
             raise TerraformError(
                 f"terraform {argv[1]} failed (exit {result.returncode}):\n{detail}",
                 returncode=result.returncode,
@@ -221,8 +221,8 @@ class Terraform:
         doc: dict[str, Any] = json.loads(result.stdout)
         return doc
 
-    def plan(self, out: Path, *, refresh_only: bool = False, destroy: bool = False) -> bool:
-        """``terraform plan -out=FILE -detailed-exitcode``.
+    def plan(self, out: Path, *, refresh_only: bool = False, destroy: bool = False, events: bool = False) -> bool:
+        """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``).
 
         Returns:
             True when the plan has changes (exit 2), False when it has none.
@@ -234,17 +234,18 @@ class Terraform:
             detailed_exitcode=IsFlagged,
             refresh_only=IsFlagged if refresh_only else None,
             destroy=IsFlagged if destroy else None,
+            json=IsFlagged if events else None,
             var=None,
         )
         return result.returncode == 2
 
-    def apply_plan(self, plan: Path) -> Result:
+    def apply_plan(self, plan: Path, *, events: bool = False) -> Result:
         """Apply a saved plan: no variables, no ``-var-file``, no prompt (the plan is the approval)."""
-        return self.run("apply", str(plan), var=None, auto_approve=None)
+        return self.run("apply", str(plan), var=None, auto_approve=None, json=IsFlagged if events else None)
 
-    def destroy(self) -> Result:
+    def destroy(self, *, events: bool = False) -> Result:
         """Destroy everything, without python-terraform's removed ``-force`` flag."""
-        return self.run("destroy", auto_approve=IsFlagged, var=None)
+        return self.run("destroy", auto_approve=IsFlagged, var=None, json=IsFlagged if events else None)
 
     def show_json(self, plan: Path | None = None) -> dict[str, Any]:
         """``terraform show -json [PLAN]``: the plan, or the current state."""
@@ -262,6 +263,30 @@ class Terraform:
         """The current state document, or None when there is no state yet."""
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
+
+
+def diagnostic_text(event: dict[str, Any]) -> str:
+    """A ``-json`` diagnostic event as terraform prints it: severity, summary, where, detail."""
+    diag = event.get("diagnostic", {})
+    where = diag.get("range") or {}
+    loc = f" ({where.get('filename')}:{where.get('start', {}).get('line')})" if where.get("filename") else ""
+    head = f"{str(diag.get('severity', 'error')).capitalize()}: {diag.get('summary', '')}{loc}"
+    detail = diag.get("detail") or ""
+    return head + (f"\n{detail}" if detail else "")
+
+
+def error_text(stdout: str) -> str:
+    """Every error diagnostic of a ``-json`` event stream ('' when there is none)."""
+    errors = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        is_diag = isinstance(event, dict) and event.get("type") == "diagnostic"
+        if is_diag and event.get("diagnostic", {}).get("severity") == "error":
+            errors.append(diagnostic_text(event))
+    return "\n".join(errors)
 
 
 def file_digest(paths: Sequence[Path], base: Path) -> str:

@@ -41,6 +41,10 @@ def origin_rows(loaded: LoadedEnv) -> list[tuple[str, str, str]]:
     return rows
 
 
+def _show(value: Any) -> str:
+    return "" if value is MISSING else json.dumps(value, ensure_ascii=False)
+
+
 def diff_rows(left: LoadedEnv, right: LoadedEnv) -> list[tuple[str, str, str, str]]:
     """``(sign, yaml path, left value, right value)`` for every value that differs.
 
@@ -57,6 +61,5 @@ def diff_rows(left: LoadedEnv, right: LoadedEnv) -> list[tuple[str, str, str, st
         if va == vb:
             continue
         sign = "~" if va is not MISSING and vb is not MISSING else ("-" if vb is MISSING else "+")
-        show = lambda v: "" if v is MISSING else json.dumps(v, ensure_ascii=False)  # noqa: E731
-        rows.append((sign, dotted(path), show(va), show(vb)))
+        rows.append((sign, dotted(path), _show(va), _show(vb)))
     return rows
