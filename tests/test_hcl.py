@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import render
@@ -109,6 +109,8 @@ def test_yaml_strings_cannot_change_the_hcl_structure(value: str, image: str, tm
         write_files(root, {"envs/dev.yaml": _env_with(v, img)})
         trees.append(render.render_env(load_env(root, "dev")).files)
     with_value, with_placeholder = trees
+    # A value equal to a literal the templates write themselves (e.g. "FARGATE") cannot be swapped back.
+    assume(hcl.quote(value) not in "".join(with_placeholder.values()))
     for name, text in with_value.items():
         swapped = text.replace(hcl.quote(value), hcl.quote(placeholder)).replace(
             hcl.quote(image), hcl.quote("IMAGEPLACEHOLDER:1")
