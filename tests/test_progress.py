@@ -77,11 +77,11 @@ def test_errors_from_the_event_stream_are_shown_in_full(tmp_path: Path, tf_env: 
     tf = Terraform(tmp_path, env={**tf_env, "TF_DATA_DIR": str(tmp_path / ".data")})
     tf.init()
     lines: list[str] = []
-    with pytest.raises(TerraformError) as info:
-        with EventStream("Planning t", None, PlainView(lines.append), lines.append, verbose=False) as stream:
-            tf.sink = stream
-            tf.plan(tmp_path / "p.tfplan", events=True)
-            tf.apply_plan(tmp_path / "p.tfplan", events=True)
+    stream = EventStream("Planning t", None, PlainView(lines.append), lines.append, verbose=False)
+    with pytest.raises(TerraformError) as info, stream:
+        tf.sink = stream
+        tf.plan(tmp_path / "p.tfplan", events=True)
+        tf.apply_plan(tmp_path / "p.tfplan", events=True)
     shown = "\n".join(lines)
     assert "Error: Resource postcondition failed" in shown
     assert "The output must be two, and it is not." in shown
