@@ -118,7 +118,7 @@ _STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 
 def _net_brackets(expr: str) -> int:
-    code = _STRING_RE.sub('""', expr)
+    code = _STRING_RE.sub('""', expr) if '"' in expr else expr
     return sum(code.count(c) for c in "{[(") - sum(code.count(c) for c in "}])")
 
 
@@ -144,7 +144,7 @@ def format_hcl(text: str) -> str:
 
     parsed: list[tuple[str, str] | None] = []
     for line in lines:
-        m = _ASSIGN_RE.match(line)
+        m = _ASSIGN_RE.match(line) if "=" in line else None
         if m and _net_brackets(m.group(3)) == 0:
             parsed.append((m.group(1) + m.group(2), m.group(3)))
         else:

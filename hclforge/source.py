@@ -20,6 +20,8 @@ from hclforge.errors import ConfigError, Problem
 YamlPath = tuple[str | int, ...]
 
 MAX_FILE_BYTES = 1024 * 1024
+# libyaml's composer when PyYAML was built with it (its wheels are): ~10x faster, same marks.
+_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 100_000
 
 
@@ -84,7 +86,7 @@ def load_document(path: Path, display: str) -> Document:
         text = text[1:]
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as err:
         text_lines = text.splitlines()
         mark = err.problem_mark or err.context_mark

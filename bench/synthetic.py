@@ -1,0 +1,46 @@
+"""Synthetic environments of N services, for the render benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def synthetic_env(services: int) -> dict[str, Any]:
+    """An environment with ``services`` routed services, each with secrets, a health check and permissions."""
+    svc: dict[str, Any] = {}
+    for i in range(services):
+        svc[f"svc{i:03d}"] = {
+            "image": f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/svc{i:03d}:1.0.{i}",
+            "cpu": 512,
+            "memory": 1024,
+            "port": 8000 + i,
+            "desired_count": 2,
+            "routes": [f"ANY /svc{i:03d}/{{proxy+}}", f"GET /svc{i:03d}"],
+            "environment": {"LOG_LEVEL": "info", "SERVICE_INDEX": str(i)},
+            "secrets": {"DB_PASSWORD": f"arn:aws:secretsmanager:eu-west-1:111111111111:secret:svc{i:03d}-AbCdEf"},
+            "health_check": {"command": ["CMD-SHELL", "curl -f http://localhost/health || exit 1"]},
+            "permissions": {
+                "statements": [{"actions": ["s3:GetObject"], "resources": [f"arn:aws:s3:::bucket-{i}/*"]}]
+            },
+        }
+    return {
+        "project": "bench",
+        "aws": {"region": "eu-west-1", "account_id": "111111111111"},
+        "network": {"vpc_id": "vpc-0123456789abcdef0", "private_subnet_ids": ["subnet-0123456789abcdef0"]},
+        "auth": {"cognito": {"user_pool_id": "eu-west-1_AbCdEf123", "client_ids": ["abcdef123456"]}},
+        "services": svc,
+    }
+
+
+def write_project(root: Path, sizes: list[int]) -> list[str]:
+    """Write ``envs/s<N>.yaml`` for each size under ``root``; returns the environment names."""
+    (root / "envs").mkdir(parents=True, exist_ok=True)
+    names = []
+    for n in sizes:
+        name = f"s{n}"
+        (root / "envs" / f"{name}.yaml").write_text(yaml.safe_dump(synthetic_env(n), sort_keys=False))
+        names.append(name)
+    return names
