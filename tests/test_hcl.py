@@ -8,6 +8,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -106,7 +107,8 @@ def test_yaml_strings_cannot_change_the_hcl_structure(value: str, image: str, tm
     placeholder = "PLACEHOLDER"
     trees = []
     for v, img in ((value, image), (placeholder, "IMAGEPLACEHOLDER:1")):
-        write_files(root, {"envs/dev.yaml": _env_with(v, img)})
+        # Escape every non-ASCII character: a raw U+0085 in YAML is a line break.
+        write_files(root, {"envs/dev.yaml": yaml.safe_dump(_env_with(v, img), allow_unicode=False)})
         trees.append(render.render_env(load_env(root, "dev")).files)
     with_value, with_placeholder = trees
     # A value equal to a literal the templates write themselves (e.g. "FARGATE") cannot be swapped back.
