@@ -22,9 +22,7 @@ def synthetic_env(services: int) -> dict[str, Any]:
             "environment": {"LOG_LEVEL": "info", "SERVICE_INDEX": str(i)},
             "secrets": {"DB_PASSWORD": f"arn:aws:secretsmanager:eu-west-1:111111111111:secret:svc{i:03d}-AbCdEf"},
             "health_check": {"command": ["CMD-SHELL", "curl -f http://localhost/health || exit 1"]},
-            "permissions": {
-                "statements": [{"actions": ["s3:GetObject"], "resources": [f"arn:aws:s3:::bucket-{i}/*"]}]
-            },
+            "permissions": {"statements": [{"actions": ["s3:GetObject"], "resources": [f"arn:aws:s3:::bucket-{i}/*"]}]},
         }
     return {
         "project": "bench",

@@ -40,11 +40,16 @@ class App:
             self.settings(), env, emulator=emulator, sink=sink, info=self.info, color=self.color, events=self.events
         )
 
-    def events(self, title: str, total: int | None) -> Any:
-        """The progress display for a ``-json`` event stream: rich on a terminal, plain lines otherwise."""
+    def events(self, title: str, total: int | None, progress: bool) -> Any:
+        """The display of a ``-json`` event stream: a rich bar on a terminal, plain lines otherwise.
+
+        Without ``progress`` (plan), only diagnostics and ``-v`` messages are shown.
+        """
         from cli.progress import EventStream, PlainView, RichView
 
-        view = RichView() if self.color and sys.stderr.isatty() else PlainView(self.echo_terraform)
+        view: Any = None
+        if progress:
+            view = RichView() if self.color and sys.stderr.isatty() else PlainView(self.echo_terraform)
         return EventStream(title, total, view, self.echo_terraform, self.verbose)
 
     def info(self, message: str) -> None:

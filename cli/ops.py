@@ -21,7 +21,7 @@ from typing import Any
 import render
 from cli import emulator
 from cli.settings import Settings
-from cli.summary import Drift, Summary, drift_of, summarize
+from cli.summary import Drift, Summary, drift_of, from_json, summarize_events
 from cli.terraform import LineSink, Terraform, file_digest
 from cli.tfconfig import write_cli_config
 from hclforge.config import LoadedEnv, load_env
@@ -34,7 +34,9 @@ Confirm = Callable[[str], bool]
 ConfirmPlan = Callable[[Summary], bool]
 # Given a title and the number of changes expected, gives the line sink for a
 # ``-json`` event stream (a context manager: it shows progress while it is open).
-EventsFactory = Callable[[str, "int | None"], AbstractContextManager[LineSink]]
+# The third argument says whether to show per-resource progress (apply, destroy) or
+# only diagnostics and messages (plan).
+EventsFactory = Callable[[str, "int | None", bool], AbstractContextManager[LineSink]]
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,6 @@ class PlanResult:
 
     plan_file: Path
     summary: Summary
-    document: dict[str, Any]
 
 
 def emulator_override(state_path: Path) -> str:
@@ -208,14 +209,14 @@ class Workspace:
         )
 
     @contextmanager
-    def _streaming(self, title: str, total: int | None) -> Iterator[bool]:
+    def _streaming(self, title: str, total: int | None, progress: bool = True) -> Iterator[bool]:
         """Point the runner's output at an event sink for one command; yields whether ``-json`` is on."""
         if self.events is None:
             yield False
             return
         tf = self.terraform
         previous = tf.sink
-        with self.events(title, total) as sink:
+        with self.events(title, total, progress) as sink:
             tf.sink = sink
             try:
                 yield True
@@ -268,18 +269,28 @@ class Workspace:
         }
 
     def plan(self) -> PlanResult:
-        """Render if stale, init if needed, ``plan -out``, and save the plan's JSON and metadata."""
+        """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
+
+        The summary comes from the ``-json`` event stream. The plan's ``show -json``
+        is written to ``plan.json`` beside it just after the command returns.
+        """
         self.init()
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.plan_meta_file.unlink(missing_ok=True)
-        with self._streaming(f"Planning {self.env}", None) as events:
-            self.terraform.plan(self.plan_file, events=events)
-        document = self.terraform.show_json(self.plan_file)
-        self.plan_json_file.write_text(json.dumps(document), encoding="utf-8")
-        meta = {**self._freshness(), "state": _plan_state(self.plan_file), "created": time.time()}
+        self.plan_json_file.unlink(missing_ok=True)
+        tf = self.terraform
+        with self._streaming(f"Planning {self.env}", None, progress=False):
+            tf.plan(self.plan_file, events=True)
+        summary = summarize_events(self.env, tf.last_events, self.loaded.config.services)
+        meta = {
+            **self._freshness(),
+            "state": _plan_state(self.plan_file),
+            "created": time.time(),
+            "summary": summary.to_json(),
+        }
         self.plan_meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        summary = summarize(self.env, document, self.loaded.config.services)
-        return PlanResult(self.plan_file, summary, document)
+        tf.show_json_detached(self.plan_file, self.plan_json_file)
+        return PlanResult(self.plan_file, summary)
 
     def saved_plan_problem(self) -> str | None:
         """Why the saved plan may not be applied as it is, or None when it is fresh."""
@@ -301,8 +312,8 @@ class Workspace:
         return None
 
     def load_saved_summary(self) -> Summary:
-        document = json.loads(self.plan_json_file.read_text(encoding="utf-8"))
-        return summarize(self.env, document, self.loaded.config.services)
+        meta = json.loads(self.plan_meta_file.read_text(encoding="utf-8"))
+        return from_json(meta["summary"])
 
     # ------------------------------------------------------------ apply
 
@@ -343,7 +354,8 @@ class Workspace:
         return summary
 
     def _discard_plan(self) -> None:
-        for path in (self.plan_file, self.plan_meta_file, self.plan_json_file):
+        # plan.json stays: it documents what was applied, for scanners and reviewers.
+        for path in (self.plan_file, self.plan_meta_file):
             path.unlink(missing_ok=True)
 
     def destroy(self, *, auto_approve: bool, interactive: bool, confirm: Confirm) -> None:

@@ -89,7 +89,9 @@ class EventStream:
         verbose: also print terraform's own ``@message`` of every event.
     """
 
-    def __init__(self, title: str, total: int | None, view: PlainView | RichView, echo: Echo, verbose: bool) -> None:
+    def __init__(
+        self, title: str, total: int | None, view: PlainView | RichView | None, echo: Echo, verbose: bool
+    ) -> None:
         self.title = title
         self.total = total
         self.view = view
@@ -104,7 +106,7 @@ class EventStream:
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        if self.running:
+        if self.running and self.view is not None:
             self.view.stop(self.done, time.monotonic() - self.started_at)
 
     def __call__(self, line: str) -> None:
@@ -120,6 +122,8 @@ class EventStream:
         if kind == "diagnostic":
             self.echo(diagnostic_text(event))
             return
+        if self.view is None:
+            return
         hook = event.get("hook", {})
         address = hook.get("resource", {}).get("addr", "")
         action = hook.get("action", "")
@@ -134,6 +138,6 @@ class EventStream:
             self.echo(f"failed: {action} {address}")
 
     def _ensure_running(self) -> None:
-        if not self.running:
+        if not self.running and self.view is not None:
             self.running = True
             self.view.start(self.title, self.total)

@@ -108,6 +108,8 @@ def summarize(env: str, plan: dict[str, Any], services: Iterable[str]) -> Summar
         elif action == "delete":
             summary.deleted.append(rc["address"])
     summary.rows = [rows[k] for k in sorted(rows)]
+    summary.replaced.sort()
+    summary.deleted.sort()
     for name, change in sorted(plan.get("output_changes", {}).items()):
         if action_of(change.get("actions", [])) is not None:
             summary.output_changes.append(name)
@@ -161,6 +163,50 @@ def drift_of(plan: dict[str, Any]) -> list[Drift]:
         if changed:
             found.append(Drift(rd["address"], "changed", changed))
     return sorted(found, key=lambda d: d.address)
+
+
+def summarize_events(env: str, events: Iterable[dict[str, Any]], services: Iterable[str]) -> Summary:
+    """Summarize a plan from terraform's ``-json`` event stream (``planned_change`` and ``outputs``).
+
+    Gives the same summary as :func:`summarize` on ``show -json``, without the second
+    terraform run (and provider start) that ``show -json`` costs.
+    """
+    services = list(services)
+    rows: dict[tuple[str, str], Row] = {}
+    summary = Summary(env)
+    for event in events:
+        kind = event.get("type")
+        if kind == "planned_change":
+            change = event["change"]
+            res = change["resource"]
+            action = change["action"] if change["action"] in ACTIONS else None
+            if action is None or res.get("resource_type", "").startswith("data."):
+                continue
+            module = (res.get("module") or "root").removeprefix("module.")
+            service = service_of(res["resource_name"], services) if module != "root" else "-"
+            row = rows.setdefault((module, service), Row(module, service))
+            setattr(row, action, getattr(row, action) + 1)
+            if action == "replace":
+                summary.replaced.append(res["addr"])
+            elif action == "delete":
+                summary.deleted.append(res["addr"])
+        elif kind == "outputs":
+            for name, out in sorted(event.get("outputs", {}).items()):
+                if out.get("action") not in (None, "noop"):
+                    summary.output_changes.append(name)
+    summary.rows = [rows[k] for k in sorted(rows)]
+    summary.replaced.sort()
+    summary.deleted.sort()
+    return summary
+
+
+def from_json(data: dict[str, Any]) -> Summary:
+    """A summary back from :meth:`Summary.to_json`."""
+    summary = Summary(data["environment"], [Row(**row) for row in data["changes"]])
+    summary.replaced = list(data["replaced"])
+    summary.deleted = list(data["deleted"])
+    summary.output_changes = list(data["output_changes"])
+    return summary
 
 
 def as_table(summary: Summary) -> list[tuple[str, str]]:

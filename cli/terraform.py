@@ -103,6 +103,7 @@ class Terraform:
         self.workdir = workdir
         self.env = dict(env or {})
         self.unset = tuple(unset)
+        self.last_events: list[dict[str, Any]] = []
         self.binary = binary
         self.sink = sink
         self.color = color
@@ -224,6 +225,8 @@ class Terraform:
     def plan(self, out: Path, *, refresh_only: bool = False, destroy: bool = False, events: bool = False) -> bool:
         """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``).
 
+        The ``-json`` event stream stays in :attr:`last_events` for summaries.
+
         Returns:
             True when the plan has changes (exit 2), False when it has none.
         """
@@ -237,7 +240,33 @@ class Terraform:
             json=IsFlagged if events else None,
             var=None,
         )
+        self.last_events = parse_events(result.stdout) if events else []
         return result.returncode == 2
+
+    def show_json_detached(self, plan: Path, dest: Path) -> None:
+        """Write ``show -json PLAN`` to ``dest`` from a process that outlives this one.
+
+        ``show -json`` starts the provider again to load its schemas (about as long
+        as a small plan), so it runs after the command has answered. The plan is
+        copied first, and the JSON appears atomically (a temporary file, then a rename).
+        """
+        binary = shutil.which(self.binary, path=self.env.get("PATH", os.environ.get("PATH")))
+        if binary is None:
+            return
+        snapshot = dest.with_suffix(".src.tfplan")
+        shutil.copyfile(plan, snapshot)
+        script = '"$0" show -json -no-color "$1" > "$2.tmp" && mv "$2.tmp" "$2"; rm -f "$1"'
+        env = {k: v for k, v in os.environ.items() if k not in self.unset}
+        env.update(self.env)
+        subprocess.Popen(
+            ["sh", "-c", script, binary, str(snapshot), str(dest)],
+            cwd=self.workdir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def apply_plan(self, plan: Path, *, events: bool = False) -> Result:
         """Apply a saved plan: no variables, no ``-var-file``, no prompt (the plan is the approval)."""
@@ -263,6 +292,19 @@ class Terraform:
         """The current state document, or None when there is no state yet."""
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
+
+
+def parse_events(stdout: str) -> list[dict[str, Any]]:
+    """The events of a ``-json`` stream (lines that are not JSON objects are skipped)."""
+    events = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
 
 
 def diagnostic_text(event: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import boto3
 import pytest
 
 from cli.main import main
+from cli.summary import summarize
 from tests.conftest import ROOT
 
 
@@ -110,6 +112,16 @@ def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
     assert code == 3, err
     assert "ecs          api" in out and "total" in out
     assert "terraform init (local)" in err
+
+    # plan.json (show -json) is written just after the command; its summary equals the one from events.
+    plan_json = repo / ".hclforge/envs/local/plan.json"
+    deadline = time.monotonic() + 60
+    while not plan_json.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    meta = json.loads((repo / ".hclforge/envs/local/plan.meta.json").read_text())
+    from_show = summarize("local", json.loads(plan_json.read_text()), ["api", "web"])
+    assert from_show.to_json() == meta["summary"]
+    assert meta["summary"]["totals"] == {"create": 47, "update": 0, "replace": 0, "delete": 0}
 
     # A second plan with nothing changed runs no terraform init.
     code, out, err = run(repo, capsys, "plan", "local")

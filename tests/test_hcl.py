@@ -72,7 +72,7 @@ def test_loader_normalizes_to_nfc_and_refuses_surrogates(project) -> None:
     root = project({"envs/dev.yaml": json.dumps({**MINIMAL_ENV, "tags": {"Note": "\uf900 e\u0301"}})})
     assert load_env(root, "dev").config.tags["Note"] == "\u8c48 \u00e9"
     (root / "envs/dev.yaml").write_text('project: "x\\ud800"\n')
-    with pytest.raises(ConfigError, match="unpaired surrogate|invalid Unicode character escape"):
+    with pytest.raises(ConfigError, match=r"unpaired surrogate|invalid Unicode character escape"):
         load_env(root, "dev")
 
 
