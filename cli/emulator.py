@@ -9,6 +9,7 @@ Nothing here ever binds or calls an address other than 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -112,10 +113,17 @@ def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulato
     Raises:
         EmulatorError: moto is not installed, the port is taken, or it never became healthy.
     """
-    running = status(state_dir)
-    if running is not None:
-        return running
     state_dir.mkdir(parents=True, exist_ok=True)
+    # One start at a time: parallel plans (plan --all) must share one emulator.
+    with (state_dir / "emulator.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        running = status(state_dir)
+        if running is not None:
+            return running
+        return _launch(state_dir, port, log)
+
+
+def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
     port = port or free_port()
     if healthy(port, timeout=0.3):
         raise EmulatorError(f"port {port} on {HOST} is already taken by another server")

@@ -302,17 +302,56 @@ def _print_summary(app: App, summary: Any, fmt: str) -> None:
 
 
 @cli.command()
-@click.argument("env")
+@click.argument("env", required=False)
+@click.option("--all", "all_envs", is_flag=True, help="Every environment, in a bounded parallel pool.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 16), default=None, help="Parallel plans with --all (default: CPUs)."
+)
 @click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
-@click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when the plan has changes.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when a plan has changes.")
 @pass_app
-def plan(app: App, env: str, emulator: bool, fmt: str, detailed_exitcode: bool) -> None:
+def plan(
+    app: App, env: str | None, all_envs: bool, jobs: int | None, emulator: bool, fmt: str, detailed_exitcode: bool
+) -> None:
     """Render if stale, init if needed, plan -out, and print a summary."""
-    result = app.workspace(env, emulator=emulator).plan()
-    _print_summary(app, result.summary, fmt)
-    if detailed_exitcode and result.summary.has_changes:
-        raise ChangesPresent("the plan has changes")
+    import render as renderer
+
+    names = renderer.select_envs(app.root, [env] if env else [], all_envs)
+    if not all_envs:
+        result = app.workspace(names[0], emulator=emulator).plan()
+        _print_summary(app, result.summary, fmt)
+        if detailed_exitcode and result.summary.has_changes:
+            raise ChangesPresent("the plan has changes")
+        return
+    from cli.ops import plan_many
+    from hclforge.errors import TerraformError
+
+    failed: list[HclforgeError] = []
+    changes = False
+    for outcome in plan_many(app.settings(), names, emulator=emulator, jobs=jobs or os.cpu_count() or 2):
+        # One block per environment, printed whole.
+        for line in outcome.lines:
+            app.info(line)
+        if outcome.error is not None:
+            failed.append(outcome.error)
+            if isinstance(outcome.error, ConfigError):
+                click.echo(f"Plan for {outcome.env}: invalid configuration (listed at the end)", err=True)
+            else:
+                click.echo(f"Plan for {outcome.env}: failed", err=True)
+                _report(outcome.error)
+        else:
+            assert outcome.result is not None
+            changes = changes or outcome.result.summary.has_changes
+            _print_summary(app, outcome.result.summary, fmt)
+        click.echo("")
+    if failed:
+        problems = [p for e in failed if isinstance(e, ConfigError) for p in e.problems]
+        if len(problems) and all(isinstance(e, ConfigError) for e in failed):
+            raise ConfigError(problems)
+        raise TerraformError(f"{len(failed)} of {len(names)} environment(s) failed to plan")
+    if detailed_exitcode and changes:
+        raise ChangesPresent("a plan has changes")
 
 
 @cli.command()

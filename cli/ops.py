@@ -12,6 +12,7 @@ import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +26,7 @@ from cli.summary import Drift, Summary, drift_of, from_json, summarize_events
 from cli.terraform import LineSink, Terraform, file_digest
 from cli.tfconfig import write_cli_config
 from hclforge.config import LoadedEnv, load_env
-from hclforge.errors import PlanRefused, UsageError
+from hclforge.errors import HclforgeError, PlanRefused, UsageError
 from hclforge.hcl import quote
 
 OVERRIDE_FILE = "hclforge_override.tf"
@@ -403,6 +404,37 @@ class Workspace:
             return str(path.relative_to(self.settings.root))
         except ValueError:
             return str(path)
+
+
+@dataclass
+class EnvOutcome:
+    """One environment of :func:`plan_many`: its result or error, and the output it buffered."""
+
+    env: str
+    result: PlanResult | None
+    error: HclforgeError | None
+    lines: list[str]
+
+
+def plan_many(settings: Settings, names: list[str], *, emulator: bool, jobs: int) -> Iterator[EnvOutcome]:
+    """Plan several environments in a bounded pool; yields each as it finishes.
+
+    Each environment's terraform output and messages are buffered, so a caller
+    can print every environment as one block, never interleaved.
+    """
+
+    def one(env: str) -> EnvOutcome:
+        lines: list[str] = []
+        ws = Workspace(settings, env, emulator=emulator, sink=None, info=lines.append)
+        try:
+            return EnvOutcome(env, ws.plan(), None, lines)
+        except HclforgeError as err:
+            return EnvOutcome(env, None, err, lines)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(one, env) for env in names]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def hash_text(text: str) -> str:

@@ -7,6 +7,8 @@ re-copying providers for every environment.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 from cli.settings import Settings
@@ -83,7 +85,8 @@ def write_cli_config(settings: Settings) -> Path:
     text = cli_config_text(settings)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        fd, tmp = tempfile.mkstemp(prefix=".terraformrc-", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
     return path

@@ -226,3 +226,24 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
     assert not any(" environment:" in line for line in lines)
     code, out, _ = run(repo, capsys, "diff", "dev", "dev")
     assert code == 0 and out.strip() == "dev and dev have the same config"
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> None:
+    code, out, err = run(repo, capsys, "plan", "--all", "--emulator", "--jobs", "3", "--detailed-exitcode")
+    assert code == 3, err
+    blocks = [b for b in out.split("\n\n") if b.strip()]
+    assert sorted(b.splitlines()[0] for b in blocks) == ["Plan for dev:", "Plan for local:", "Plan for prod:"]
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[1].startswith("module ") and lines[-1].startswith("total"), block
+    status = json.loads((repo / ".hclforge/emulator.json").read_text())
+    assert isinstance(status["port"], int)  # one emulator, shared by the three plans
+
+
+def test_plan_all_config_error_exits_2(repo: Path, capsys) -> None:
+    (repo / "envs/dev.yaml").write_text((repo / "envs/dev.yaml").read_text().replace("memory: 1024", "memory: 1000"))
+    code, _, err = run(repo, capsys, "plan", "--all", "--emulator")
+    assert code == 2
+    assert err.count("services.worker.memory: 1000 is not valid for cpu 256") == 1
