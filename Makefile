@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 emu_flag = $(if $(EMULATOR),--emulator,)
 approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
 
-.PHONY: help venv plan apply destroy render check test emulator-up emulator-down completion clean
+.PHONY: help venv plan apply destroy render check test bench emulator-up emulator-down completion clean
 
 help: ## Show this help
 	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1]"
@@ -60,6 +60,10 @@ check: $(STAMP) $(NODE_STAMP) ## Lint (ruff, actionlint), mypy --strict, render/
 
 test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP) $(NODE_STAMP) ## Benchmarks side by side with raw terraform; writes bench/results.{json,md}
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/check.py
 
 emulator-up: $(STAMP) ## Start the local AWS emulator on 127.0.0.1
 	$(HCLFORGE) emulator start

@@ -1,0 +1,35 @@
+"""Compare bench/results.json with the targets; print each figure and what falls short.
+
+Exit 1 when a target is missed (this is a report, kept out of the test suite).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.targets import TARGETS
+
+
+def main() -> int:
+    results = json.loads((Path(__file__).resolve().parent / "results.json").read_text())
+    short = []
+    for key, (label, unit, op, target) in TARGETS.items():
+        value = results.get(key)
+        met = value is not None and (value <= target if op == "<=" else value >= target)
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{'ok  ' if met else 'SHORT'} {label}: {shown} {unit} (target {op} {target} {unit})")
+        if not met:
+            short.append(label)
+    if short:
+        print(f"falls short: {', '.join(short)}")
+        return 1
+    print("every target met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

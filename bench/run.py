@@ -1,0 +1,215 @@
+"""hclforge benchmarks: every figure in one run, side by side with raw terraform.
+
+Writes ``bench/results.json`` and ``bench/results.md`` and prints each figure with
+its target. Nothing here asserts: ``bench/check.py`` compares the figures with the
+targets and prints what falls short. Run it with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.synthetic import write_project  # noqa: E402
+from bench.targets import TARGETS  # noqa: E402
+
+HCLFORGE = str(Path(sys.executable).parent / "hclforge")
+RUNS = 5
+
+
+def median_time(fn: Any, runs: int = RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=True)
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    tf = json.loads(run(["terraform", "version", "-json"], ROOT).stdout)["terraform_version"]
+    return {
+        "date": time.strftime("%Y-%m-%d"),
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "terraform": tf,
+    }
+
+
+def bench_render(results: dict[str, Any]) -> None:
+    import render
+
+    examples = {env: median_time(lambda env=env: render.render(ROOT, env), 7) for env in ("local", "dev", "prod")}
+    results["render_examples_s"] = examples
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes = [1, 10, 20, 50, 200]
+        names = write_project(Path(tmp), sizes)
+        synthetic = {
+            n: median_time(lambda name=name: render.render(Path(tmp), name), 7)
+            for n, name in zip(sizes, names, strict=True)
+        }
+    results["render_synthetic_s"] = {str(k): v for k, v in synthetic.items()}
+    results["render_200_s"] = synthetic[200]
+    results["render_growth_20_to_200"] = synthetic[200] / synthetic[20]
+    # Peak RSS of a fresh process that renders 200 services (imports included).
+    code = (
+        "import resource, sys, tempfile; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
+        "from bench.synthetic import write_project; import render;"
+        "t = Path(tempfile.mkdtemp()); n = write_project(t, [200])[0]; render.render(t, n);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    rss_kib = int(run([sys.executable, "-c", code, str(ROOT)], ROOT).stdout.strip())
+    results["peak_rss_200_mb"] = rss_kib / 1024
+
+
+def bench_startup(results: dict[str, Any]) -> None:
+    results["startup_help_s"] = median_time(lambda: run([HCLFORGE, "--help"], ROOT), 7)
+    results["startup_envs_s"] = median_time(lambda: run([HCLFORGE, "envs"], ROOT), 7)
+
+
+def _wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def bench_plan(results: dict[str, Any]) -> None:
+    """hclforge plan local against raw terraform plan -out, same initialized tree and state."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for name in ("envs", "modules"):
+            shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns(".terraform"))
+        shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
+        try:
+            run([HCLFORGE, "plan", "local"], root)
+            run([HCLFORGE, "apply", "local", "--auto-approve"], root)  # a re-plan of a live stack
+            port = json.loads((root / ".hclforge/emulator.json").read_text())["port"]
+            env = {
+                **{k: v for k, v in os.environ.items() if k not in ("AWS_PROFILE", "AWS_SESSION_TOKEN")},
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                "AWS_ACCESS_KEY_ID": "test",
+                "AWS_SECRET_ACCESS_KEY": "test",
+                "AWS_REGION": "ap-northeast-1",
+                "TF_CLI_CONFIG_FILE": str(root / ".hclforge/terraformrc"),
+                "TF_DATA_DIR": str(root / ".hclforge/envs/local/tfdata"),
+                "TF_IN_AUTOMATION": "1",
+            }
+            plan_json = root / ".hclforge/envs/local/plan.json"
+            raw, wrapped, inits = [], [], 0
+            for _ in range(RUNS):  # alternating, so drift in the machine's load hits both alike
+                start = time.perf_counter()
+                run(
+                    ["terraform", "plan", "-input=false", "-no-color", f"-out={tmp}/raw.tfplan"],
+                    root / "modules/local",
+                    env,
+                )
+                raw.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                out = run([HCLFORGE, "plan", "local"], root)
+                wrapped.append(time.perf_counter() - start)
+                inits += out.stderr.count("terraform init")
+                _wait_for(plan_json)  # let the deferred show -json finish before the next run
+            results["plan_raw_s"] = statistics.median(raw)
+            results["plan_hclforge_s"] = statistics.median(wrapped)
+            results["plan_overhead_ratio"] = results["plan_hclforge_s"] / results["plan_raw_s"]
+            results["reinits_on_unchanged_replan"] = inits
+            forced = median_time(lambda: run([HCLFORGE, "init", "local", "--force"], root), 3)
+            skipped = median_time(lambda: run([HCLFORGE, "init", "local"], root), 3)
+            results["init_forced_s"] = forced
+            results["init_skipped_s"] = skipped
+            results["init_time_saved_s"] = forced - skipped
+            saved = str(root / ".hclforge/envs/local/plan.tfplan")
+            show = ["terraform", "show", "-json", saved]
+            results["deferred_show_json_s"] = median_time(lambda: run(show, root / "modules/local", env), 3)
+            run([HCLFORGE, "destroy", "local", "--auto-approve"], root)
+        finally:
+            subprocess.run([HCLFORGE, "emulator", "stop"], cwd=root, capture_output=True)
+
+
+def bench_tests(results: dict[str, Any]) -> None:
+    start = time.perf_counter()
+    out = subprocess.run(
+        ["make", "-s", "test", "PYTEST_ARGS=--durations=10 -q"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    results["make_test_s"] = time.perf_counter() - start
+    results["make_test_passed"] = out.returncode == 0
+    slow = re.findall(r"^(\d+\.\d+)s (call|setup|teardown)\s+(\S+)", out.stdout, flags=re.M)
+    results["slowest_tests"] = [{"seconds": float(s), "phase": p, "test": t} for s, p, t in slow[:10]]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"Measured {m['date']} on {m['cpus']} CPUs ({m['cpu']}), {m['memory_gib']} GiB, "
+        f"Python {m['python']}, terraform {m['terraform']}. Medians.",
+        "",
+        "| measure | figure | target | met |",
+        "| --- | ---: | ---: | :---: |",
+    ]
+    for key, (label, unit, op, target) in TARGETS.items():
+        value = results.get(key)
+        met = value is not None and (value <= target if op == "<=" else value >= target)
+        shown = f"{value:.3f} {unit}" if isinstance(value, float) else f"{value} {unit}"
+        lines.append(f"| {label} | {shown.strip()} | {op} {target} {unit} | {'yes' if met else 'NO'} |")
+    lines += ["", "| render | median |", "| --- | ---: |"]
+    for env, value in results["render_examples_s"].items():
+        lines.append(f"| example `{env}` | {value * 1000:.1f} ms |")
+    previous = None
+    for n, value in results["render_synthetic_s"].items():
+        growth = f" ({value / previous:.1f}x)" if previous else ""
+        lines.append(f"| {n} services | {value * 1000:.1f} ms{growth} |")
+        previous = value
+    lines += [
+        "",
+        f"Raw `terraform plan -out` {results['plan_raw_s']:.2f} s, "
+        f"`hclforge plan local` {results['plan_hclforge_s']:.2f} s "
+        f"(re-plan of the applied `local` stack on the emulator). hclforge's `show -json` "
+        f"({results['deferred_show_json_s']:.2f} s) runs after the command returns. A forced init costs "
+        f"{results['init_forced_s']:.2f} s; a skipped one {results['init_skipped_s']:.2f} s.",
+        "",
+        "Slowest tests:",
+        "",
+    ]
+    lines += [f"- {t['seconds']:.1f} s {t['test']} ({t['phase']})" for t in results["slowest_tests"]]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    results: dict[str, Any] = {"machine": machine()}
+    for step in (bench_render, bench_startup, bench_plan, bench_tests):
+        print(f"== {step.__name__}", flush=True)
+        step(results)
+    (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    text = markdown(results)
+    (ROOT / "bench/results.md").write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
