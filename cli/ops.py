@@ -261,11 +261,12 @@ class Workspace:
     # ------------------------------------------------------------ plan
 
     def _freshness(self) -> dict[str, Any]:
-        """What a saved plan depends on, besides the state that terraform itself checks."""
+        """What a saved plan depends on, besides state and terraform's version (read separately)."""
         root = self.settings.root
         return {
             "yaml": file_digest([root / s for s in self.loaded.sources], root),
-            "tree": file_digest([*self.work_dir.rglob("*.tf"), self.work_dir / LOCK_FILE], self.work_dir),
+            "tree": file_digest(list(self.work_dir.rglob("*.tf")), self.work_dir),
+            "providers": file_digest([self.work_dir / LOCK_FILE], self.work_dir),
             "emulator": self.on_emulator,
         }
 
@@ -286,6 +287,7 @@ class Workspace:
         meta = {
             **self._freshness(),
             "state": _plan_state(self.plan_file),
+            "terraform": _plan_terraform_version(self.plan_file),
             "created": time.time(),
             "summary": summary.to_json(),
         }
@@ -302,13 +304,20 @@ class Workspace:
         reasons = {
             "yaml": "the environment's YAML changed since the plan",
             "tree": f"the rendered tree {render.MODULES_DIR}/{self.env}/ changed since the plan",
+            "providers": "the provider versions (.terraform.lock.hcl) changed since the plan",
             "emulator": "the plan was made for another target (emulator or not)",
         }
         for key, reason in reasons.items():
             if meta.get(key) != now[key]:
                 return reason
+        version = self.terraform.version().get("terraform_version")
+        if meta.get("terraform") != version:
+            return f"terraform changed since the plan ({meta.get('terraform')} -> {version})"
         current = _current_state(self.terraform)
         if meta.get("state") != current:
+            before, after = (meta.get("state") or {}).get("lineage"), (current or {}).get("lineage")
+            if before and after and before != after:
+                return "the state's lineage changed since the plan (another state was put in its place)"
             return "the state changed since the plan (someone applied in between)"
         return None
 
@@ -447,6 +456,15 @@ def _plan_state(plan_file: Path) -> dict[str, Any] | None:
     with zipfile.ZipFile(plan_file) as zf:
         state = json.loads(zf.read("tfstate")) if "tfstate" in zf.namelist() else None
     return _state_key(state)
+
+
+def _plan_terraform_version(plan_file: Path) -> str | None:
+    """The terraform version that made a saved plan (recorded in its state snapshot)."""
+    with zipfile.ZipFile(plan_file) as zf:
+        if "tfstate" not in zf.namelist():
+            return None
+        version = json.loads(zf.read("tfstate")).get("terraform_version")
+    return str(version) if version else None
 
 
 def _current_state(tf: Terraform) -> dict[str, Any] | None:
