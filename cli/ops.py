@@ -26,7 +26,7 @@ from cli.summary import Drift, Summary, drift_of, from_json, summarize_events
 from cli.terraform import LineSink, Terraform, file_digest
 from cli.tfconfig import write_cli_config
 from hclforge.config import LoadedEnv, load_env
-from hclforge.errors import HclforgeError, PlanRefused, UsageError
+from hclforge.errors import ConfigError, HclforgeError, PlanRefused, Problem, TerraformError, UsageError
 from hclforge.hcl import quote
 
 OVERRIDE_FILE = "hclforge_override.tf"
@@ -122,6 +122,7 @@ class Workspace:
         events: EventsFactory | None = None,
     ) -> None:
         self.events = events
+        self._account_checked = False
         self.settings = settings
         self.env = env
         self.force_emulator = emulator
@@ -237,6 +238,41 @@ class Workspace:
         extra = json.dumps([modules, backend_env, cli_config, self.settings.terraform_bin])
         return file_digest(root_files, self.work_dir) + ":" + str(hash_text(extra))
 
+    def check_account(self) -> None:
+        """Refuse credentials of another AWS account, before terraform runs.
+
+        Applies when ``aws.account_id`` is set and the target is not the emulator.
+
+        Raises:
+            ConfigError: the credentials belong to another account (exit 2).
+            TerraformError: the caller's account cannot be found out.
+        """
+        cfg = self.loaded.config
+        if cfg.aws.account_id is None or self.on_emulator or self._account_checked:
+            return
+        import boto3
+        import botocore.exceptions
+
+        try:
+            session = boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+            actual = session.client("sts").get_caller_identity()["Account"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
+            raise TerraformError(f"cannot check the AWS account before running terraform: {err}") from None
+        if actual != cfg.aws.account_id:
+            file, line = self.loaded.origins.get(("aws", "account_id"), (f"envs/{self.env}.yaml", 0))
+            raise ConfigError(
+                [
+                    Problem(
+                        file,
+                        line,
+                        "aws.account_id",
+                        f"your credentials are for AWS account {actual}, not {cfg.aws.account_id}; "
+                        "refusing before terraform runs (check AWS_PROFILE / aws.profile)",
+                    )
+                ]
+            )
+        self._account_checked = True
+
     def init(self, *, force: bool = False) -> bool:
         """Run ``terraform init`` unless nothing it depends on changed since the last one.
 
@@ -276,6 +312,7 @@ class Workspace:
         The summary comes from the ``-json`` event stream. The plan's ``show -json``
         is written to ``plan.json`` beside it just after the command returns.
         """
+        self.check_account()
         self.init()
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.plan_meta_file.unlink(missing_ok=True)
@@ -340,6 +377,7 @@ class Workspace:
                 f"apply needs confirmation and there is no terminal: run 'hclforge apply {self.env} --auto-approve' "
                 f"(make apply ENV={self.env} AUTO_APPROVE=1) to apply without asking"
             )
+        self.check_account()
         self.render()
         self._prepare_workdir()
         problem = self.saved_plan_problem()
@@ -374,6 +412,7 @@ class Workspace:
             raise UsageError(
                 f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {self.env} --auto-approve'"
             )
+        self.check_account()
         self.init()
         if not auto_approve and not confirm(f"Destroy every resource of {self.env}?"):
             raise PlanRefused("destroy cancelled; nothing was changed")
@@ -383,6 +422,7 @@ class Workspace:
 
     def drift(self) -> list[Drift]:
         """A refresh-only plan: what changed outside Terraform. Read-only: nothing is applied."""
+        self.check_account()
         self.init()
         self.files_dir.mkdir(parents=True, exist_ok=True)
         plan_file = self.files_dir / "drift.tfplan"

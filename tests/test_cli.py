@@ -247,3 +247,31 @@ def test_plan_all_config_error_exits_2(repo: Path, capsys) -> None:
     code, _, err = run(repo, capsys, "plan", "--all", "--emulator")
     assert code == 2
     assert err.count("services.worker.memory: 1000 is not valid for cpu 256") == 1
+
+
+@pytest.mark.emulator
+def test_account_guard_refuses_another_account_before_terraform(project, capsys, aws_env, monkeypatch) -> None:
+    from tests.conftest import MINIMAL_ENV
+
+    env = {**MINIMAL_ENV, "aws": {"region": "eu-west-1", "account_id": "111111111111"}}
+    root = project({"envs/dev.yaml": env})
+    # STS answers from the emulator (account 123456789012); terraform must never run.
+    monkeypatch.setenv("HCLFORGE_TERRAFORM", "terraform-must-not-run")
+    for args in (
+        ["plan", "dev"],
+        ["apply", "dev", "--auto-approve"],
+        ["destroy", "dev", "--auto-approve"],
+        ["drift", "dev"],
+    ):
+        code = main(["--root", str(root), *args])
+        err = capsys.readouterr().err
+        assert code == 2, (args, err)
+        assert (
+            "envs/dev.yaml:" in err
+            and "aws.account_id: your credentials are for AWS account 123456789012, not 111111111111" in err
+        )
+        assert "terraform not found" not in err
+    # The matching account passes the guard (and then needs terraform, which is missing here).
+    (root / "envs/dev.yaml").write_text((root / "envs/dev.yaml").read_text().replace("111111111111", "123456789012"))
+    code = main(["--root", str(root), "plan", "dev"])
+    assert code == 1 and "terraform not found" in capsys.readouterr().err
