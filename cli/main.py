@@ -32,12 +32,19 @@ class App:
 
         return load_settings(self.root)
 
-    def workspace(self, env: str, *, emulator: bool = False, stream: bool = True) -> Any:
+    def workspace(self, env: str, *, emulator: bool = False, stream: bool = True, allow_replace: bool = False) -> Any:
         from cli.ops import Workspace
 
         sink = self.echo_terraform if (stream and self.verbose) else None
         return Workspace(
-            self.settings(), env, emulator=emulator, sink=sink, info=self.info, color=self.color, events=self.events
+            self.settings(),
+            env,
+            emulator=emulator,
+            sink=sink,
+            info=self.info,
+            color=self.color,
+            events=self.events,
+            allow_replace=allow_replace,
         )
 
     def events(self, title: str, total: int | None, progress: bool) -> Any:
@@ -310,16 +317,24 @@ def _print_summary(app: App, summary: Any, fmt: str) -> None:
 @click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when a plan has changes.")
+@click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
 @pass_app
 def plan(
-    app: App, env: str | None, all_envs: bool, jobs: int | None, emulator: bool, fmt: str, detailed_exitcode: bool
+    app: App,
+    env: str | None,
+    all_envs: bool,
+    jobs: int | None,
+    emulator: bool,
+    fmt: str,
+    detailed_exitcode: bool,
+    allow_replace: bool,
 ) -> None:
     """Render if stale, init if needed, plan -out, and print a summary."""
     import render as renderer
 
     names = renderer.select_envs(app.root, [env] if env else [], all_envs)
     if not all_envs:
-        result = app.workspace(names[0], emulator=emulator).plan()
+        result = app.workspace(names[0], emulator=emulator, allow_replace=allow_replace).plan()
         _print_summary(app, result.summary, fmt)
         if detailed_exitcode and result.summary.has_changes:
             raise ChangesPresent("the plan has changes")
@@ -358,10 +373,11 @@ def plan(
 @click.argument("env")
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--emulator", is_flag=True, help="Apply against the local emulator (on a copy of the tree).")
+@click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
 @pass_app
-def apply(app: App, env: str, auto_approve: bool, emulator: bool) -> None:
+def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool) -> None:
     """Apply the saved plan if still fresh, else plan and confirm."""
-    ws = app.workspace(env, emulator=emulator)
+    ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
 
     def confirm(summary: Any) -> bool:
         _print_summary(app, summary, "table")
@@ -376,15 +392,30 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool) -> None:
         )
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.argument("env")
-@click.option("--auto-approve", is_flag=True, help="Destroy without asking.")
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking (not for protected environments).")
+@click.option("--force", is_flag=True, help="Protected environments: required, then the name typed.")
 @click.option("--emulator", is_flag=True, help="Destroy on the local emulator (the copy of the tree).")
-@pass_app
-def destroy(app: App, env: str, auto_approve: bool, emulator: bool) -> None:
-    """Destroy every resource of ENV, after confirmation."""
+@click.pass_context
+def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emulator: bool) -> None:
+    """Destroy every resource of ENV, after confirmation.
+
+    A protected environment (protect: true) needs --force and its name typed,
+    or --force --yes-i-mean-ENV without a terminal.
+    """
+    app: App = ctx.obj
+    yes_flag = f"--yes-i-mean-{env}"
+    unknown = [a for a in ctx.args if a != yes_flag]
+    if unknown:
+        raise click.UsageError(f"no such option: {unknown[0]}")
     app.workspace(env, emulator=emulator).destroy(
-        auto_approve=auto_approve, interactive=_interactive(), confirm=_confirm
+        auto_approve=auto_approve,
+        interactive=_interactive(),
+        confirm=_confirm,
+        force=force,
+        typed_name=lambda: click.prompt(f"Type {env} to destroy every resource of it", default="", show_default=False),
+        yes_i_mean=yes_flag in ctx.args,
     )
     click.echo(f"destroyed {env}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import time
 import zipfile
@@ -72,29 +73,86 @@ def emulator_override(state_path: Path) -> str:
     )
 
 
-def sync_emulator_copy(source: Path, dest: Path, state_path: Path) -> None:
-    """Make ``dest`` a copy of the generated tree ``source`` plus the emulator override.
+def local_backend_override(state_path: Path) -> str:
+    """An override that keeps a copy of the tree on the original local state file."""
+    return (
+        "# Added by hclforge to a copy of the tree: the same local state as the tree itself.\n"
+        "terraform {\n"
+        '  backend "local" {\n'
+        f"    path = {quote(str(state_path))}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+_RESOURCE_RE = re.compile(r'^resource "([^"]+)" "([^"]+)" \{')
+
+
+def protected_resources(tree: Path) -> dict[str, list[tuple[str, str]]]:
+    """Resources rendered with ``prevent_destroy = true``, by module directory ('' for the root)."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for path in sorted(tree.rglob("*.tf")):
+        rel = path.relative_to(tree)
+        if rel.parts[0].startswith(".") or path.name == OVERRIDE_FILE:
+            continue
+        current: tuple[str, str] | None = None
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = _RESOURCE_RE.match(line)
+            if match:
+                current = (match.group(1), match.group(2))
+            elif current and line.strip().replace(" ", "") == "prevent_destroy=true":
+                found.setdefault(rel.parent.as_posix() if rel.parent != Path(".") else "", []).append(current)
+    return found
+
+
+def protected_addresses(tree: Path) -> list[str]:
+    """Full addresses of the protected resources (``module.ecs.aws_ecs_cluster.this``)."""
+    return sorted(
+        (f"module.{module}." if module else "") + f"{rtype}.{name}"
+        for module, resources in protected_resources(tree).items()
+        for rtype, name in resources
+    )
+
+
+def unprotect_override(resources: list[tuple[str, str]]) -> str:
+    """An override file that lifts ``prevent_destroy`` from the given resources."""
+    blocks = [
+        f'resource "{rtype}" "{name}" {{\n  lifecycle {{\n    prevent_destroy = false\n  }}\n}}\n'
+        for rtype, name in resources
+    ]
+    return "# Added by hclforge to a copy of the tree: --allow-replace.\n" + "\n".join(blocks)
+
+
+def sync_copy(source: Path, dest: Path, overrides: dict[str, str]) -> None:
+    """Make ``dest`` a copy of the generated tree ``source`` plus hclforge's override files.
 
     Only ``.tf`` files and the lock file are copied; ``dest``'s own ``.terraform``
-    is kept, so an unchanged copy needs no new init.
+    is kept, so an unchanged copy needs no new init. ``overrides`` maps relative
+    paths (``hclforge_override.tf``, ``ecs/hclforge_override.tf``) to their text.
     """
     dest.mkdir(parents=True, exist_ok=True)
     wanted = {p.relative_to(source) for p in source.rglob("*.tf") if not p.relative_to(source).parts[0].startswith(".")}
     for old in dest.rglob("*.tf"):
         rel = old.relative_to(dest)
-        if rel not in wanted and rel.name != OVERRIDE_FILE:
+        if rel not in wanted and rel.as_posix() not in overrides:
             old.unlink()
     for rel in wanted:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = (source / rel).read_bytes()
-        if not target.is_file() or target.read_bytes() != text:
-            target.write_bytes(text)
+        data = (source / rel).read_bytes()
+        if not target.is_file() or target.read_bytes() != data:
+            target.write_bytes(data)
     if (source / LOCK_FILE).is_file() and not (dest / LOCK_FILE).is_file():
         shutil.copyfile(source / LOCK_FILE, dest / LOCK_FILE)
-    override = emulator_override(state_path)
-    if not (dest / OVERRIDE_FILE).is_file() or (dest / OVERRIDE_FILE).read_text(encoding="utf-8") != override:
-        (dest / OVERRIDE_FILE).write_text(override, encoding="utf-8")
+    for rel_name, text in overrides.items():
+        target = dest / rel_name
+        if not target.is_file() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+
+
+def sync_emulator_copy(source: Path, dest: Path, state_path: Path) -> None:
+    """A copy of the tree that plans against the emulator (see :func:`emulator_override`)."""
+    sync_copy(source, dest, {OVERRIDE_FILE: emulator_override(state_path)})
 
 
 class Workspace:
@@ -106,6 +164,7 @@ class Workspace:
         emulator: run against the local emulator even if the environment is not an emulator one.
         sink: receives terraform's output lines (None: silent).
         info: receives hclforge's own progress messages.
+        allow_replace: lift ``prevent_destroy`` (protect: true) for this run, on a copy of the tree.
         events: makes the sink for terraform's ``-json`` event stream (progress);
             None runs plan/apply/destroy without it.
     """
@@ -120,7 +179,9 @@ class Workspace:
         info: Callable[[str], None] | None = None,
         color: bool = False,
         events: EventsFactory | None = None,
+        allow_replace: bool = False,
     ) -> None:
+        self.allow_replace = allow_replace
         self.events = events
         self._account_checked = False
         self.settings = settings
@@ -143,9 +204,20 @@ class Workspace:
         return self.loaded.config.aws.emulator or self.force_emulator
 
     @property
-    def uses_copy(self) -> bool:
+    def emulator_copy(self) -> bool:
         """A non-emulator environment on the emulator runs on an overridden copy of its tree."""
         return self.force_emulator and not self.loaded.config.aws.emulator
+
+    @property
+    def uses_copy(self) -> bool:
+        """terraform runs on a copy of the tree (emulator override, or --allow-replace)."""
+        return self.emulator_copy or self.allow_replace
+
+    @property
+    def copy_name(self) -> str:
+        """Prefix of the copy's working files: ``emulator``, ``unprotected`` or both."""
+        parts = (["emulator"] if self.emulator_copy else []) + (["unprotected"] if self.allow_replace else [])
+        return "-".join(parts)
 
     @property
     def tree_dir(self) -> Path:
@@ -153,8 +225,8 @@ class Workspace:
 
     @property
     def work_dir(self) -> Path:
-        """Where terraform runs: the generated tree, or its emulator copy."""
-        return self.files_dir / "emulator-tree" if self.uses_copy else self.tree_dir
+        """Where terraform runs: the generated tree, or its copy."""
+        return self.files_dir / f"{self.copy_name}-tree" if self.uses_copy else self.tree_dir
 
     @property
     def files_dir(self) -> Path:
@@ -163,11 +235,11 @@ class Workspace:
 
     @property
     def data_dir(self) -> Path:
-        return self.files_dir / ("emulator-tfdata" if self.uses_copy else "tfdata")
+        return self.files_dir / (f"{self.copy_name}-tfdata" if self.uses_copy else "tfdata")
 
     @property
     def plan_file(self) -> Path:
-        return self.files_dir / ("emulator.tfplan" if self.uses_copy else "plan.tfplan")
+        return self.files_dir / (f"{self.copy_name}.tfplan" if self.uses_copy else "plan.tfplan")
 
     @property
     def plan_meta_file(self) -> Path:
@@ -226,8 +298,19 @@ class Workspace:
                 tf.sink = previous
 
     def _prepare_workdir(self) -> None:
-        if self.uses_copy:
-            sync_emulator_copy(self.tree_dir, self.work_dir, self.files_dir / "emulator.tfstate")
+        if not self.uses_copy:
+            return
+        overrides: dict[str, str] = {}
+        cfg = self.loaded.config
+        if self.emulator_copy:
+            overrides[OVERRIDE_FILE] = emulator_override(self.files_dir / "emulator.tfstate")
+        elif cfg.backend.type == "local":
+            state = (self.tree_dir / render.build_context(self.loaded)["state_path"]).resolve()
+            overrides[OVERRIDE_FILE] = local_backend_override(state)
+        if self.allow_replace:
+            for module, resources in protected_resources(self.tree_dir).items():
+                overrides[f"{module}/{OVERRIDE_FILE}" if module else OVERRIDE_FILE] = unprotect_override(resources)
+        sync_copy(self.tree_dir, self.work_dir, overrides)
 
     def _init_fingerprint(self) -> str:
         tf = self.terraform
@@ -281,7 +364,7 @@ class Workspace:
         """
         self.render()
         self._prepare_workdir()
-        stamp = self.files_dir / ("emulator-init.stamp" if self.uses_copy else "init.stamp")
+        stamp = self.files_dir / (f"{self.copy_name}-init.stamp" if self.uses_copy else "init.stamp")
         fingerprint = self._init_fingerprint()
         if not force and self.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
             return False
@@ -318,9 +401,21 @@ class Workspace:
         self.plan_meta_file.unlink(missing_ok=True)
         self.plan_json_file.unlink(missing_ok=True)
         tf = self.terraform
-        with self._streaming(f"Planning {self.env}", None, progress=False):
-            tf.plan(self.plan_file, events=True)
+        try:
+            with self._streaming(f"Planning {self.env}", None, progress=False):
+                tf.plan(self.plan_file, events=True)
+        except TerraformError as err:
+            blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
+            if blocked:
+                raise self._refuse_protected(blocked) from None
+            raise
         summary = summarize_events(self.env, tf.last_events, self.loaded.config.services)
+        if self.loaded.config.protect and not self.allow_replace:
+            protected = set(protected_addresses(self.tree_dir))
+            blocked = sorted(protected & {*summary.replaced, *summary.deleted})
+            if blocked:
+                self.plan_file.unlink(missing_ok=True)
+                raise self._refuse_protected(blocked)
         meta = {
             **self._freshness(),
             "state": _plan_state(self.plan_file),
@@ -331,6 +426,13 @@ class Workspace:
         self.plan_meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
         tf.show_json_detached(self.plan_file, self.plan_json_file)
         return PlanResult(self.plan_file, summary)
+
+    def _refuse_protected(self, addresses: list[str]) -> PlanRefused:
+        listed = "\n".join(f"  ! {a}" for a in addresses)
+        return PlanRefused(
+            f"{self.env} is protected (protect: true) and the plan would destroy or replace:\n{listed}\n"
+            f"nothing was changed; to allow it once: hclforge apply {self.env} --allow-replace"
+        )
 
     def saved_plan_problem(self) -> str | None:
         """Why the saved plan may not be applied as it is, or None when it is fresh."""
@@ -396,7 +498,10 @@ class Workspace:
             return summary
         if not auto_approve and not confirm(summary):
             raise PlanRefused("apply cancelled; nothing was changed")
-        with self._streaming(f"Applying {self.env}", sum(summary.totals.values())) as events:
+        t = summary.totals
+        # A replacement finishes twice in the event stream: its destroy and its create.
+        steps = t["create"] + t["update"] + t["delete"] + 2 * t["replace"]
+        with self._streaming(f"Applying {self.env}", steps) as events:
             self.terraform.apply_plan(self.plan_file, events=events)
         self._discard_plan()
         return summary
@@ -406,15 +511,48 @@ class Workspace:
         for path in (self.plan_file, self.plan_meta_file):
             path.unlink(missing_ok=True)
 
-    def destroy(self, *, auto_approve: bool, interactive: bool, confirm: Confirm) -> None:
-        """Destroy the environment's resources, after confirmation."""
-        if not auto_approve and not interactive:
+    def destroy(
+        self,
+        *,
+        auto_approve: bool,
+        interactive: bool,
+        confirm: Confirm,
+        force: bool = False,
+        typed_name: Callable[[], str] | None = None,
+        yes_i_mean: bool = False,
+    ) -> None:
+        """Destroy the environment's resources, after confirmation.
+
+        A protected environment (protect: true) needs ``force`` and then the
+        environment's name typed, or ``yes_i_mean`` (``--yes-i-mean-ENV``) without a
+        terminal; its ``prevent_destroy`` is lifted on a copy of the tree.
+        """
+        if self.loaded.config.protect:
+            if not force:
+                raise UsageError(
+                    f"{self.env} is protected (protect: true): destroy needs --force, then the environment name "
+                    f"typed (or --force --yes-i-mean-{self.env} without a terminal)"
+                )
+            if not yes_i_mean:
+                if not interactive or typed_name is None:
+                    raise UsageError(
+                        f"no terminal to type the name on: add --yes-i-mean-{self.env} to destroy {self.env}"
+                    )
+                if typed_name() != self.env:
+                    raise PlanRefused("the name typed does not match; nothing was destroyed")
+            assert "terraform" not in self.__dict__, "allow_replace must be set before the runner is made"
+            self.allow_replace = True
+        elif not auto_approve and not interactive:
             raise UsageError(
                 f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {self.env} --auto-approve'"
             )
         self.check_account()
         self.init()
-        if not auto_approve and not confirm(f"Destroy every resource of {self.env}?"):
+        if (
+            not self.loaded.config.protect
+            and not auto_approve
+            and not confirm(f"Destroy every resource of {self.env}?")
+        ):
             raise PlanRefused("destroy cancelled; nothing was changed")
         with self._streaming(f"Destroying {self.env}", None) as events:
             self.terraform.destroy(events=events)

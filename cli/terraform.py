@@ -266,6 +266,8 @@ class Terraform:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            # Deferred work must not slow what the user waits on next.
+            preexec_fn=lambda: os.nice(10),  # noqa: PLW1509
         )
 
     def apply_plan(self, plan: Path, *, events: bool = False) -> Result:

@@ -8,6 +8,7 @@ keys, over-large files and alias bombs are refused before any value is built.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ MAX_FILE_BYTES = 1024 * 1024
 # libyaml's composer when PyYAML was built with it (its wheels are): ~10x faster, same marks.
 _LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 100_000
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -170,7 +172,9 @@ class _Builder:
         return value
 
     def _text(self, value: str, node: yaml.Node, path: YamlPath) -> str:
-        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        if value.isascii():
+            return value
+        if _SURROGATE_RE.search(value):
             raise self._fail(node, path, "contains an unpaired surrogate (\\uD800-\\uDFFF), which is not text")
         # Terraform normalizes every string to NFC; doing it here keeps `show` and the plan in step.
         return unicodedata.normalize("NFC", value)

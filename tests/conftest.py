@@ -97,3 +97,18 @@ def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slowest tests (emulator round trips) first, spread over the halves of the list.
+
+    With ``-n 2 --dist worksteal`` each worker starts on one half, so the two long
+    round trips run side by side instead of one after the other.
+    """
+    slow = [i for i in items if i.get_closest_marker("slow")]
+    rest = [i for i in items if not i.get_closest_marker("slow")]
+    half = len(items) // 2
+    ordered = rest[:]
+    for n, item in enumerate(slow):
+        ordered.insert(0 if n % 2 == 0 else half, item)
+    items[:] = ordered

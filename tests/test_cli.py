@@ -106,6 +106,7 @@ def _aws(repo: Path, service: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.terraform
 @pytest.mark.emulator
+@pytest.mark.slow
 def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
     # Plan: changes -> exit 3 with --detailed-exitcode; the summary is printed.
     code, out, err = run(repo, capsys, "plan", "local", "--detailed-exitcode")

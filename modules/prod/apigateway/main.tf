@@ -34,11 +34,21 @@ resource "aws_apigatewayv2_api" "this" {
     allow_credentials = false
     max_age           = 300
   }
+
+  lifecycle {
+    # protect: true. hclforge apply --allow-replace lifts it for one apply.
+    prevent_destroy = true
+  }
 }
 
 resource "aws_cloudwatch_log_group" "access" {
   name              = "/aws/apigateway/sss-prod"
   retention_in_days = 365
+
+  lifecycle {
+    # protect: true. hclforge apply --allow-replace lifts it for one apply.
+    prevent_destroy = true
+  }
 }
 
 # The $default stage: a named stage would be prepended to the backend path.

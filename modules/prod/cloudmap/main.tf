@@ -8,6 +8,11 @@ resource "aws_service_discovery_private_dns_namespace" "this" {
   name        = "sss-prod.internal"
   description = "Service discovery of sss-prod"
   vpc         = var.vpc_id
+
+  lifecycle {
+    # protect: true. hclforge apply --allow-replace lifts it for one apply.
+    prevent_destroy = true
+  }
 }
 
 ################################################################################

@@ -13,6 +13,11 @@ resource "aws_ecs_cluster" "this" {
     name  = "containerInsights"
     value = "enabled"
   }
+
+  lifecycle {
+    # protect: true. hclforge apply --allow-replace lifts it for one apply.
+    prevent_destroy = true
+  }
 }
 
 resource "aws_ecs_cluster_capacity_providers" "this" {
@@ -32,6 +37,11 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 resource "aws_cloudwatch_log_group" "api" {
   name              = "/ecs/sss-prod/api"
   retention_in_days = 90
+
+  lifecycle {
+    # protect: true. hclforge apply --allow-replace lifts it for one apply.
+    prevent_destroy = true
+  }
 }
 
 resource "aws_ecs_task_definition" "api" {
@@ -219,6 +229,11 @@ resource "aws_appautoscaling_policy" "api_memory" {
 resource "aws_cloudwatch_log_group" "worker" {
   name              = "/ecs/sss-prod/worker"
   retention_in_days = 90
+
+  lifecycle {
+    # protect: true. hclforge apply --allow-replace lifts it for one apply.
+    prevent_destroy = true
+  }
 }
 
 resource "aws_ecs_task_definition" "worker" {
