@@ -267,7 +267,7 @@ class Terraform:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
             # Deferred work must not slow what the user waits on next.
-            preexec_fn=lambda: os.nice(10),  # noqa: PLW1509
+            preexec_fn=lambda: os.nice(10),
         )
 
     def apply_plan(self, plan: Path, *, events: bool = False) -> Result:
