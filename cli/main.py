@@ -422,6 +422,15 @@ def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emula
 
 @cli.command()
 @click.argument("env")
+@pass_app
+def bootstrap(app: App, env: str) -> None:
+    """Create ENV's S3 state bucket (and DynamoDB lock table), idempotently."""
+    app.workspace(env, stream=False).bootstrap()
+    click.echo(f"bootstrapped {env}")
+
+
+@cli.command()
+@click.argument("env")
 @click.option("--emulator", is_flag=True, help="Check the emulator copy.")
 @pass_app
 def drift(app: App, env: str, emulator: bool) -> None:

@@ -558,6 +558,27 @@ class Workspace:
             self.terraform.destroy(events=events)
         self._discard_plan()
 
+    def bootstrap(self) -> None:
+        """Create the environment's S3 state bucket (and lock table), idempotently."""
+        from cli.bootstrap import bootstrap
+
+        self.check_account()
+        cfg = self.loaded.config
+        import boto3
+
+        if self.on_emulator:
+            emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
+            env = emu.client_env(cfg.aws.region)
+            session = boto3.session.Session(
+                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                region_name=cfg.aws.region,
+            )
+            bootstrap(cfg, _EndpointSession(session, emu.endpoint), self.info, tls_only=False)
+        else:
+            session = boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+            bootstrap(cfg, session, self.info)
+
     def drift(self) -> list[Drift]:
         """A refresh-only plan: what changed outside Terraform. Read-only: nothing is applied."""
         self.check_account()
@@ -622,6 +643,17 @@ def plan_many(settings: Settings, names: list[str], *, emulator: bool, jobs: int
         futures = [pool.submit(one, env) for env in names]
         for future in as_completed(futures):
             yield future.result()
+
+
+class _EndpointSession:
+    """A boto3 session whose clients all talk to one endpoint (the emulator)."""
+
+    def __init__(self, session: Any, endpoint: str) -> None:
+        self.session = session
+        self.endpoint = endpoint
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self.session.client(service, endpoint_url=self.endpoint, **kwargs)
 
 
 def hash_text(text: str) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,7 @@ from typing import Any
 from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PyTerraform
 
-from hclforge.errors import Interrupted, TerraformError
+from hclforge.errors import Interrupted, StateLocked, TerraformError
 
 LineSink = Callable[[str], None]
 
@@ -189,6 +190,8 @@ class Terraform:
         result = Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines))
         if result.returncode not in ok:
             detail = result.stderr.strip() or error_text(result.stdout) or result.stdout.strip()[-4000:]
+            if "Error acquiring the state lock" in detail:
+                raise StateLocked(lock_message(detail), returncode=result.returncode, stderr=result.stderr)
             raise TerraformError(
                 f"terraform {argv[1]} failed (exit {result.returncode}):\n{detail}",
                 returncode=result.returncode,
@@ -331,6 +334,19 @@ def error_text(stdout: str) -> str:
         if is_diag and event.get("diagnostic", {}).get("severity") == "error":
             errors.append(diagnostic_text(event))
     return "\n".join(errors)
+
+
+def lock_message(detail: str) -> str:
+    """Terraform's state-lock error, said plainly: who holds the lock, doing what, since when."""
+    info = dict(re.findall(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$", detail, flags=re.M))
+    created = info.get("Created", "")
+    since = re.sub(r"(\d{2}:\d{2}:\d{2})\.\d+ \+0000 UTC", r"\1 UTC", created) or "an unknown time"
+    operation = info.get("Operation", "").removeprefix("OperationType").lower() or "an operation"
+    return (
+        f"the state is locked by {info.get('Who', 'someone')} ({operation}), since {since}: another terraform "
+        f"is working on this environment; try again when it is done. Lock ID {info.get('ID', '?')} on "
+        f"{info.get('Path', 'the state')}; only if that run crashed: terraform force-unlock {info.get('ID', 'ID')}"
+    )
 
 
 def file_digest(paths: Sequence[Path], base: Path) -> str:

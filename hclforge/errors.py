@@ -73,6 +73,10 @@ class TerraformError(HclforgeError):
         super().__init__(message)
 
 
+class StateLocked(TerraformError):
+    """Another terraform holds the state lock (exit 1); says who, doing what, since when."""
+
+
 class EmulatorError(HclforgeError):
     """The local AWS emulator could not be started, reached or stopped (exit 1)."""
 

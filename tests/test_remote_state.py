@@ -1,0 +1,129 @@
+"""Remote state on S3 (on the emulator): bootstrap, and two concurrent applies of one environment."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from cli.main import main
+from tests.conftest import MINIMAL_ENV
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
+BUCKET = "demo-shared-state"
+KEY = "demo/shared/terraform.tfstate"
+HCLFORGE = str(Path(sys.executable).parent / "hclforge")
+
+
+@pytest.fixture
+def shared(project) -> Iterator[Path]:
+    env = json.loads(json.dumps(MINIMAL_ENV))
+    env.update({"aws": {"region": "eu-west-1", "emulator": True}, "backend": {"type": "s3", "bucket": BUCKET}})
+    env["network"] = {"create": {"cidr": "10.9.0.0/16", "private_subnets": 1}}
+    root = project({"envs/shared.yaml": env})
+    yield root
+    main(["--root", str(root), "emulator", "stop"])
+
+
+def _s3(root: Path):  # type: ignore[no-untyped-def]
+    port = json.loads((root / ".hclforge/emulator.json").read_text())["port"]
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="eu-west-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+
+
+def test_bootstrap_is_idempotent_and_hardens_the_bucket(shared: Path, capsys) -> None:
+    assert main(["--root", str(shared), "bootstrap", "shared"]) == 0
+    err = capsys.readouterr().err
+    assert f"bucket {BUCKET}: created in eu-west-1" in err and "the emulator speaks plain HTTP" in err
+    assert main(["--root", str(shared), "bootstrap", "shared"]) == 0
+    assert f"bucket {BUCKET}: exists" in capsys.readouterr().err
+    s3 = _s3(shared)
+    assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
+    rule = s3.get_bucket_encryption(Bucket=BUCKET)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert all(s3.get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"].values())
+
+
+def test_bootstrap_puts_a_tls_only_policy_and_a_lock_table_on_aws(shared: Path) -> None:
+    """What real AWS gets, against the emulator: the TLS-only policy and a DynamoDB lock table."""
+    from cli.bootstrap import bootstrap
+    from cli.ops import _EndpointSession
+    from hclforge.config import load_env
+
+    main(["--root", str(shared), "emulator", "start"])
+    env_file = shared / "envs/shared.yaml"
+    env_file.write_text(env_file.read_text().replace(BUCKET, "demo-aws-like") + "")
+    cfg = load_env(shared, "shared").config
+    cfg.backend.lock, cfg.backend.dynamodb_table = "dynamodb", "demo-locks"
+    port = json.loads((shared / ".hclforge/emulator.json").read_text())["port"]
+    session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1")
+    said: list[str] = []
+    bootstrap(cfg, _EndpointSession(session, f"http://127.0.0.1:{port}"), said.append, tls_only=True)
+    assert "bucket demo-aws-like: versioning on, encrypted (AES256), public access blocked, TLS only" in said
+    assert "lock table demo-locks: created" in said
+    policy = json.loads(_s3(shared).get_bucket_policy(Bucket="demo-aws-like")["Policy"])
+    assert policy["Statement"][0]["Effect"] == "Deny"
+    assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    said.clear()
+    bootstrap(cfg, _EndpointSession(session, f"http://127.0.0.1:{port}"), said.append, tls_only=True)
+    assert "lock table demo-locks: exists" in said and "bucket demo-aws-like: exists" in said
+
+
+def test_bootstrap_of_a_local_backend_is_a_usage_error(project, capsys) -> None:
+    root = project({"envs/dev.yaml": MINIMAL_ENV})
+    assert main(["--root", str(root), "bootstrap", "dev"]) == 2
+    assert "nothing to bootstrap" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_concurrent_applies(shared: Path) -> None:
+    assert main(["--root", str(shared), "bootstrap", "shared"]) == 0
+    s3 = _s3(shared)
+    first = subprocess.Popen(
+        [HCLFORGE, "--root", str(shared), "apply", "shared", "--auto-approve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until the first holds the lock for its apply (not for its plan).
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:
+        try:
+            lock = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{KEY}.tflock")["Body"].read())
+            if lock.get("Operation") == "OperationTypeApply":
+                break
+        except s3.exceptions.NoSuchKey:
+            pass
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"the first apply never held the lock: {first.communicate()}")
+
+    second = subprocess.run(
+        [HCLFORGE, "--root", str(shared), "apply", "shared", "--auto-approve"], capture_output=True, text=True
+    )
+    assert first.poll() is None, "the second apply must fail while the first still runs"
+    assert second.returncode == 1, second.stderr
+    assert "the state is locked by" in second.stderr and "(apply), since 20" in second.stderr
+    assert "Traceback" not in second.stderr
+
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    state = json.loads(s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read())
+    addresses = [(r.get("module"), r["type"], r["name"]) for r in state["resources"] if r["mode"] == "managed"]
+    assert len(addresses) == len(set(addresses)) and all(len(r["instances"]) == 1 for r in state["resources"])
+    serial = state["serial"]
+    # Nothing to do on a re-plan; an apply of no changes writes no new state.
+    assert main(["--root", str(shared), "apply", "shared", "--auto-approve"]) == 0
+    again = json.loads(s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read())
+    assert again["serial"] == serial and again["lineage"] == state["lineage"]
