@@ -63,7 +63,7 @@ def test_bootstrap_puts_a_tls_only_policy_and_a_lock_table_on_aws(shared: Path) 
 
     main(["--root", str(shared), "emulator", "start"])
     env_file = shared / "envs/shared.yaml"
-    env_file.write_text(env_file.read_text().replace(BUCKET, "demo-aws-like") + "")
+    env_file.write_text(env_file.read_text().replace(BUCKET, "demo-aws-like"))
     cfg = load_env(shared, "shared").config
     cfg.backend.lock, cfg.backend.dynamodb_table = "dynamodb", "demo-locks"
     port = json.loads((shared / ".hclforge/emulator.json").read_text())["port"]
@@ -117,7 +117,7 @@ def test_two_concurrent_applies(shared: Path) -> None:
     assert "the state is locked by" in second.stderr and "(apply), since 20" in second.stderr
     assert "Traceback" not in second.stderr
 
-    out, err = first.communicate(timeout=300)
+    _, err = first.communicate(timeout=300)
     assert first.returncode == 0, err
     state = json.loads(s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read())
     addresses = [(r.get("module"), r["type"], r["name"]) for r in state["resources"] if r["mode"] == "managed"]
