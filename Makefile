@@ -8,6 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hclforge-installed
 NODE_STAMP := node_modules/.hclforge-installed
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
+CHECKOV_VERSION := 3.3.30
 HCLFORGE := $(BIN)/hclforge
 # The local environment runs on the emulator: there is nothing real to confirm.
 AUTO_APPROVE ?= $(if $(filter local,$(ENV)),1,)
@@ -18,7 +21,7 @@ PYTEST_ARGS ?=
 emu_flag = $(if $(EMULATOR),--emulator,)
 approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
 
-.PHONY: help venv plan apply destroy render check test bench emulator-up emulator-down completion clean
+.PHONY: help venv plan apply destroy render check test bench scan emulator-up emulator-down completion clean
 
 help: ## Show this help
 	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1]"
@@ -64,6 +67,15 @@ test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (unit, golden, terrafor
 bench: $(STAMP) $(NODE_STAMP) ## Benchmarks side by side with raw terraform; writes bench/results.{json,md}
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/check.py
+
+# checkov lives in a venv of its own: its many dependencies must not move the project's pins.
+$(SCAN_STAMP):
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	@$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	@touch $(SCAN_STAMP)
+
+scan: $(STAMP) $(SCAN_STAMP) ## checkov on every environment's plan JSON (prod must have 0 failed checks)
+	$(BIN)/python tools/scan.py
 
 emulator-up: $(STAMP) ## Start the local AWS emulator on 127.0.0.1
 	$(HCLFORGE) emulator start

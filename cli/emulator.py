@@ -39,6 +39,7 @@ class Emulator:
 
     pid: int
     port: int
+    generation: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -94,7 +95,7 @@ def status(state_dir: Path) -> Emulator | None:
     path = state_dir / STATE_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        emu = Emulator(int(data["pid"]), int(data["port"]))
+        emu = Emulator(int(data["pid"]), int(data["port"]), str(data.get("generation", "")))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if _alive(emu.pid) and healthy(emu.port):
@@ -147,9 +148,12 @@ def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
             tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise EmulatorError(f"the emulator exited at start (code {proc.returncode}):\n{tail}")
         if healthy(port, timeout=0.5):
-            emu = Emulator(proc.pid, port)
+            # Each start is a new, empty world: state written against an older one is void.
+            emu = Emulator(proc.pid, port, f"{int(time.time())}-{proc.pid}")
             tmp = state_dir / (STATE_FILE + ".tmp")
-            tmp.write_text(json.dumps({"pid": emu.pid, "port": emu.port}), encoding="utf-8")
+            tmp.write_text(
+                json.dumps({"pid": emu.pid, "port": emu.port, "generation": emu.generation}), encoding="utf-8"
+            )
             tmp.replace(state_dir / STATE_FILE)
             return emu
         time.sleep(0.2)

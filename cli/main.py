@@ -318,6 +318,11 @@ def _print_summary(app: App, summary: Any, fmt: str) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when a plan has changes.")
 @click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
+@click.option(
+    "--json-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan's show -json to FILE before returning (for scanners).",
+)
 @pass_app
 def plan(
     app: App,
@@ -328,13 +333,18 @@ def plan(
     fmt: str,
     detailed_exitcode: bool,
     allow_replace: bool,
+    json_out: Path | None,
 ) -> None:
     """Render if stale, init if needed, plan -out, and print a summary."""
     import render as renderer
 
     names = renderer.select_envs(app.root, [env] if env else [], all_envs)
     if not all_envs:
-        result = app.workspace(names[0], emulator=emulator, allow_replace=allow_replace).plan()
+        ws = app.workspace(names[0], emulator=emulator, allow_replace=allow_replace)
+        result = ws.plan()
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(ws.terraform.show_json(result.plan_file)), encoding="utf-8")
         _print_summary(app, result.summary, fmt)
         if detailed_exitcode and result.summary.has_changes:
             raise ChangesPresent("the plan has changes")

@@ -278,6 +278,7 @@ class Workspace:
             emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
             env.update(emu.client_env(self.loaded.config.aws.region))
             unset = emulator.UNSET_VARS
+            self._void_stale_emulator_state(emu)
         return Terraform(
             self.work_dir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color, unset=unset
         )
@@ -297,6 +298,33 @@ class Workspace:
             finally:
                 tf.sink = previous
 
+    def _local_state_file(self) -> Path | None:
+        """The local state file terraform uses here, or None for an S3 backend."""
+        if self.emulator_copy:
+            return self.files_dir / "emulator.tfstate"
+        if self.loaded.config.backend.type == "local":
+            return (self.tree_dir / str(render.build_context(self.loaded)["state_path"])).resolve()
+        return None
+
+    def _void_stale_emulator_state(self, emu: emulator.Emulator) -> None:
+        """Set aside local state written against an earlier emulator process.
+
+        The emulator keeps everything in memory, so after a restart that state
+        lists resources that no longer exist, and refreshing them makes the
+        provider retry for minutes.
+        """
+        state = self._local_state_file()
+        if state is None or not emu.generation:
+            return
+        marker = state.with_name(state.name + ".emulator")
+        seen = marker.read_text(encoding="utf-8") if marker.is_file() else ""
+        if seen != emu.generation:
+            if state.is_file() and seen:
+                state.replace(state.with_name(f"{state.name}.void-{seen}"))
+                self.info(f"the emulator was restarted: its resources are gone, so {self.env} starts from empty state")
+            state.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(emu.generation, encoding="utf-8")
+
     def _prepare_workdir(self) -> None:
         if not self.uses_copy:
             return
@@ -305,7 +333,8 @@ class Workspace:
         if self.emulator_copy:
             overrides[OVERRIDE_FILE] = emulator_override(self.files_dir / "emulator.tfstate")
         elif cfg.backend.type == "local":
-            state = (self.tree_dir / render.build_context(self.loaded)["state_path"]).resolve()
+            state = self._local_state_file()
+            assert state is not None
             overrides[OVERRIDE_FILE] = local_backend_override(state)
         if self.allow_replace:
             for module, resources in protected_resources(self.tree_dir).items():
