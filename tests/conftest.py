@@ -100,15 +100,15 @@ def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the slowest tests (emulator round trips) first, spread over the halves of the list.
+    """Run the slowest tests (emulator round trips) first, spread over the workers' shares.
 
-    With ``-n 2 --dist worksteal`` each worker starts on one half, so the two long
-    round trips run side by side instead of one after the other.
+    With ``--dist worksteal`` each of N workers starts on one contiguous Nth of the
+    list, so the long round trips are placed at the start of each share.
     """
     slow = [i for i in items if i.get_closest_marker("slow")]
     rest = [i for i in items if not i.get_closest_marker("slow")]
-    half = len(items) // 2
-    ordered = rest[:]
+    workers = 3
+    shares = [rest[k::workers] for k in range(workers)]
     for n, item in enumerate(slow):
-        ordered.insert(0 if n % 2 == 0 else half, item)
-    items[:] = ordered
+        shares[n % workers].insert(0, item)
+    items[:] = [item for share in shares for item in share]

@@ -280,6 +280,7 @@ def test_account_guard_refuses_another_account_before_terraform(project, capsys,
 
 @pytest.mark.terraform
 @pytest.mark.emulator
+@pytest.mark.slow
 def test_state_from_an_earlier_emulator_is_set_aside(repo: Path, capsys) -> None:
     state = repo / ".hclforge/state/local/terraform.tfstate"
     assert run(repo, capsys, "apply", "local", "--auto-approve")[0] == 0

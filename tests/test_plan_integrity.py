@@ -32,6 +32,7 @@ def _ws(root: Path) -> Workspace:
     return Workspace(load_settings(root), "small")
 
 
+@pytest.mark.slow
 def test_each_kind_of_staleness_is_named(ws_root: Path) -> None:
     ws = _ws(ws_root)
     ws.plan()
