@@ -88,32 +88,39 @@ def service_of(resource_name: str, services: Iterable[str]) -> str:
     return "-"
 
 
-def summarize(env: str, plan: dict[str, Any], services: Iterable[str]) -> Summary:
-    """Summarize a ``show -json`` plan document."""
+Change = tuple[str, str, str, str]  # (module address or "", resource name, address, action)
+
+
+def _build(env: str, changes: Iterable[Change], outputs: Iterable[str], services: Iterable[str]) -> Summary:
+    """Count changes per module and service; the one core of both summaries."""
     services = list(services)
     rows: dict[tuple[str, str], Row] = {}
     summary = Summary(env)
-    for rc in plan.get("resource_changes", []):
-        if rc.get("mode") != "managed":
-            continue
-        action = action_of(rc["change"]["actions"])
-        if action is None:
-            continue
-        module = (rc.get("module_address") or "root").removeprefix("module.")
-        service = service_of(rc["name"], services) if module != "root" else "-"
+    for module_address, name, address, action in changes:
+        module = (module_address or "root").removeprefix("module.")
+        service = service_of(name, services) if module != "root" else "-"
         row = rows.setdefault((module, service), Row(module, service))
         setattr(row, action, getattr(row, action) + 1)
         if action == "replace":
-            summary.replaced.append(rc["address"])
+            summary.replaced.append(address)
         elif action == "delete":
-            summary.deleted.append(rc["address"])
+            summary.deleted.append(address)
     summary.rows = [rows[k] for k in sorted(rows)]
     summary.replaced.sort()
     summary.deleted.sort()
-    for name, change in sorted(plan.get("output_changes", {}).items()):
-        if action_of(change.get("actions", [])) is not None:
-            summary.output_changes.append(name)
+    summary.output_changes = sorted(outputs)
     return summary
+
+
+def summarize(env: str, plan: dict[str, Any], services: Iterable[str]) -> Summary:
+    """Summarize a ``show -json`` plan document."""
+    changes = [
+        (rc.get("module_address") or "", rc["name"], rc["address"], action)
+        for rc in plan.get("resource_changes", [])
+        if rc.get("mode") == "managed" and (action := action_of(rc["change"]["actions"])) is not None
+    ]
+    outputs = [name for name, ch in plan.get("output_changes", {}).items() if action_of(ch.get("actions", []))]
+    return _build(env, changes, outputs, services)
 
 
 @dataclass(frozen=True)
@@ -171,33 +178,18 @@ def summarize_events(env: str, events: Iterable[dict[str, Any]], services: Itera
     Gives the same summary as :func:`summarize` on ``show -json``, without the second
     terraform run (and provider start) that ``show -json`` costs.
     """
-    services = list(services)
-    rows: dict[tuple[str, str], Row] = {}
-    summary = Summary(env)
+    changes: list[Change] = []
+    outputs: list[str] = []
     for event in events:
-        kind = event.get("type")
-        if kind == "planned_change":
-            change = event["change"]
-            res = change["resource"]
-            action = change["action"] if change["action"] in ACTIONS else None
-            if action is None or res.get("resource_type", "").startswith("data."):
-                continue
-            module = (res.get("module") or "root").removeprefix("module.")
-            service = service_of(res["resource_name"], services) if module != "root" else "-"
-            row = rows.setdefault((module, service), Row(module, service))
-            setattr(row, action, getattr(row, action) + 1)
-            if action == "replace":
-                summary.replaced.append(res["addr"])
-            elif action == "delete":
-                summary.deleted.append(res["addr"])
-        elif kind == "outputs":
-            for name, out in sorted(event.get("outputs", {}).items()):
-                if out.get("action") not in (None, "noop"):
-                    summary.output_changes.append(name)
-    summary.rows = [rows[k] for k in sorted(rows)]
-    summary.replaced.sort()
-    summary.deleted.sort()
-    return summary
+        if event.get("type") == "planned_change":
+            change, res = event["change"], event["change"]["resource"]
+            if change["action"] in ACTIONS and not res.get("resource_type", "").startswith("data."):
+                changes.append((res.get("module") or "", res["resource_name"], res["addr"], change["action"]))
+        elif event.get("type") == "outputs":
+            outputs += [
+                name for name, out in event.get("outputs", {}).items() if out.get("action") not in (None, "noop")
+            ]
+    return _build(env, changes, outputs, services)
 
 
 def from_json(data: dict[str, Any]) -> Summary:

@@ -324,16 +324,11 @@ def diagnostic_text(event: dict[str, Any]) -> str:
 
 def error_text(stdout: str) -> str:
     """Every error diagnostic of a ``-json`` event stream ('' when there is none)."""
-    errors = []
-    for line in stdout.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        is_diag = isinstance(event, dict) and event.get("type") == "diagnostic"
-        if is_diag and event.get("diagnostic", {}).get("severity") == "error":
-            errors.append(diagnostic_text(event))
-    return "\n".join(errors)
+    return "\n".join(
+        diagnostic_text(event)
+        for event in parse_events(stdout)
+        if event.get("type") == "diagnostic" and event.get("diagnostic", {}).get("severity") == "error"
+    )
 
 
 def lock_message(detail: str) -> str:
