@@ -150,11 +150,6 @@ def sync_copy(source: Path, dest: Path, overrides: dict[str, str]) -> None:
             target.write_text(text, encoding="utf-8")
 
 
-def sync_emulator_copy(source: Path, dest: Path, state_path: Path) -> None:
-    """A copy of the tree that plans against the emulator (see :func:`emulator_override`)."""
-    sync_copy(source, dest, {OVERRIDE_FILE: emulator_override(state_path)})
-
-
 class Workspace:
     """One environment of one project, as the CLI acts on it.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import textwrap
@@ -56,6 +57,20 @@ def tree_snapshot(base: Path) -> dict[str, bytes]:
     if not base.exists():
         return {}
     return {p.relative_to(base).as_posix(): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()}
+
+
+def emulator_client(root: Path, service: str, region: str = "ap-northeast-1") -> Any:
+    """A boto3 client for the emulator the CLI started under ``root`` (read from .hclforge/emulator.json)."""
+    import boto3
+
+    port = json.loads((root / ".hclforge/emulator.json").read_text())["port"]
+    return boto3.client(
+        service,
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from cli.main import main
 from cli.summary import summarize
-from tests.conftest import ROOT
+from tests.conftest import ROOT, emulator_client
 
 
 @pytest.fixture
@@ -94,14 +93,7 @@ def test_emulator_status_when_stopped_exits_1(repo: Path, capsys) -> None:
 
 
 def _aws(repo: Path, service: str):  # type: ignore[no-untyped-def]
-    port = json.loads((repo / ".hclforge/emulator.json").read_text())["port"]
-    return boto3.client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="ap-northeast-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    return emulator_client(repo, service)
 
 
 @pytest.mark.terraform

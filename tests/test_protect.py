@@ -6,12 +6,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 import render
 from cli.main import main
-from tests.conftest import MINIMAL_ENV, ROOT
+from tests.conftest import MINIMAL_ENV, ROOT, emulator_client
 
 PROTECTED = (
     "aws_ecs_cluster",
@@ -67,14 +66,7 @@ def test_replacing_a_protected_resource_needs_allow_replace(guarded: Path, capsy
 
     code, text = _run(guarded, capsys, "apply", "guarded", "--auto-approve", "--allow-replace")
     assert code == 0, text
-    port = json.loads((guarded / ".hclforge/emulator.json").read_text())["port"]
-    ecs = boto3.client(
-        "ecs",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="eu-west-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    ecs = emulator_client(guarded, "ecs", "eu-west-1")
     active = [
         c["clusterName"]
         for c in ecs.describe_clusters(clusters=["demo-guarded-v2", "demo-guarded"])["clusters"]

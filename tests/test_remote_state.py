@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from cli.main import main
-from tests.conftest import MINIMAL_ENV
+from tests.conftest import MINIMAL_ENV, emulator_client
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 BUCKET = "demo-shared-state"
@@ -32,14 +32,7 @@ def shared(project) -> Iterator[Path]:
 
 
 def _s3(root: Path):  # type: ignore[no-untyped-def]
-    port = json.loads((root / ".hclforge/emulator.json").read_text())["port"]
-    return boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="eu-west-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    return emulator_client(root, "s3", "eu-west-1")
 
 
 def test_bootstrap_is_idempotent_and_hardens_the_bucket(shared: Path, capsys) -> None:

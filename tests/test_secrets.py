@@ -6,11 +6,10 @@ import json
 import tempfile
 from pathlib import Path
 
-import boto3
 import pytest
 
 from cli.main import main
-from tests.conftest import MINIMAL_ENV
+from tests.conftest import MINIMAL_ENV, emulator_client
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 CANARY = "canary-s3cr3t-Value-8d2f"
@@ -22,14 +21,7 @@ def test_no_secret_value_in_files_summaries_or_logs(project, capsys) -> None:
     tmp_before = set(Path(tempfile.gettempdir()).iterdir())
     try:
         assert main(["--root", str(root), "emulator", "start"]) == 0
-        port = json.loads((root / ".hclforge/emulator.json").read_text())["port"]
-        sm = boto3.client(
-            "secretsmanager",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="eu-west-1",
-            aws_access_key_id="t",
-            aws_secret_access_key="t",
-        )
+        sm = emulator_client(root, "secretsmanager", "eu-west-1")
         arn = sm.create_secret(Name="demo/db", SecretString=CANARY)["ARN"]
         env = json.loads(json.dumps(MINIMAL_ENV))
         env["aws"] = {"region": "eu-west-1", "emulator": True}
