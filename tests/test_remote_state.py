@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -89,6 +90,16 @@ def test_two_concurrent_applies(shared: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    try:
+        _check_concurrent(shared, s3, first)
+    finally:
+        if first.poll() is None:
+            first.kill()  # never leave an apply (and its terraform) running after a failure
+            first.wait()
+
+
+def _check_concurrent(shared: Path, s3: Any, first: subprocess.Popen[str]) -> None:
+    """The second apply fails on the lock while the first runs; the first's state is whole."""
     # Wait until the first holds the lock for its apply (not for its plan).
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and first.poll() is None:
@@ -116,6 +127,14 @@ def test_two_concurrent_applies(shared: Path) -> None:
     addresses = [(r.get("module"), r["type"], r["name"]) for r in state["resources"] if r["mode"] == "managed"]
     assert len(addresses) == len(set(addresses)) and all(len(r["instances"]) == 1 for r in state["resources"])
     serial = state["serial"]
+    # The bucket is versioned: every state write left a version. One writer only: a single lineage,
+    # serials 1..N each written once (terraform also persists a snapshot during a long apply).
+    versions = [v for v in s3.list_object_versions(Bucket=BUCKET, Prefix=KEY)["Versions"] if v["Key"] == KEY]
+    written = [
+        json.loads(s3.get_object(Bucket=BUCKET, Key=KEY, VersionId=v["VersionId"])["Body"].read()) for v in versions
+    ]
+    assert {w["lineage"] for w in written} == {state["lineage"]}
+    assert sorted(w["serial"] for w in written) == list(range(1, serial + 1))  # each serial written once
     # Nothing to do on a re-plan; an apply of no changes writes no new state.
     assert main(["--root", str(shared), "apply", "shared", "--auto-approve"]) == 0
     again = json.loads(s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read())
