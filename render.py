@@ -164,6 +164,11 @@ def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hc
     return ignored
 
 
+def local_state_path(env: str) -> str:
+    """Where a local backend keeps state, relative to ``modules/<env>/``: outside the generated tree."""
+    return f"../../.hclforge/state/{env}/terraform.tfstate"
+
+
 def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
@@ -195,7 +200,7 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "subnet_cidrs": _subnet_cidrs(cfg.network.create.cidr, cfg.network.create.private_subnets)
         if cfg.network.create
         else [],
-        "state_path": f"../../.hclforge/state/{loaded.name}/terraform.tfstate",
+        "state_path": local_state_path(loaded.name),
     }
 
 

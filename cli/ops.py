@@ -298,7 +298,7 @@ class Workspace:
         if self.emulator_copy:
             return self.files_dir / "emulator.tfstate"
         if self.loaded.config.backend.type == "local":
-            return (self.tree_dir / str(render.build_context(self.loaded)["state_path"])).resolve()
+            return (self.tree_dir / render.local_state_path(self.env)).resolve()
         return None
 
     def _void_stale_emulator_state(self, emu: emulator.Emulator) -> None:
@@ -343,7 +343,7 @@ class Workspace:
         backend_env = tf.env.get("AWS_ENDPOINT_URL", "")
         cli_config = Path(tf.env["TF_CLI_CONFIG_FILE"]).read_text(encoding="utf-8")
         extra = json.dumps([modules, backend_env, cli_config, self.settings.terraform_bin])
-        return file_digest(root_files, self.work_dir) + ":" + str(hash_text(extra))
+        return file_digest(root_files, self.work_dir) + ":" + hash_text(extra)
 
     def check_account(self) -> None:
         """Refuse credentials of another AWS account, before terraform runs.
