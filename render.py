@@ -17,6 +17,7 @@ import argparse
 import difflib
 import ipaddress
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -41,6 +42,10 @@ TERRAFORM_VERSION = ">= 1.10.0"
 AWS_PROVIDER_VERSION = ">= 5.68.0, < 6.0.0"
 EMULATOR_ACCOUNT_ID = "123456789012"
 CHILD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
+TMP_VOLUME = "tmp"
+# What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
+# image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
 
 
 @dataclass
@@ -105,16 +110,31 @@ def _render_template(name: str, context: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- render
 
 
-def _subnet_cidrs(cidr: str, count: int) -> list[str]:
+def _subnet_cidrs(cidr: str, count: int) -> tuple[list[str], list[str]]:
+    """Private and public subnet CIDRs: ``count`` of each, private first, /4 longer than the VPC."""
     net = ipaddress.IPv4Network(cidr)
     new_prefix = min(net.prefixlen + 4, 28)
-    return [str(s) for s in list(net.subnets(new_prefix=new_prefix))[:count]]
+    blocks = [str(s) for s in net.subnets(new_prefix=new_prefix)]
+    return blocks[:count], blocks[count : 2 * count]
+
+
+# A Secrets Manager secret's full ARN ends in "-" and six random characters.
+_SECRET_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}")
 
 
 def _secret_resource(arn: str) -> str:
-    """The IAM resource of a secret reference: Secrets Manager JSON-key suffixes are dropped."""
+    """The IAM resource that grants reading the secret ``arn`` refers to.
+
+    JSON-key and version suffixes (``:key:stage:id``) are dropped. A Secrets Manager
+    ARN without its 6-character suffix matches no secret in an IAM policy, so it is
+    granted as ``<arn>-??????`` (AWS: "Resource: secrets in IAM policies").
+    """
     parts = arn.split(":")
-    return ":".join(parts[:7]) if parts[2] == "secretsmanager" else arn
+    if parts[2] != "secretsmanager":
+        return arn
+    base = ":".join(parts[:7])
+    name = parts[6]
+    return base if _SECRET_SUFFIX_RE.fullmatch(name[-7:]) else f"{base}-??????"
 
 
 def container_definition(cfg: EnvConfig, name: str) -> dict[str, Any]:
@@ -135,6 +155,8 @@ def container_definition(cfg: EnvConfig, name: str) -> dict[str, Any]:
         container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(svc.secrets.items())]
     if svc.readonly_root_filesystem:
         container["readonlyRootFilesystem"] = True
+        # Most runtimes need a writable /tmp: an ephemeral task volume (see the task definition).
+        container["mountPoints"] = [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
     if svc.health_check is not None:
         hc = svc.health_check
         container["healthCheck"] = {
@@ -177,6 +199,9 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     )
     sources = ", ".join(loaded.sources)
     shims = shims_for(cfg)
+    private_cidrs, public_cidrs = (
+        _subnet_cidrs(cfg.network.create.cidr, cfg.network.create.private_subnets) if cfg.network.create else ([], [])
+    )
     return {
         "cfg": cfg,
         "env": loaded.name,
@@ -197,9 +222,18 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
             "secretsmanager": [a for a in secret_arns if a.split(":")[2] == "secretsmanager"],
             "ssm": [a for a in secret_arns if a.split(":")[2] == "ssm"],
         },
-        "subnet_cidrs": _subnet_cidrs(cfg.network.create.cidr, cfg.network.create.private_subnets)
-        if cfg.network.create
-        else [],
+        "kms_key_arns": sorted({k for s in cfg.services.values() for k in s.kms_key_arns}),
+        "callers": {n: sorted(c for c, s in cfg.services.items() if n in s.calls) for n in cfg.services},
+        "tmp_volume": TMP_VOLUME,
+        "subnet_cidrs": private_cidrs,
+        "public_subnet_cidrs": public_cidrs,
+        "nat_count": (len(private_cidrs) if cfg.network.create.nat_gateways == "per_az" else 1)
+        if cfg.network.create and cfg.egress == "nat"
+        else 0,
+        "private_route_tables": len(private_cidrs)
+        if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
+        else 1,
+        "interface_endpoints": INTERFACE_ENDPOINTS if cfg.egress == "endpoints" else (),
         "state_path": local_state_path(loaded.name),
     }
 

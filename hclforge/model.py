@@ -21,6 +21,8 @@ REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$"
 ENV_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
+# What an ANY route stands for when it must not catch a CORS preflight (OPTIONS).
+PREFLIGHT_FREE_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 CorsMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]
 RETENTION_DAYS = (
     1,
@@ -82,9 +84,22 @@ class BackendConfig(_Model):
     dynamodb_table: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{3,255}$")
 
 
+Egress = Literal["nat", "endpoints", "none"]
+
+
 class NetworkCreate(_Model):
     cidr: str = Field(description="IPv4 CIDR of the sandbox VPC, /16 to /24.")
     private_subnets: int = Field(default=2, ge=1, le=6, description="Private subnets, one per availability zone.")
+    egress: Egress | None = Field(
+        default=None,
+        description=(
+            "How tasks reach ECR, logs, Secrets Manager/SSM and STS: nat (default off the emulator), "
+            "endpoints (VPC interface endpoints + S3 gateway), or none (emulator only, its default)."
+        ),
+    )
+    nat_gateways: Literal[1, "per_az"] = Field(
+        default=1, description="egress: nat only. 1 (one shared NAT gateway) or per_az (one per private subnet)."
+    )
 
 
 class NetworkConfig(_Model):
@@ -189,7 +204,13 @@ class Service(_Model):
     capacity_provider: CapacityProvider | None = Field(default=None, description="Default: first cluster provider.")
     autoscaling: Autoscaling | None = None
     log_retention_days: int = 30
-    readonly_root_filesystem: bool = False
+    readonly_root_filesystem: bool = Field(default=False, description="A writable /tmp volume is mounted.")
+    calls: list[str] = Field(
+        default_factory=list, description="Services this one calls at http://<name>.<namespace>:<port>."
+    )
+    kms_key_arns: list[str] = Field(
+        default_factory=list, description="Customer KMS keys of its secrets (kms:Decrypt on the execution role)."
+    )
     permissions: Permissions = Field(default_factory=Permissions)
 
 
@@ -232,6 +253,8 @@ class EnvConfig(_Model):
                 svc.auth = "jwt" if self.auth is not None else "none"
             if svc.capacity_provider is None:
                 svc.capacity_provider = self.cluster.capacity_providers[0]
+        if self.network.create is not None and self.network.create.egress is None:
+            self.network.create.egress = "none" if self.aws.emulator else "nat"
         if self.backend.type == "s3":
             if self.backend.key is None:
                 self.backend.key = f"{self.project}/{self.environment}/terraform.tfstate"
@@ -315,6 +338,28 @@ class EnvConfig(_Model):
     def routed_services(self) -> dict[str, Service]:
         """Services that API Gateway sends traffic to."""
         return {n: s for n, s in self.services.items() if s.routes}
+
+    def route_keys(self, service: str) -> list[str]:
+        """The route keys rendered for ``service``, in order (see :meth:`expand_route`)."""
+        return [key for route in self.services[service].routes for key in self.expand_route(service, route)]
+
+    def expand_route(self, service: str, route: str) -> list[str]:
+        """The route keys one YAML route of ``service`` is rendered as.
+
+        With CORS configured, API Gateway answers a browser preflight itself only when
+        no route matches ``OPTIONS``; a JWT route on ``ANY`` would match it and answer
+        401 (AWS: "Configure CORS for HTTP APIs"). Such a route is rendered as one
+        route per method other than ``OPTIONS``.
+        """
+        method, _, path = route.partition(" ")
+        if self.api.cors is not None and self.services[service].auth == "jwt" and method == "ANY":
+            return [f"{m} {path}" for m in PREFLIGHT_FREE_METHODS]
+        return [route]
+
+    @property
+    def egress(self) -> str | None:
+        """``nat``, ``endpoints`` or ``none`` for a created network; None for an existing VPC."""
+        return self.network.create.egress if self.network.create is not None else None
 
     @property
     def discoverable_services(self) -> dict[str, Service]:

@@ -35,6 +35,7 @@ SECRET_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*)?"
     r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$"
 )
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
 POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9+=,.@_/-]+$")
 IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
 SCHEDULE_NAME_RE = re.compile(r"^[0-9a-zA-Z_.-]{1,64}$")
@@ -70,7 +71,20 @@ def check_rules(cfg: EnvConfig) -> list[Finding]:
     Returns:
         ``(yaml_path, message)`` for every violation, in a stable order.
     """
-    rules = (_network, _auth, _backend, _cluster, _api, _services, _routes, _scheduled, _names, _tags, _emulator)
+    rules = (
+        _network,
+        _auth,
+        _backend,
+        _cluster,
+        _api,
+        _services,
+        _calls,
+        _routes,
+        _scheduled,
+        _names,
+        _tags,
+        _emulator,
+    )
     return [finding for rule in rules for finding in rule(cfg)]
 
 
@@ -96,6 +110,17 @@ def _network(cfg: EnvConfig) -> Iterator[Finding]:
             return
         if not 16 <= cidr.prefixlen <= 24:
             yield ("network", "create", "cidr"), f"/{cidr.prefixlen} is not allowed (a VPC is /16 to /24)"
+        create = net.create
+        if create.egress == "none" and not cfg.aws.emulator:
+            # Fargate 1.4 pulls images, reads secrets and ships logs through the task's own
+            # network interface: with no route out, tasks never start.
+            yield (
+                ("network", "create", "egress"),
+                "none is only allowed with aws.emulator: true; tasks in private subnets need a route to ECR, "
+                "CloudWatch Logs, Secrets Manager/SSM and STS (allowed: nat, endpoints)",
+            )
+        if create.nat_gateways != 1 and create.egress != "nat":
+            yield (("network", "create", "nat_gateways"), f"only allowed with egress: nat (egress is {create.egress})")
 
 
 def _auth(cfg: EnvConfig) -> Iterator[Finding]:
@@ -205,6 +230,12 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
                 )
             if asg.cpu_target is None and asg.memory_target is None:
                 yield (*base, "autoscaling"), "needs cpu_target and/or memory_target"
+        for i, arn in enumerate(svc.kms_key_arns):
+            if not KMS_KEY_ARN_RE.match(arn):
+                yield (
+                    (*base, "kms_key_arns", i),
+                    f"'{arn}' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; aliases cannot be granted)",
+                )
         for i, arn in enumerate(svc.permissions.managed_policy_arns):
             if not POLICY_ARN_RE.match(arn):
                 yield (*base, "permissions", "managed_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
@@ -224,9 +255,38 @@ def _fargate(base: YamlPath, svc: Service) -> Iterator[Finding]:
         )
 
 
+def _calls(cfg: EnvConfig) -> Iterator[Finding]:
+    """``calls`` names other services with a port; environment values name only callees."""
+    namespace = re.escape(cfg.namespace)
+    host_re = re.compile(rf"(?<![A-Za-z0-9-])([A-Za-z0-9][A-Za-z0-9-]*)\.{namespace}(?![A-Za-z0-9-])", re.IGNORECASE)
+    for name, svc in cfg.services.items():
+        base: YamlPath = ("services", name, "calls")
+        seen: set[str] = set()
+        for i, callee in enumerate(svc.calls):
+            if callee in seen:
+                yield (*base, i), f"'{callee}' is listed twice"
+            seen.add(callee)
+            if callee == name:
+                yield (*base, i), f"'{callee}' is the service itself (calls lists other services)"
+            elif callee not in cfg.services:
+                yield (*base, i), f"no service '{callee}' (services: {', '.join(cfg.services)})"
+            elif cfg.services[callee].port is None:
+                yield (*base, i), f"'{callee}' has no port, so nothing can call it"
+        for key, value in svc.environment.items():
+            for match in host_re.finditer(value):
+                target = match.group(1).lower()
+                if target in cfg.services and target != name and target not in svc.calls:
+                    yield (
+                        ("services", name, "environment", key),
+                        f"names {target}.{cfg.namespace}, but {name} does not list {target} in calls "
+                        f"(add calls: [{target}] so its tasks admit {name}'s)",
+                    )
+
+
 def _routes(cfg: EnvConfig) -> Iterator[Finding]:
     seen: dict[str, str] = {}
     slugs: dict[str, str] = {}
+    cors = cfg.api.cors is not None
     for name, svc in cfg.services.items():
         for i, route in enumerate(svc.routes):
             path: YamlPath = ("services", name, "routes", i)
@@ -239,14 +299,24 @@ def _routes(cfg: EnvConfig) -> Iterator[Finding]:
                     ),
                 )
                 continue
-            if route in seen:
-                yield path, f"'{route}' is already routed to service '{seen[route]}' (route keys are unique)"
+            if cors and svc.auth == "jwt" and (route == "$default" or route.startswith("OPTIONS ")):
+                # A browser's preflight carries no token: a JWT route that matches it answers 401.
+                yield (
+                    path,
+                    f"'{route}' would catch browser preflights (OPTIONS without a token) with the JWT authorizer "
+                    "while api.cors is set; use explicit METHOD /path routes or ANY (rendered without OPTIONS), "
+                    "or auth: none for this service",
+                )
                 continue
-            seen[route] = name
-            slug = route_address(name, route)
-            if slug in slugs:
-                yield path, f"'{route}' and '{slugs[slug]}' give the same resource name '{slug}'; rename one path"
-            slugs[slug] = route
+            for key in cfg.expand_route(name, route):
+                if key in seen:
+                    yield path, f"'{key}' is already routed to service '{seen[key]}' (route keys are unique)"
+                    continue
+                seen[key] = name
+                slug = route_address(name, key)
+                if slug in slugs:
+                    yield path, f"'{key}' and '{slugs[slug]}' give the same resource name '{slug}'; rename one path"
+                slugs[slug] = key
 
 
 def _scheduled(cfg: EnvConfig) -> Iterator[Finding]:

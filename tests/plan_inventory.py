@@ -159,6 +159,7 @@ CURATED: dict[str, tuple[str, ...]] = {
         "network_mode",
         "requires_compatibilities",
         "container_definitions",
+        "volume",
     ),
     "aws_iam_role": ("name",),
     "aws_iam_role_policies_exclusive": ("role_name", "policy_names"),
@@ -170,6 +171,8 @@ CURATED: dict[str, tuple[str, ...]] = {
     "aws_service_discovery_service": ("name", "force_destroy", "dns_config"),
     "aws_subnet": ("cidr_block",),
     "aws_vpc": ("cidr_block", "enable_dns_hostnames"),
+    "aws_vpc_endpoint": ("service_name", "vpc_endpoint_type", "private_dns_enabled"),
+    "aws_route": ("destination_cidr_block",),
 }
 _DROP = {"tags", "tags_all", "role_arn", "arn"}
 

@@ -29,7 +29,7 @@ backend:
   lock: dynamodb
   dynamodb_table: acme-tf-locks
 network:
-  create: {cidr: 10.50.0.0/16, private_subnets: 3}
+  create: {cidr: 10.50.0.0/16, private_subnets: 3, egress: nat, nat_gateways: per_az}
 auth:
   cognito: {create: true}
 cluster:
@@ -58,11 +58,14 @@ services:
     memory: 8192
     port: 443
     desired_count: 3
-    routes: ["ANY /{proxy+}", "GET /status", "POST /orders/{id}/items", "$default"]
+    routes: ["ANY /{proxy+}", "GET /status", "POST /orders/{id}/items"]
+    calls: [docs]
+    kms_key_arns: ["arn:aws:kms:eu-central-1:333333333333:key/0a1b2c3d-4e5f-6789-abcd-ef0123456789"]
     autoscaling: {min: 3, max: 12, cpu_target: 55.5, memory_target: 70}
-    environment: {MODE: "strict", QUOTE: 'he said "${hello}" %{x} \\\\ done'}
+    environment: {MODE: "strict", QUOTE: 'he said "${hello}" %{x} \\\\ done', DOCS_URL: "http://docs.acme.internal:8080"}
     secrets:
       TLS_KEY: "arn:aws:secretsmanager:eu-central-1:333333333333:secret:acme/tls-AbCdEf:key::"
+      DB_URL: "arn:aws:secretsmanager:eu-central-1:333333333333:secret:acme/db"
       API_TOKEN: "arn:aws:ssm:eu-central-1:333333333333:parameter/acme/api-token"
     health_check: {command: [CMD, /bin/healthcheck], interval: 10, timeout: 3, retries: 5, start_period: 30}
     readonly_root_filesystem: true
@@ -81,7 +84,7 @@ services:
     image: acme/docs:1
     port: 8080
     auth: none
-    routes: ["GET /docs/{proxy+}"]
+    routes: ["GET /docs/{proxy+}", "$default"]
 scheduled_tasks:
   hourly-sync:
     service: billing-sync
@@ -124,7 +127,7 @@ def test_full_featured_environment_renders_and_validates(project, tmp_path: Path
     files = tree.files
     assert {"network/main.tf", "cognito/main.tf", "scheduler/main.tf"} <= set(files)
     assert 'resource "aws_appautoscaling_policy" "gateway_memory"' in files["ecs/main.tf"]
-    assert 'resource "aws_apigatewayv2_route" "gateway_default"' in files["apigateway/main.tf"]
+    assert 'resource "aws_apigatewayv2_route" "docs_default"' in files["apigateway/main.tf"]
     assert 'resource "aws_scheduler_schedule" "month_end"' in files["scheduler/main.tf"]
     assert 'dynamodb_table = "acme-tf-locks"' in files["main.tf"]
     _check(root / "modules/acme-prod", tf_env, tmp_path / "data")

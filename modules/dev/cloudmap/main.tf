@@ -15,7 +15,9 @@ resource "aws_service_discovery_private_dns_namespace" "this" {
 ################################################################################
 
 # API Gateway's private integration needs instances with IP and port, which ECS
-# registers only for SRV records.
+# registers only for SRV records. An SRV record's target is
+# <instance-id>.<service>.<namespace>, so callers inside the VPC need the A record
+# to resolve <service>.<namespace>; ECS registers both on awsvpc.
 resource "aws_service_discovery_service" "api" {
   name        = "api"
   description = "Tasks of ECS service api"
@@ -25,6 +27,11 @@ resource "aws_service_discovery_service" "api" {
   dns_config {
     namespace_id   = aws_service_discovery_private_dns_namespace.this.id
     routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
 
     dns_records {
       type = "SRV"
@@ -40,7 +47,9 @@ resource "aws_service_discovery_service" "api" {
 ################################################################################
 
 # API Gateway's private integration needs instances with IP and port, which ECS
-# registers only for SRV records.
+# registers only for SRV records. An SRV record's target is
+# <instance-id>.<service>.<namespace>, so callers inside the VPC need the A record
+# to resolve <service>.<namespace>; ECS registers both on awsvpc.
 resource "aws_service_discovery_service" "admin" {
   name        = "admin"
   description = "Tasks of ECS service admin"
@@ -50,6 +59,11 @@ resource "aws_service_discovery_service" "admin" {
   dns_config {
     namespace_id   = aws_service_discovery_private_dns_namespace.this.id
     routing_policy = "MULTIVALUE"
+
+    dns_records {
+      type = "A"
+      ttl  = 10
+    }
 
     dns_records {
       type = "SRV"

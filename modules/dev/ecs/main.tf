@@ -97,9 +97,14 @@ resource "aws_ecs_task_definition" "api" {
 }
 
 resource "aws_security_group" "api" {
-  name        = "sss-dev-api-tasks"
+  name_prefix = "sss-dev-api-tasks-"
   description = "Tasks of ECS service api"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "api_egress" {
@@ -131,6 +136,17 @@ resource "aws_security_group_rule" "vpc_link_to_api" {
   from_port                = 8080
   to_port                  = 8080
   source_security_group_id = aws_security_group.api.id
+}
+
+# admin calls this service at http://api.sss-dev.internal:8080 (its calls).
+resource "aws_security_group_rule" "api_from_admin" {
+  description              = "From ECS service admin"
+  security_group_id        = aws_security_group.api.id
+  type                     = "ingress"
+  protocol                 = "tcp"
+  from_port                = 8080
+  to_port                  = 8080
+  source_security_group_id = aws_security_group.admin.id
 }
 
 resource "aws_ecs_service" "api" {
@@ -221,9 +237,14 @@ resource "aws_ecs_task_definition" "admin" {
 }
 
 resource "aws_security_group" "admin" {
-  name        = "sss-dev-admin-tasks"
+  name_prefix = "sss-dev-admin-tasks-"
   description = "Tasks of ECS service admin"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "admin_egress" {
@@ -345,9 +366,14 @@ resource "aws_ecs_task_definition" "worker" {
 }
 
 resource "aws_security_group" "worker" {
-  name        = "sss-dev-worker-tasks"
+  name_prefix = "sss-dev-worker-tasks-"
   description = "Tasks of ECS service worker"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "worker_egress" {

@@ -7,15 +7,28 @@
 # Its egress rules are added per service by the ecs module, next to the
 # matching ingress rule on each service's security group.
 resource "aws_security_group" "vpc_link" {
-  name        = "sss-local-vpc-link"
+  name_prefix = "sss-local-vpc-link-"
   description = "API Gateway VPC link to the ECS services"
   vpc_id      = var.vpc_id
+
+  # A group in use by the VPC link's network interfaces cannot be deleted: the
+  # new one is made (under a new name) and put in place first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_apigatewayv2_vpc_link" "this" {
   name               = "sss-local"
   security_group_ids = [aws_security_group.vpc_link.id]
   subnet_ids         = var.subnet_ids
+
+  # VPC links are immutable, and AWS refuses to delete one that routes still use
+  # (terraform-provider-aws #12195): the new link is made and the integrations
+  # moved to it before the old one is deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 ################################################################################

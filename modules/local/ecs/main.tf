@@ -91,9 +91,14 @@ resource "aws_ecs_task_definition" "api" {
 }
 
 resource "aws_security_group" "api" {
-  name        = "sss-local-api-tasks"
+  name_prefix = "sss-local-api-tasks-"
   description = "Tasks of ECS service api"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "api_egress" {
@@ -212,9 +217,14 @@ resource "aws_ecs_task_definition" "web" {
 }
 
 resource "aws_security_group" "web" {
-  name        = "sss-local-web-tasks"
+  name_prefix = "sss-local-web-tasks-"
   description = "Tasks of ECS service web"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "web_egress" {

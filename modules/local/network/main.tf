@@ -11,7 +11,7 @@ data "aws_availability_zones" "available" {
 resource "aws_vpc" "this" {
   cidr_block         = "10.42.0.0/16"
   enable_dns_support = true
-  # Cloud Map private DNS namespaces need DNS hostnames.
+  # Cloud Map private DNS namespaces and private endpoint DNS need DNS hostnames.
   enable_dns_hostnames = true
 
   tags = {
@@ -19,7 +19,11 @@ resource "aws_vpc" "this" {
   }
 }
 
-resource "aws_route_table" "private" {
+################################################################################
+# Private route table 1
+################################################################################
+
+resource "aws_route_table" "private_1" {
   vpc_id = aws_vpc.this.id
 
   tags = {
@@ -43,7 +47,7 @@ resource "aws_subnet" "private_1" {
 
 resource "aws_route_table_association" "private_1" {
   subnet_id      = aws_subnet.private_1.id
-  route_table_id = aws_route_table.private.id
+  route_table_id = aws_route_table.private_1.id
 }
 
 ################################################################################
@@ -62,5 +66,5 @@ resource "aws_subnet" "private_2" {
 
 resource "aws_route_table_association" "private_2" {
   subnet_id      = aws_subnet.private_2.id
-  route_table_id = aws_route_table.private.id
+  route_table_id = aws_route_table.private_1.id
 }

@@ -7,15 +7,28 @@
 # Its egress rules are added per service by the ecs module, next to the
 # matching ingress rule on each service's security group.
 resource "aws_security_group" "vpc_link" {
-  name        = "sss-prod-vpc-link"
+  name_prefix = "sss-prod-vpc-link-"
   description = "API Gateway VPC link to the ECS services"
   vpc_id      = var.vpc_id
+
+  # A group in use by the VPC link's network interfaces cannot be deleted: the
+  # new one is made (under a new name) and put in place first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_apigatewayv2_vpc_link" "this" {
   name               = "sss-prod"
   security_group_ids = [aws_security_group.vpc_link.id]
   subnet_ids         = var.subnet_ids
+
+  # VPC links are immutable, and AWS refuses to delete one that routes still use
+  # (terraform-provider-aws #12195): the new link is made and the integrations
+  # moved to it before the old one is deleted.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 ################################################################################
@@ -110,9 +123,52 @@ resource "aws_apigatewayv2_integration" "api" {
   payload_format_version = "1.0"
 }
 
-resource "aws_apigatewayv2_route" "api_any_api_proxy" {
+# "ANY /api/{proxy+}" without OPTIONS: with CORS, API Gateway answers a browser's
+# preflight itself only when no route matches it, and a JWT route would answer 401.
+
+resource "aws_apigatewayv2_route" "api_delete_api_proxy" {
   api_id             = aws_apigatewayv2_api.this.id
-  route_key          = "ANY /api/{proxy+}"
+  route_key          = "DELETE /api/{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_route" "api_get_api_proxy" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /api/{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_route" "api_head_api_proxy" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "HEAD /api/{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_route" "api_patch_api_proxy" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "PATCH /api/{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_route" "api_post_api_proxy" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "POST /api/{proxy+}"
+  target             = "integrations/${aws_apigatewayv2_integration.api.id}"
+  authorization_type = "JWT"
+  authorizer_id      = aws_apigatewayv2_authorizer.jwt.id
+}
+
+resource "aws_apigatewayv2_route" "api_put_api_proxy" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "PUT /api/{proxy+}"
   target             = "integrations/${aws_apigatewayv2_integration.api.id}"
   authorization_type = "JWT"
   authorizer_id      = aws_apigatewayv2_authorizer.jwt.id

@@ -88,6 +88,13 @@ resource "aws_ecs_task_definition" "api" {
         },
       ]
       readonlyRootFilesystem = true
+      mountPoints = [
+        {
+          sourceVolume  = "tmp"
+          containerPath = "/tmp"
+          readOnly      = false
+        },
+      ]
       healthCheck = {
         command     = ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"]
         interval    = 30
@@ -105,12 +112,22 @@ resource "aws_ecs_task_definition" "api" {
       }
     },
   ])
+
+  # The root filesystem is read-only: /tmp is this task-scoped scratch volume.
+  volume {
+    name = "tmp"
+  }
 }
 
 resource "aws_security_group" "api" {
-  name        = "sss-prod-api-tasks"
+  name_prefix = "sss-prod-api-tasks-"
   description = "Tasks of ECS service api"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "api_egress" {
@@ -271,6 +288,13 @@ resource "aws_ecs_task_definition" "worker" {
         },
       ]
       readonlyRootFilesystem = true
+      mountPoints = [
+        {
+          sourceVolume  = "tmp"
+          containerPath = "/tmp"
+          readOnly      = false
+        },
+      ]
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -281,12 +305,22 @@ resource "aws_ecs_task_definition" "worker" {
       }
     },
   ])
+
+  # The root filesystem is read-only: /tmp is this task-scoped scratch volume.
+  volume {
+    name = "tmp"
+  }
 }
 
 resource "aws_security_group" "worker" {
-  name        = "sss-prod-worker-tasks"
+  name_prefix = "sss-prod-worker-tasks-"
   description = "Tasks of ECS service worker"
   vpc_id      = var.vpc_id
+
+  # A group in use by running tasks cannot be deleted: replace it new-first.
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_security_group_rule" "worker_egress" {

@@ -1,5 +1,7 @@
 # generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/prod.yaml
 
+data "aws_partition" "current" {}
+
 ################################################################################
 # Role EventBridge Scheduler runs the tasks with
 ################################################################################
@@ -71,32 +73,45 @@ resource "aws_scheduler_schedule" "nightly_report" {
     mode = "OFF"
   }
 
+  # The universal RunTask target: its input is the RunTask request itself, so the
+  # command override is the documented Overrides.ContainerOverrides field. The
+  # templated ECS target documents no mapping of its input to overrides
+  # (terraform-provider-aws #34057), and the task would run the service's own
+  # command and never exit.
   target {
-    arn      = var.cluster_arn
+    arn      = "arn:${data.aws_partition.current.partition}:scheduler:::aws-sdk:ecs:runTask"
     role_arn = aws_iam_role.this.arn
     input = jsonencode({
-      containerOverrides = [
+      Cluster        = var.cluster_arn
+      TaskDefinition = var.task_definition_arns["api"]
+      Count          = 1
+      CapacityProviderStrategy = [
         {
-          name    = "api"
-          command = ["python", "-m", "report"]
+          CapacityProvider = "FARGATE"
+          Weight           = 1
         },
       ]
+      NetworkConfiguration = {
+        AwsvpcConfiguration = {
+          Subnets        = var.subnet_ids
+          SecurityGroups = [var.security_group_ids["api"]]
+          AssignPublicIp = "DISABLED"
+        }
+      }
+      Overrides = {
+        ContainerOverrides = [
+          {
+            Name    = "api"
+            Command = ["python", "-m", "report"]
+          },
+        ]
+      }
     })
 
-    ecs_parameters {
-      task_definition_arn = var.task_definition_arns["api"]
-      task_count          = 1
-
-      capacity_provider_strategy {
-        capacity_provider = "FARGATE"
-        weight            = 1
-      }
-
-      network_configuration {
-        subnets          = var.subnet_ids
-        security_groups  = [var.security_group_ids["api"]]
-        assign_public_ip = false
-      }
+    # RunTask fails now and then for want of Fargate capacity: try again, for an hour at most.
+    retry_policy {
+      maximum_event_age_in_seconds = 3600
+      maximum_retry_attempts       = 3
     }
   }
 }
