@@ -35,17 +35,18 @@ class App:
     def workspace(self, env: str, *, emulator: bool = False, stream: bool = True, allow_replace: bool = False) -> Any:
         from cli.ops import Workspace
 
-        sink = self.echo_terraform if (stream and self.verbose) else None
         return Workspace(
             self.settings(),
             env,
             emulator=emulator,
-            sink=sink,
-            info=self.info,
-            color=self.color,
-            events=self.events,
             allow_replace=allow_replace,
+            **self.workspace_options(stream=stream),
         )
+
+    def workspace_options(self, *, stream: bool = True) -> dict[str, Any]:
+        """How a workspace reports: terraform's lines (with -v), messages and progress."""
+        sink = self.echo_terraform if (stream and self.verbose) else None
+        return {"sink": sink, "info": self.info, "color": self.color, "events": self.events}
 
     def events(self, title: str, total: int | None, progress: bool) -> Any:
         """The display of a ``-json`` event stream: a rich bar on a terminal, plain lines otherwise.
@@ -234,25 +235,56 @@ def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> 
 @cli.command()
 @click.argument("envs", nargs=-1)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment under envs/.")
+@click.option("--no-routes", is_flag=True, help="Skip the request-path check (it plans on the emulator).")
 @pass_app
-def validate(app: App, envs: tuple[str, ...], all_envs: bool) -> None:
-    """Check schema, domain rules, and terraform validate."""
+def validate(app: App, envs: tuple[str, ...], all_envs: bool, no_routes: bool) -> None:
+    """Check schema, domain rules, terraform validate, and the request path (routes)."""
     import render as renderer
-    from hclforge.errors import TerraformError
+    from cli.ops import validate_env
+    from hclforge.errors import BrokenPath, TerraformError
 
-    failed = []
+    failed, broken = [], []
     for name in renderer.select_envs(app.root, envs, all_envs):
-        doc = app.workspace(name).validate()
+        doc, report = validate_env(app.settings(), name, check_routes=not no_routes, **app.workspace_options())
         for diag in doc.get("diagnostics", []):
             where = diag.get("range", {})
             loc = f"{where.get('filename', '?')}:{where.get('start', {}).get('line', '?')}"
             click.echo(f"{name}: {diag['severity']}: {loc}: {diag['summary']}", err=True)
-        if doc.get("valid"):
-            click.echo(f"valid  {name}")
-        else:
+        if not doc.get("valid"):
             failed.append(name)
+        elif report is not None and not report.ok:
+            broken.append(name)
+            for problem in report.problems:
+                click.echo(f"{name}: broken: {problem}", err=True)
+        else:
+            click.echo(
+                f"valid  {name}"
+                + (f" (request path: {len(report.routes)} routes, {len(report.calls)} calls)" if report else "")
+            )
     if failed:
         raise TerraformError(f"terraform validate failed for: {', '.join(failed)}")
+    if broken:
+        raise BrokenPath(f"the request path is broken in: {', '.join(broken)} (see 'hclforge routes ENV --emulator')")
+
+
+@cli.command()
+@click.argument("env")
+@click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_app
+def routes(app: App, env: str, emulator: bool, fmt: str) -> None:
+    """The request path read from the plan: routes to containers, and calls between services."""
+    from hclforge.errors import BrokenPath
+    from hclforge.routes import as_table
+
+    report = app.workspace(env, emulator=emulator).routes()
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for line in as_table(report):
+            click.echo(line)
+    if not report.ok:
+        raise BrokenPath(f"{len(report.problems)} broken link(s) in the request path of {env}")
 
 
 @cli.command()

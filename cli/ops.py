@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import render
 from cli import emulator
@@ -29,6 +29,9 @@ from cli.tfconfig import write_cli_config
 from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import ConfigError, HclforgeError, PlanRefused, Problem, TerraformError, UsageError
 from hclforge.hcl import quote
+
+if TYPE_CHECKING:
+    from hclforge.routes import PathReport
 
 OVERRIDE_FILE = "hclforge_override.tf"
 LOCK_FILE = ".terraform.lock.hcl"
@@ -620,6 +623,13 @@ class Workspace:
         self.init()
         return self.terraform.output_json(name)
 
+    def routes(self) -> PathReport:
+        """Plan, then follow every route and ``calls`` edge through the plan's JSON."""
+        from hclforge.routes import check_paths
+
+        result = self.plan()
+        return check_paths(self.env, self.loaded.config, self.terraform.show_json(result.plan_file))
+
     def validate(self) -> dict[str, Any]:
         """``terraform validate`` on the rendered tree (with its own backend-less init)."""
         self.render()
@@ -646,6 +656,28 @@ class EnvOutcome:
     result: PlanResult | None
     error: HclforgeError | None
     lines: list[str]
+
+
+def validate_env(
+    settings: Settings, env: str, *, check_routes: bool, **kwargs: Any
+) -> tuple[dict[str, Any], PathReport | None]:
+    """``terraform validate``, then the request-path check on a plan against the emulator.
+
+    The check plans a copy of the tree on the emulator (no credentials needed). An
+    emulator started only for it is stopped again, so ``validate`` leaves none behind.
+
+    Returns:
+        terraform's validate document, and the path report (None when not checked or invalid).
+    """
+    running = emulator.status(settings.state_dir) is not None
+    try:
+        doc = Workspace(settings, env, **kwargs).validate()
+        if not check_routes or not doc.get("valid"):
+            return doc, None
+        return doc, Workspace(settings, env, emulator=True, **kwargs).routes()
+    finally:
+        if not running:
+            emulator.stop(settings.state_dir)
 
 
 def plan_many(settings: Settings, names: list[str], *, emulator: bool, jobs: int) -> Iterator[EnvOutcome]:

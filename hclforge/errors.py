@@ -85,6 +85,10 @@ class PlanRefused(HclforgeError):
     """A saved plan may not be applied as it is: stale, or unsafe without a flag (exit 1)."""
 
 
+class BrokenPath(HclforgeError):
+    """The plan's request path has a broken link: a route or a call would not reach its tasks (exit 1)."""
+
+
 class Interrupted(HclforgeError):
     """The user interrupted a running command (exit 130)."""
 

@@ -41,14 +41,16 @@ UNKNOWN = "__unknown__"
 JSON_KEYS = {"container_definitions", "policy", "assume_role_policy", "input", "format"}
 
 
-def plan_on_emulator(env: str, endpoint_env: dict[str, str], tf_env: dict[str, str], work: Path) -> Any:
-    """Plan a copy of ``modules/<env>`` against the emulator through tftest.
+def plan_on_emulator(
+    env: str, endpoint_env: dict[str, str], tf_env: dict[str, str], work: Path, source: Path | None = None
+) -> Any:
+    """Plan a copy of ``modules/<env>`` (or of ``source``) against the emulator through tftest.
 
     The copy gets an override file (local backend, fake credentials), so the
     committed tree stays untouched and no credentials are needed.
     """
     copy = work / env
-    shutil.copytree(ROOT / "modules" / env, copy, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copytree(source or ROOT / "modules" / env, copy, ignore=shutil.ignore_patterns(".terraform"))
     (copy / OVERRIDE_FILE).write_text(emulator_override(work / f"{env}.tfstate"), encoding="utf-8")
     test = tftest.TerraformTest(
         str(copy), binary="terraform", env={**tf_env, **endpoint_env, "TF_DATA_DIR": str(work / f"{env}-data")}

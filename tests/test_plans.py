@@ -15,10 +15,15 @@ import yaml
 
 import render
 from cli.emulator import Emulator
+from hclforge.routes import check_paths
 from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, tree_snapshot
 from tests.plan_inventory import counts, mismatches, output_values, plan_on_emulator, planned_values
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
+
+
+def report_services(env: str) -> list[str]:
+    return list(render.load_env(ROOT, env).config.services)
 
 
 def _region(env: str) -> str:
@@ -44,6 +49,13 @@ def test_plan_matches_inventory(env: str, moto: Emulator, tf_env: dict[str, str]
     assert not problems, "\n".join(problems) + f"\n{regen}"
     assert output_values(plan) == inventory["outputs"], regen
     assert tree_snapshot(ROOT / "modules" / env) == before
+
+    # The request path holds in the plan: every route reaches its tasks, every call its callee.
+    report = check_paths(env, render.load_env(ROOT, env).config, plan._raw)
+    assert report.ok, "\n".join(report.problems)
+    assert {r.route for r in report.routes} == {
+        key for name in report_services(env) for key in render.load_env(ROOT, env).config.route_keys(name)
+    }
 
 
 def test_inventories_cover_what_the_design_asks_for() -> None:
