@@ -148,11 +148,36 @@ class Cors(_Model):
     max_age: int = Field(default=0, ge=0, le=86400)
 
 
+class ApiDomain(_Model):
+    name: str = Field(description="The custom domain name, e.g. api.sales.example.com.")
+    certificate_arn: str = Field(description="ACM certificate ARN in aws.region covering the name.")
+    zone_id: str | None = Field(
+        default=None, pattern=r"^Z[A-Z0-9]{1,31}$", description="Route 53 hosted zone for an alias record."
+    )
+
+
 class ApiConfig(_Model):
     name: str | None = Field(default=None, min_length=1, max_length=128)
     throttling: Throttling = Field(default_factory=Throttling)
     access_log_retention_days: int = 30
     cors: Cors | None = None
+    domain: ApiDomain | None = Field(default=None, description="Custom domain; the execute-api endpoint is disabled.")
+
+
+class ServiceAlarms(_Model):
+    cpu_percent: int | float | None = Field(default=None, gt=0, le=100, description="Default: alarms.cpu_percent.")
+    memory_percent: int | float | None = Field(
+        default=None, gt=0, le=100, description="Default: alarms.memory_percent."
+    )
+
+
+class AlarmsConfig(_Model):
+    sns_topic_arn: str = Field(description="SNS topic the alarms and deployment failures are sent to.")
+    cpu_percent: int | float = Field(default=80, gt=0, le=100, description="Service CPU above this for 5 minutes.")
+    memory_percent: int | float = Field(default=85, gt=0, le=100, description="Service memory above this, 5 min.")
+    api_5xx_percent: int | float = Field(default=5, gt=0, le=100, description="API 5xx share of requests, 5 min.")
+    api_p99_latency_ms: int = Field(default=3000, ge=1, le=30000, description="API p99 integration latency, 5 min.")
+    services: dict[str, ServiceAlarms] = Field(default_factory=dict, description="Per-service thresholds.")
 
 
 class ExecutionRole(_Model):
@@ -189,6 +214,24 @@ class Permissions(_Model):
     statements: list[Statement] = Field(default_factory=list)
 
 
+class CapacityShare(_Model):
+    base: int = Field(default=0, ge=0, le=100000, description="Tasks placed here first (one provider only).")
+    weight: int = Field(default=0, ge=0, le=1000, description="Share of the tasks beyond the base.")
+
+
+class Sidecar(_Model):
+    image: str = Field(min_length=1, max_length=1024)
+    essential: bool = Field(default=True, description="The task stops when an essential container stops.")
+    command: list[str] = Field(default_factory=list)
+    environment: dict[str, ScalarStr] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict, description="Secrets Manager or SSM parameter ARNs only.")
+    port: int | None = None
+    memory_reservation: int | None = Field(default=None, ge=6, description="Soft memory limit, MiB.")
+    depends_on_main: bool = Field(
+        default=False, description="true: the main container starts only after this one has started."
+    )
+
+
 class Service(_Model):
     image: str = Field(min_length=1, max_length=1024, description="Container image reference.")
     cpu: int = Field(default=256, description="Fargate CPU units.")
@@ -201,7 +244,19 @@ class Service(_Model):
     health_check: HealthCheck | None = None
     routes: list[str] = Field(default_factory=list)
     auth: Literal["jwt", "none"] | None = Field(default=None, description="Default jwt when auth is configured.")
-    capacity_provider: CapacityProvider | None = Field(default=None, description="Default: first cluster provider.")
+    capacity_provider: CapacityProvider | None = Field(
+        default=None, description="Default: first cluster provider. Shorthand for capacity: {PROVIDER: {weight: 1}}."
+    )
+    capacity: dict[CapacityProvider, CapacityShare] | None = Field(
+        default=None,
+        description="Capacity provider mix, e.g. {FARGATE: {base: 1, weight: 1}, FARGATE_SPOT: {weight: 3}}.",
+    )
+    cpu_architecture: Literal["X86_64", "ARM64"] = Field(default="X86_64", description="ARM64: Graviton.")
+    exec: bool = Field(default=False, description="ECS Exec (enable_execute_command).")
+    stop_timeout: int | None = Field(default=None, ge=2, le=120, description="Seconds to stop after SIGTERM.")
+    ephemeral_storage_gib: int | None = Field(default=None, ge=21, le=200, description="Task ephemeral storage.")
+    scopes: list[str] = Field(default_factory=list, description="authorization_scopes of its JWT routes.")
+    sidecars: dict[str, Sidecar] = Field(default_factory=dict, description="Extra containers in the task.")
     autoscaling: Autoscaling | None = None
     log_retention_days: int = 30
     readonly_root_filesystem: bool = Field(default=False, description="A writable /tmp volume is mounted.")
@@ -236,6 +291,7 @@ class EnvConfig(_Model):
     service_discovery: ServiceDiscoveryConfig = Field(default_factory=ServiceDiscoveryConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     iam: IamConfig = Field(default_factory=IamConfig)
+    alarms: AlarmsConfig | None = None
     services: dict[str, Service] = Field(min_length=1)
     scheduled_tasks: dict[str, ScheduledTask] = Field(default_factory=dict)
 
@@ -251,7 +307,7 @@ class EnvConfig(_Model):
         for svc in self.services.values():
             if svc.auth is None:
                 svc.auth = "jwt" if self.auth is not None else "none"
-            if svc.capacity_provider is None:
+            if svc.capacity_provider is None and svc.capacity is None:
                 svc.capacity_provider = self.cluster.capacity_providers[0]
         if self.network.create is not None and self.network.create.egress is None:
             self.network.create.egress = "none" if self.aws.emulator else "nat"
@@ -355,6 +411,27 @@ class EnvConfig(_Model):
         if self.api.cors is not None and self.services[service].auth == "jwt" and method == "ANY":
             return [f"{m} {path}" for m in PREFLIGHT_FREE_METHODS]
         return [route]
+
+    def capacity_strategy(self, service: str) -> list[tuple[str, int, int]]:
+        """``(provider, base, weight)`` of a service, in the cluster's provider order."""
+        svc = self.services[service]
+        if svc.capacity is None:
+            assert svc.capacity_provider is not None
+            return [(svc.capacity_provider, 0, 1)]
+        order = {p: i for i, p in enumerate(self.cluster.capacity_providers)}
+        items = sorted(svc.capacity.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0]))
+        return [(provider, share.base, share.weight) for provider, share in items]
+
+    def alarm_threshold(self, service: str, metric: Literal["cpu_percent", "memory_percent"]) -> int | float:
+        """A service's alarm threshold: its own, else the environment's."""
+        assert self.alarms is not None
+        own = self.alarms.services.get(service)
+        value: int | float | None = getattr(own, metric) if own is not None else None
+        fallback: int | float = getattr(self.alarms, metric)
+        return value if value is not None else fallback
+
+    def alarm_name(self, what: str) -> str:
+        return f"{self.prefix}-{what}"
 
     @property
     def egress(self) -> str | None:

@@ -35,6 +35,10 @@ SECRET_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:(secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+(:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*:[A-Za-z0-9_-]*)?"
     r"|ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9/_.-]+)$"
 )
+DNS_LABEL_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+ACM_ARN_RE = re.compile(r"arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):[0-9]{12}:certificate/[A-Za-z0-9-]{1,128}")
+SNS_ARN_RE = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
+SCOPE_RE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]{1,256}")
 KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/(mrk-)?[0-9a-f-]{32,36}$")
 POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9+=,.@_/-]+$")
 IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$")
@@ -83,6 +87,10 @@ def check_rules(cfg: EnvConfig) -> list[Finding]:
         _scheduled,
         _names,
         _tags,
+        _domain,
+        _alarms,
+        _capacity,
+        _containers,
         _emulator,
     )
     return [finding for rule in rules for finding in rule(cfg)]
@@ -193,7 +201,7 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
             yield (*base, "port"), f"{svc.port} is not a port (allowed: 1-65535)"
         if svc.routes and svc.port is None:
             yield (*base, "port"), "required because the service has routes"
-        if svc.capacity_provider not in cfg.cluster.capacity_providers:
+        if svc.capacity_provider is not None and svc.capacity_provider not in cfg.cluster.capacity_providers:
             yield (
                 (*base, "capacity_provider"),
                 f"{svc.capacity_provider} is not in cluster.capacity_providers "
@@ -369,6 +377,114 @@ def _tags(cfg: EnvConfig) -> Iterator[Finding]:
             yield path, "tag keys are 1-128 characters"
         if len(value) > 256:
             yield path, "tag values are at most 256 characters"
+
+
+def _domain(cfg: EnvConfig) -> Iterator[Finding]:
+    domain = cfg.api.domain
+    if domain is None:
+        return
+    base: YamlPath = ("api", "domain")
+    labels = domain.name.split(".")
+    if (
+        len(domain.name) > 253
+        or len(labels) < 2
+        or not all(DNS_LABEL_RE.fullmatch(label) for label in labels)
+        or labels[-1].isdigit()
+    ):
+        yield (
+            (*base, "name"),
+            f"'{domain.name}' is not a DNS name (lower-case labels of a-z, 0-9 and '-', dot-separated)",
+        )
+    match = ACM_ARN_RE.fullmatch(domain.certificate_arn)
+    if match is None:
+        yield (*base, "certificate_arn"), "not an ACM certificate ARN (arn:aws:acm:REGION:ACCOUNT:certificate/ID)"
+    elif match.group("region") != cfg.aws.region:
+        # A regional custom domain takes a certificate from its own region.
+        yield (
+            (*base, "certificate_arn"),
+            f"the certificate is in {match.group('region')}; a regional API domain needs one in {cfg.aws.region}",
+        )
+
+
+def _alarms(cfg: EnvConfig) -> Iterator[Finding]:
+    alarms = cfg.alarms
+    if alarms is None:
+        return
+    if not SNS_ARN_RE.fullmatch(alarms.sns_topic_arn):
+        yield ("alarms", "sns_topic_arn"), "not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+    for name in alarms.services:
+        if name not in cfg.services:
+            yield ("alarms", "services", name), f"no service '{name}' (services: {', '.join(cfg.services)})"
+    if not cfg.cluster.container_insights:
+        # RunningTaskCount is a Container Insights metric.
+        yield (
+            ("cluster", "container_insights"),
+            "alarms need container_insights: true (the running-task alarm reads Container Insights' RunningTaskCount)",
+        )
+
+
+def _capacity(cfg: EnvConfig) -> Iterator[Finding]:
+    for name, svc in cfg.services.items():
+        base: YamlPath = ("services", name)
+        if svc.capacity is None:
+            continue
+        if "capacity_provider" in svc.model_fields_set:
+            yield (*base, "capacity"), "give capacity_provider (one provider) or capacity (a mix), not both"
+        for provider in svc.capacity:
+            if provider not in cfg.cluster.capacity_providers:
+                yield (
+                    (*base, "capacity", provider),
+                    f"{provider} is not in cluster.capacity_providers "
+                    f"(allowed: {', '.join(cfg.cluster.capacity_providers)})",
+                )
+        if not any(share.weight > 0 for share in svc.capacity.values()):
+            yield (*base, "capacity"), "at least one provider needs a weight above 0"
+        based = [p for p, share in svc.capacity.items() if share.base > 0]
+        if len(based) > 1:
+            yield (*base, "capacity"), f"only one provider may have a base (given on {', '.join(based)})"
+
+
+def _containers(cfg: EnvConfig) -> Iterator[Finding]:
+    """Sidecars, scopes and the task-level container settings."""
+    for name, svc in cfg.services.items():
+        base: YamlPath = ("services", name)
+        if svc.scopes and svc.auth != "jwt":
+            yield (*base, "scopes"), "only used by JWT routes (auth: jwt)"
+        for i, scope in enumerate(svc.scopes):
+            if not SCOPE_RE.fullmatch(scope):
+                yield (*base, "scopes", i), "not an OAuth scope (printable ASCII without spaces, quotes or backslashes)"
+        ports = {svc.port} if svc.port is not None else set()
+        reserved = 0
+        for side, car in svc.sidecars.items():
+            where: YamlPath = (*base, "sidecars", side)
+            if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", side) or side == name:
+                yield where, f"'{side}' is not a sidecar name (^[a-z][a-z0-9-]{{0,31}}$, not the service's own name)"
+            if not IMAGE_RE.match(car.image):
+                yield (*where, "image"), "not a container image reference (no spaces or quotes; e.g. repo/name:tag)"
+            if car.port is not None:
+                if not 1 <= car.port <= 65535:
+                    yield (*where, "port"), f"{car.port} is not a port (allowed: 1-65535)"
+                elif car.port in ports:
+                    yield (*where, "port"), f"port {car.port} is already used in this task (containers share localhost)"
+                ports.add(car.port)
+            for key in car.environment:
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                    yield (*where, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
+            for key, value in car.secrets.items():
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                    yield (*where, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
+                if not SECRET_ARN_RE.match(value):
+                    yield (
+                        (*where, "secrets", key),
+                        "a secret must be the ARN of a Secrets Manager secret or an SSM parameter; "
+                        "the value given is not shown",
+                    )
+            reserved += car.memory_reservation or 0
+        if reserved >= svc.memory:
+            yield (
+                (*base, "sidecars"),
+                f"the sidecars reserve {reserved} MiB of the task's {svc.memory}; leave memory for the main container",
+            )
 
 
 def _emulator(cfg: EnvConfig) -> Iterator[Finding]:
