@@ -330,6 +330,12 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
         "input should be a valid boolean",
     ),
     ("extends-not-list", "extends: {a: 1} #!\n" + VALID, "extends", "must be a list of layer names"),
+    (
+        "control-characters-are-escaped",
+        HEAD + API + '    environment:\n      "BAD\\e[31m\\u202e": x #!\n',
+        "services.api.environment.BAD\\x1b[31m\\u202e",
+        "not a valid variable name",
+    ),
 ]
 
 
@@ -367,6 +373,15 @@ def test_bad_environment_file(project, capsys, text: str | bytes, ypath: str, me
     assert "Traceback" not in err
     assert "nothing was written" in err
     assert tree_snapshot(root) == before
+
+
+def test_no_raw_control_character_reaches_the_terminal(project, capsys) -> None:
+    root = project({"envs/bad.yaml": HEAD + API + '    environment:\n      "A\\e]0;pwned\\a\\nB": x\n'})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert "services.api.environment.A\\x1b]0;pwned\\x07\\nB: not a valid variable name" in err
+    assert not any(ch in err for ch in "\x1b\x07"), err
+    assert len(err.splitlines()) == 2  # the problem and the count: no forged line
 
 
 def test_secret_value_is_never_echoed(project, capsys) -> None:
