@@ -76,6 +76,19 @@ class UsageError(HclforgeError):
     """The command was asked for something it cannot do (exit 2)."""
 
 
+class UnsafePathError(HclforgeError):
+    """A path from user input escapes its directory or is not a regular file (see :mod:`hclforge.paths`)."""
+
+
+class FileTooLargeError(HclforgeError):
+    """A file holds more bytes than allowed; it was not read whole."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"file is {size} bytes; at most {limit} are allowed")
+
+
 class TemplateError(HclforgeError):
     """A template failed to render; names the template and the cause (exit 1)."""
 

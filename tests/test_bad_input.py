@@ -6,6 +6,10 @@ is read from the text, so the cases stay readable.
 
 from __future__ import annotations
 
+import os
+import resource
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -330,6 +334,32 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
         "input should be a valid boolean",
     ),
     ("extends-not-list", "extends: {a: 1} #!\n" + VALID, "extends", "must be a list of layer names"),
+    # Explicit tags: refused at the tag, the value never shown (it may be a secret).
+    ("tag-int", HEAD + API + "    cpu: !!int 512 #!\n", "", "explicit tag '!!int' is not allowed"),
+    ("tag-float", HEAD + API + "    desired_count: !!float 1 #!\n", "", "explicit tag '!!float' is not allowed"),
+    ("tag-bool", HEAD + API + "    exec: !!bool yes #!\n", "", "explicit tag '!!bool' is not allowed"),
+    ("tag-timestamp", VALID + "x: !!timestamp 2001-12-14 #!\n", "", "explicit tag '!!timestamp' is not allowed"),
+    ("tag-binary", HEAD + API + "    command: [!!binary aGk=] #!\n", "", "explicit tag '!!binary' is not allowed"),
+    ("tag-set", HEAD + API + "    environment: !!set {A} #!\n", "", "explicit tag '!!set' is not allowed"),
+    ("tag-omap", VALID + "tags: !!omap [{Team: x}] #!\n", "", "explicit tag '!!omap' is not allowed"),
+    ("tag-local", HEAD + "services:\n  api:\n    image: !env IMAGE #!\n", "", "explicit tag '!env' is not allowed"),
+    ("recursive-alias", VALID + "x: &x [*x] #!\n", "x[0]", "recursive alias: this value contains itself"),
+    ("deep-nesting", VALID + "x: " + "[" * 500 + "]" * 500 + " #!\n", "", "nested more than 64 levels deep"),
+    # Layer names become file names and header text: no newline, no path, no overlong name.
+    (
+        "layer-name-injection",
+        'extends: ["_x\\nresource \\"aws_s3_bucket\\" \\"evil\\" {}"] #!\n' + VALID,
+        "extends[0]",
+        "is not a layer name (allowed: ^_?[a-z][a-z0-9_-]{0,63}$",
+    ),
+    ("layer-outside-envs", "extends: [../../x] #!\n" + VALID, "extends[0]", "is not a layer name"),
+    ("layer-name-too-long", "extends: [_" + "a" * 300 + "] #!\n" + VALID, "extends[0]", "is not a layer name"),
+    (
+        "layer-name-in-a-list",
+        "extends:\n  - _Bad #!\n  - _base\n" + VALID,
+        "extends[0]",
+        "'_Bad' is not a layer name",
+    ),
     (
         "control-characters-are-escaped",
         HEAD + API + '    environment:\n      "BAD\\e[31m\\u202e": x #!\n',
@@ -384,6 +414,68 @@ def test_no_raw_control_character_reaches_the_terminal(project, capsys) -> None:
     assert len(err.splitlines()) == 2  # the problem and the count: no forged line
 
 
+@pytest.mark.parametrize("tag", ["!!int", "!!float", "!!binary", "!!timestamp", "!secret"])
+def test_tagged_secret_is_never_echoed(project, capsys, tag: str) -> None:
+    root = project({"envs/bad.yaml": HEAD + API + f"    secrets:\n      TOKEN: {tag} hunter2-Value\n"})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    captured = capsys.readouterr()
+    assert f"envs/bad.yaml:13: explicit tag '{tag}' is not allowed" in captured.err
+    assert "hunter2" not in captured.err + captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_layer_symlink_leading_outside_envs_is_refused(project, capsys) -> None:
+    root = project({"outside.yaml": VALID, "envs/bad.yaml": "extends: [_evil]\n"})
+    (root / "envs/_evil.yaml").symlink_to(root / "outside.yaml")
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert "envs/bad.yaml:1: extends[0]: layer '_evil': '_evil.yaml' leads outside envs/" in err
+
+
+def test_environment_symlink_leading_outside_envs_is_refused(project, capsys) -> None:
+    root = project({"outside.yaml": VALID, "envs/.keep": ""})
+    (root / "envs/bad.yaml").symlink_to(root / "outside.yaml")
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    assert "envs/bad.yaml: 'bad.yaml' leads outside envs/" in capsys.readouterr().err
+
+
+def test_symlink_inside_envs_is_followed(project) -> None:
+    root = project({"envs/_shared.yaml": VALID, "envs/good.yaml": "extends: [_base]\n"})
+    (root / "envs/_base.yaml").symlink_to("_shared.yaml")
+    assert main(["--root", str(root), "render", "good"]) == 0
+
+
+def _in_thread(fn: Callable[[], int]) -> int:
+    """Run ``fn`` with a deadline: opening a FIFO would block the test run forever."""
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(fn()), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "blocked on a FIFO"
+    return result[0]
+
+
+@pytest.mark.parametrize("fifo", ["envs/_pipe.yaml", "envs/bad.yaml"])
+def test_fifo_is_refused_without_blocking(project, capsys, fifo: str) -> None:
+    root = project({"envs/bad.yaml": "extends: [_pipe]\n" + VALID})
+    if fifo == "envs/bad.yaml":
+        (root / fifo).unlink()
+    os.mkfifo(root / fifo)
+    assert _in_thread(lambda: main(["--root", str(root), "render", "bad"])) == 2
+    assert "is not a regular file" in capsys.readouterr().err
+
+
+def test_huge_file_is_not_read_whole(project, capsys) -> None:
+    root = project({"envs/bad.yaml": VALID})
+    with (root / "envs/bad.yaml").open("r+b") as f:
+        f.truncate(1024**3)  # sparse: costs no disk
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert "envs/bad.yaml: file is 1073741824 bytes; at most 1048576 are allowed" in capsys.readouterr().err
+    assert grown_kib < 100 * 1024
+
+
 def test_secret_value_is_never_echoed(project, capsys) -> None:
     root = project({"envs/bad.yaml": HEAD + API + "    secrets:\n      TOKEN: s3cr3t-Value-42\n"})
     assert main(["--root", str(root), "render", "bad"]) == 2
@@ -422,7 +514,7 @@ def test_extends_cycle(project, capsys) -> None:
 def test_extends_missing_layer(project, capsys) -> None:
     root = project({"envs/bad.yaml": "extends: [_nope] #!\n" + VALID})
     assert main(["--root", str(root), "render", "bad"]) == 2
-    assert "envs/bad.yaml:1: extends: layer '_nope' not found (expected envs/_nope.yaml)" in capsys.readouterr().err
+    assert "envs/bad.yaml:1: extends[0]: layer '_nope' not found (expected envs/_nope.yaml)" in capsys.readouterr().err
 
 
 def test_error_in_a_layer_names_the_layer_file(project, capsys) -> None:
