@@ -18,14 +18,15 @@ from __future__ import annotations
 import copy
 import difflib
 import re
+import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
 from hclforge.errors import ConfigError, Problem, UnsafePathError
-from hclforge.model import EnvConfig
+from hclforge.model import EnvConfig, ScalarStr
 from hclforge.paths import confined
 from hclforge.rules import check_rules
 from hclforge.source import Document, YamlPath, dotted, load_document
@@ -94,6 +95,7 @@ def load_env(root: Path, name: str) -> LoadedEnv:
 
     layers = _Layers(root)
     data, origins, sources = layers.resolve(name, ())
+    _keep_source_text(data, layers.texts(origins))
     env_file = display
     declared = data.get("environment")
     if declared is None:
@@ -196,6 +198,52 @@ class _Layers:
                 [Problem(file, line, ypath, f"layer '{layer}' not found (expected {ENVS_DIR}/{name}.yaml)")]
             )
         return name
+
+    def texts(self, origins: dict[YamlPath, Origin]) -> dict[YamlPath, str]:
+        """The source text of each plain non-string scalar that survived layering."""
+        return {p: self.docs[file].texts[p] for p, (file, _) in origins.items() if p in self.docs[file].texts}
+
+
+def _keep_source_text(data: dict[str, Any], texts: dict[YamlPath, str]) -> None:
+    """Give string fields the text as written: ``1.10`` stays "1.10", ``on`` stays "on".
+
+    YAML 1.1 would turn them into 1.1 and true; a field the model holds as a
+    string (``environment`` and ``tags`` values) takes the source text instead.
+    """
+    for path, text in texts.items():
+        if not _held_as_text(path):
+            continue
+        parent: Any = data
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = text
+
+
+def _held_as_text(path: YamlPath) -> bool:
+    """True when the model keeps the value at ``path`` as a :data:`~hclforge.model.ScalarStr`."""
+    node: Any = EnvConfig
+    for part in path:
+        node = _unwrap_optional(node)
+        if _is_model(node):
+            field_info = node.model_fields.get(part) if isinstance(part, str) else None
+            if field_info is None:
+                return False
+            node = field_info.annotation
+        elif get_origin(node) is dict and isinstance(part, str):
+            node = get_args(node)[1]
+        elif get_origin(node) is list and isinstance(part, int):
+            node = get_args(node)[0]
+        else:
+            return False
+    return node is ScalarStr
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
 
 
 def merge_into(

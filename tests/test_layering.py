@@ -201,3 +201,57 @@ def test_extends_up_to_the_depth_limit_is_fine(project) -> None:
     files[f"envs/_l{MAX_LAYER_DEPTH}.yaml"] = BASE
     root = project(files)
     assert len(load_env(root, "dev").sources) == MAX_LAYER_DEPTH + 1
+
+
+def test_string_fields_keep_the_text_as_written(project) -> None:
+    # YAML 1.1 reads these as 1.1, 5349 (octal), 750 (sexagesimal), true, 1000.0 and a date.
+    root = project(
+        {
+            "envs/_base.yaml": BASE + "    cpu: 512\n    memory: 1024\n",
+            "envs/dev.yaml": """\
+            extends: [_base]
+            tags: {Version: 1.10, Cost: 012345}
+            services:
+              api:
+                environment:
+                  VERSION: 1.10
+                  ZIP: 012345
+                  AT: 12:30
+                  FLAG: on
+                  DEBUG: true
+                  PORT: 8080
+                  BIG: 1e3
+                  DAY: 2001-12-14
+                  HEX: 0x1F
+                  QUOTED: "1.10"
+            """,
+        }
+    )
+    cfg = load_env(root, "dev").config
+    assert cfg.services["api"].environment == {
+        "A": "1",
+        "B": "2",
+        "VERSION": "1.10",
+        "ZIP": "012345",
+        "AT": "12:30",
+        "FLAG": "on",
+        "DEBUG": "true",
+        "PORT": "8080",
+        "BIG": "1e3",
+        "DAY": "2001-12-14",
+        "HEX": "0x1F",
+        "QUOTED": "1.10",
+    }
+    assert cfg.tags == {"Team": "a", "Owner": "ops", "Version": "1.10", "Cost": "012345"}
+    # Fields that are numbers stay numbers.
+    assert (cfg.services["worker"].cpu, cfg.services["worker"].memory) == (512, 1024)
+
+
+def test_source_text_follows_the_layer_that_set_the_value(project) -> None:
+    root = project(
+        {
+            "envs/_base.yaml": BASE.replace('{A: "1", B: "2"}', "{A: 1.10, B: on}"),
+            "envs/dev.yaml": "extends: [_base]\nservices: {api: {environment: {B: 1.20}}}\n",
+        }
+    )
+    assert load_env(root, "dev").config.services["api"].environment == {"A": "1.10", "B": "1.20"}
