@@ -173,7 +173,7 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
     secret_arns = sorted(
-        {_secret_resource(a) for s in cfg.services.values() for a in s.secrets.values() if SECRET_ARN_RE.match(a)}
+        {_secret_resource(a) for s in cfg.services.values() for a in s.secrets.values() if SECRET_ARN_RE.fullmatch(a)}
     )
     sources = ", ".join(loaded.sources)
     shims = shims_for(cfg)

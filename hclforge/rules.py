@@ -159,9 +159,9 @@ def _retention_message(days: int) -> str:
 def _services(cfg: EnvConfig) -> Iterator[Finding]:
     for name, svc in cfg.services.items():
         base: YamlPath = ("services", name)
-        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name):
+        if not re.fullmatch(r"^[a-z][a-z0-9-]{0,31}$", name):
             yield base, f"'{name}' is not a valid service name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
-        if not IMAGE_RE.match(svc.image):
+        if not IMAGE_RE.fullmatch(svc.image):
             yield (*base, "image"), "not a container image reference (no spaces or quotes; e.g. repo/name:tag)"
         yield from _fargate(base, svc)
         if svc.port is not None and not 1 <= svc.port <= 65535:
@@ -177,12 +177,12 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
         if svc.log_retention_days not in RETENTION_DAYS:
             yield (*base, "log_retention_days"), _retention_message(svc.log_retention_days)
         for key in svc.environment:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            if not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 yield (*base, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
         for key, value in svc.secrets.items():
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            if not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 yield (*base, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-            if not SECRET_ARN_RE.match(value):
+            if not SECRET_ARN_RE.fullmatch(value):
                 yield (
                     (*base, "secrets", key),
                     "a secret must be the ARN of a Secrets Manager secret or an SSM parameter "
@@ -206,10 +206,10 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
             if asg.cpu_target is None and asg.memory_target is None:
                 yield (*base, "autoscaling"), "needs cpu_target and/or memory_target"
         for i, arn in enumerate(svc.permissions.managed_policy_arns):
-            if not POLICY_ARN_RE.match(arn):
+            if not POLICY_ARN_RE.fullmatch(arn):
                 yield (*base, "permissions", "managed_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
     for i, arn in enumerate(cfg.iam.execution_role.extra_policy_arns):
-        if not POLICY_ARN_RE.match(arn):
+        if not POLICY_ARN_RE.fullmatch(arn):
             yield ("iam", "execution_role", "extra_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
 
 
@@ -230,7 +230,7 @@ def _routes(cfg: EnvConfig) -> Iterator[Finding]:
     for name, svc in cfg.services.items():
         for i, route in enumerate(svc.routes):
             path: YamlPath = ("services", name, "routes", i)
-            if route != "$default" and not ROUTE_RE.match(route):
+            if route != "$default" and not ROUTE_RE.fullmatch(route):
                 yield (
                     path,
                     (
@@ -252,7 +252,7 @@ def _routes(cfg: EnvConfig) -> Iterator[Finding]:
 def _scheduled(cfg: EnvConfig) -> Iterator[Finding]:
     for name, task in cfg.scheduled_tasks.items():
         base: YamlPath = ("scheduled_tasks", name)
-        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name):
+        if not re.fullmatch(r"^[a-z][a-z0-9-]{0,31}$", name):
             yield base, f"'{name}' is not a valid task name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
         if task.service not in cfg.services:
             yield (*base, "service"), f"no service '{task.service}' (services: {', '.join(cfg.services)})"
@@ -273,7 +273,7 @@ def _names(cfg: EnvConfig) -> Iterator[Finding]:
             yield path, f"derived {kind} '{value}' is {len(value)} characters (at most {most}); shorten the name"
 
     yield from limit(("project",), "IAM role name", cfg.execution_role_name, 64)
-    if not ECS_NAME_RE.match(cfg.cluster_name):
+    if not ECS_NAME_RE.fullmatch(cfg.cluster_name):
         yield ("cluster", "name"), "allowed: 1-255 of [A-Za-z0-9_-]"
     for name in cfg.services:
         base: YamlPath = ("services", name)
@@ -282,7 +282,7 @@ def _names(cfg: EnvConfig) -> Iterator[Finding]:
         yield from limit(base, "ECS task family", cfg.task_family(name), 255)
     for name in cfg.scheduled_tasks:
         schedule = cfg.schedule_name(name)
-        if not SCHEDULE_NAME_RE.match(schedule):
+        if not SCHEDULE_NAME_RE.fullmatch(schedule):
             yield ("scheduled_tasks", name), f"derived schedule name '{schedule}' must be 1-64 of [0-9a-zA-Z-_.]"
     if cfg.scheduled_tasks:
         yield from limit(("project",), "IAM role name", cfg.scheduler_role_name, 64)
@@ -297,8 +297,15 @@ def _tags(cfg: EnvConfig) -> Iterator[Finding]:
             yield path, "the 'aws:' prefix is reserved by AWS"
         elif not 1 <= len(key) <= 128:
             yield path, "tag keys are 1-128 characters"
+        elif not _tag_text(key):
+            yield path, f"'{key}' is not a tag key (allowed: letters, digits, spaces and _ . : / = + - @)"
         if len(value) > 256:
             yield path, "tag values are at most 256 characters"
+
+
+def _tag_text(text: str) -> bool:
+    """AWS's tag key character set, ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``: no control characters, no newline."""
+    return all(ch.isalnum() or ch == " " or ch in "_.:/=+-@" for ch in text)
 
 
 def _emulator(cfg: EnvConfig) -> Iterator[Finding]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from hclforge import hcl
 from tests.conftest import tree_snapshot
 
 HEAD = """\
@@ -360,6 +361,69 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
         "extends[0]",
         "'_Bad' is not a layer name",
     ),
+    # A trailing newline slipped through every `re.match("...$")`; patterns now match the whole text.
+    (
+        "service-name-trailing-newline",
+        HEAD + 'services:\n  "worker\\n": #!\n    image: nginx:1\n',
+        "services.worker\\n",
+        "'worker\\n' is not a valid service name",
+    ),
+    (
+        "routed-service-name-trailing-newline",
+        HEAD + 'services:\n  "web\\n": #!\n    image: nginx:1\n    port: 80\n    routes: ["GET /web"]\n',
+        "services.web\\n",
+        "'web\\n' is not a valid service name",
+    ),
+    ("tag-key-trailing-newline", VALID + 'tags:\n  "Team\\n": x #!\n', "tags.Team\\n", "is not a tag key"),
+    (
+        "route-trailing-newline",
+        HEAD + 'services:\n  api:\n    image: nginx:1\n    port: 80\n    routes:\n      - "GET /\\n" #!\n',
+        "services.api.routes[0]",
+        "is not a route key",
+    ),
+    (
+        "image-trailing-newline",
+        HEAD + 'services:\n  api:\n    image: "nginx:1\\n" #!\n',
+        "services.api.image",
+        "not a container image reference",
+    ),
+    (
+        "env-var-name-trailing-newline",
+        HEAD + API + '    environment:\n      "OK\\n": x #!\n',
+        "services.api.environment.OK\\n",
+        "not a valid variable name",
+    ),
+    (
+        "secret-arn-trailing-newline",
+        HEAD + API + '    secrets:\n      DB: "arn:aws:ssm:eu-west-1:111111111111:parameter/db\\n" #!\n',
+        "services.api.secrets.DB",
+        "must be the ARN of a Secrets Manager secret or an SSM parameter",
+    ),
+    (
+        "policy-arn-trailing-newline",
+        HEAD + API + '    permissions:\n      managed_policy_arns:\n        - "arn:aws:iam::aws:policy/X\\n" #!\n',
+        "services.api.permissions.managed_policy_arns[0]",
+        "is not an IAM policy ARN",
+    ),
+    (
+        "task-name-trailing-newline",
+        VALID + 'scheduled_tasks:\n  "nightly\\n": #!\n    service: api\n    schedule: rate(1 day)\n',
+        "scheduled_tasks.nightly\\n",
+        "is not a valid task name",
+    ),
+    # pydantic-core's regex (Rust) anchors `$` at the very end: these patterns were already safe.
+    (
+        "project-trailing-newline",
+        VALID.replace("project: demo", 'project: "demo\\n" #!'),
+        "project",
+        "string should match pattern",
+    ),
+    (
+        "region-trailing-newline",
+        VALID.replace("region: eu-west-1", 'region: "eu-west-1\\n" #!'),
+        "aws.region",
+        "string should match pattern",
+    ),
     (
         "control-characters-are-escaped",
         HEAD + API + '    environment:\n      "BAD\\e[31m\\u202e": x #!\n',
@@ -474,6 +538,15 @@ def test_huge_file_is_not_read_whole(project, capsys) -> None:
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert "envs/bad.yaml: file is 1073741824 bytes; at most 1048576 are allowed" in capsys.readouterr().err
     assert grown_kib < 100 * 1024
+
+
+@pytest.mark.parametrize("name", ["Team\n", "api\n", "a\nb"])
+def test_hcl_names_match_the_whole_text(name: str) -> None:
+    assert hcl.key(name) == hcl.quote(name)  # quoted, never bare
+    with pytest.raises(ValueError):
+        hcl.ident(name)
+    with pytest.raises(ValueError):
+        hcl.label(name)
 
 
 def test_secret_value_is_never_echoed(project, capsys) -> None:
