@@ -265,27 +265,94 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
-def _names(cfg: EnvConfig) -> Iterator[Finding]:
-    """Every derived AWS name fits its service's limits."""
+# AWS's limits on each kind of name hclforge derives: most characters, the whole-name pattern, and
+# what the message says is allowed. Sources: the AWS API references and the provider's validators.
+_IAM_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
+_COGNITO_NAME = re.compile(r"[\w\s+=,.@-]+", re.ASCII)
+_DNS_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+NAME_RULES: dict[str, tuple[int, re.Pattern[str], str]] = {
+    "HTTP API name": (128, re.compile(r"[^\x00-\x1f\x7f]+"), "1-128 characters, no control characters"),
+    "VPC link name": (128, re.compile(r"[^\x00-\x1f\x7f]+"), "1-128 characters, no control characters"),
+    "IAM role name": (64, _IAM_NAME, "1-64 of [A-Za-z0-9_+=,.@-]"),
+    "IAM policy name": (128, _IAM_NAME, "1-128 of [A-Za-z0-9_+=,.@-]"),
+    "ECS cluster name": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
+    "ECS service name": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
+    "ECS task family": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
+    "log group name": (512, re.compile(r"[.\-_/#A-Za-z0-9]+"), "1-512 of [A-Za-z0-9._/#-]"),
+    "security group name": (
+        255,
+        re.compile(r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"),
+        "1-255 of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-",
+    ),
+    "Cloud Map service name": (63, re.compile(_DNS_LABEL), "a DNS label: 1-63 of [A-Za-z0-9_-], no '-' at either end"),
+    "Cloud Map namespace": (
+        253,
+        re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*"),
+        "DNS labels joined by dots, each 1-63 of [A-Za-z0-9_-] with no '-' at either end",
+    ),
+    "schedule name": (64, SCHEDULE_NAME_RE, "1-64 of [0-9a-zA-Z-_.]"),
+    "Cognito user pool name": (128, _COGNITO_NAME, "1-128 of [A-Za-z0-9_ +=,.@-]"),
+    "Cognito app client name": (128, _COGNITO_NAME, "1-128 of [A-Za-z0-9_ +=,.@-]"),
+}
 
-    def limit(path: YamlPath, kind: str, value: str, most: int) -> Iterator[Finding]:
-        if len(value) > most:
-            yield path, f"derived {kind} '{value}' is {len(value)} characters (at most {most}); shorten the name"
 
-    yield from limit(("project",), "IAM role name", cfg.execution_role_name, 64)
-    if not ECS_NAME_RE.fullmatch(cfg.cluster_name):
-        yield ("cluster", "name"), "allowed: 1-255 of [A-Za-z0-9_-]"
+def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
+    """Every AWS name the templates use, with its kind and the YAML path that decides it.
+
+    A name built from the defaults points at ``project``; one the file gives points at its key.
+    """
+    project: YamlPath = ("project",)
+
+    def given(path: YamlPath, value: str, default: str) -> YamlPath:
+        return path if value != default else project
+
+    names: list[tuple[YamlPath, str, str]] = [
+        (given(("api", "name"), cfg.api_name, cfg.prefix), "HTTP API name", cfg.api_name),
+        (given(("api", "name"), cfg.api_name, cfg.prefix), "log group name", cfg.api_log_group_name),
+        (project, "VPC link name", cfg.vpc_link_name),
+        (project, "security group name", cfg.vpc_link_security_group_name),
+        (project, "IAM role name", cfg.execution_role_name),
+        (project, "IAM policy name", cfg.metrics_policy_name),
+        (project, "IAM policy name", cfg.secrets_policy_name),
+        (given(("cluster", "name"), cfg.cluster_name, cfg.prefix), "ECS cluster name", cfg.cluster_name),
+        (
+            given(("service_discovery", "namespace"), cfg.namespace, f"{cfg.prefix}.internal"),
+            "Cloud Map namespace",
+            cfg.namespace,
+        ),
+    ]
+    if cfg.auth is not None and cfg.auth.cognito.create:
+        names.append((("auth", "cognito", "create"), "Cognito user pool name", cfg.user_pool_name))
+        names.append((("auth", "cognito", "create"), "Cognito app client name", cfg.user_pool_client_name))
     for name in cfg.services:
         base: YamlPath = ("services", name)
-        yield from limit(base, "IAM role name", cfg.task_role_name(name), 64)
-        yield from limit(base, "IAM policy name", cfg.task_policy_name(name), 128)
-        yield from limit(base, "ECS task family", cfg.task_family(name), 255)
+        names += [
+            (base, "IAM role name", cfg.task_role_name(name)),
+            (base, "IAM policy name", cfg.task_policy_name(name)),
+            (base, "ECS service name", name),
+            (base, "ECS task family", cfg.task_family(name)),
+            (base, "log group name", cfg.log_group_name(name)),
+            (base, "security group name", cfg.security_group_name(name)),
+        ]
+        if name in cfg.discoverable_services:
+            names.append((base, "Cloud Map service name", name))
     for name in cfg.scheduled_tasks:
-        schedule = cfg.schedule_name(name)
-        if not SCHEDULE_NAME_RE.fullmatch(schedule):
-            yield ("scheduled_tasks", name), f"derived schedule name '{schedule}' must be 1-64 of [0-9a-zA-Z-_.]"
+        names.append((("scheduled_tasks", name), "schedule name", cfg.schedule_name(name)))
     if cfg.scheduled_tasks:
-        yield from limit(("project",), "IAM role name", cfg.scheduler_role_name, 64)
+        names.append((project, "IAM role name", cfg.scheduler_role_name))
+        names.append((project, "IAM policy name", cfg.scheduler_policy_name))
+    return names
+
+
+def _names(cfg: EnvConfig) -> Iterator[Finding]:
+    """Every derived AWS name fits its service's limits."""
+    for path, kind, value in derived_names(cfg):
+        most, pattern, allowed = NAME_RULES[kind]
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        if len(value) > most:
+            yield path, f"derived {kind} '{shown}' is {len(value)} characters (at most {most}); shorten the name"
+        elif not pattern.fullmatch(value):
+            yield path, f"derived {kind} '{shown}' is not allowed by AWS (allowed: {allowed})"
 
 
 def _tags(cfg: EnvConfig) -> Iterator[Finding]:

@@ -16,7 +16,9 @@ import pytest
 
 from cli.main import main
 from hclforge import hcl
-from tests.conftest import tree_snapshot
+from hclforge.config import load_env
+from hclforge.rules import NAME_RULES, derived_names
+from tests.conftest import ROOT, tree_snapshot
 
 HEAD = """\
 project: demo
@@ -637,3 +639,118 @@ def test_valid_base_case_renders(project) -> None:
     root = project({"envs/bad.yaml": VALID})
     assert main(["--root", str(root), "render", "bad"]) == 0
     assert (Path(root) / "modules/bad/main.tf").is_file()
+
+
+# Every derived AWS name, its rule, and a name that breaks it. The rule is checked directly for each
+# kind; NAME_YAML_CASES below reach every rule that a valid-looking file can break.
+NAME_RULE_CASES: list[tuple[str, str, str]] = [
+    # (kind, a name AWS takes, a name AWS refuses)
+    ("HTTP API name", "Sales API (prod)", "Sales\tAPI"),
+    ("VPC link name", "sss-dev", "x" * 129),
+    ("IAM role name", "sss-dev-api-task", "sss dev"),
+    ("IAM role name", "a" * 64, "a" * 65),
+    ("IAM policy name", "sss-dev-api+permissions@x", "sss/dev"),
+    ("IAM policy name", "a" * 128, "a" * 129),
+    ("ECS cluster name", "sss_dev-1", "sss.dev"),
+    ("ECS service name", "api", "api:v2"),
+    ("ECS task family", "sss-dev-api", "a" * 256),
+    ("log group name", "/ecs/sss-dev/api#1.0", "/aws/apigateway/Sales API"),
+    ("security group name", "sss-dev-api-tasks (v2)", "sg-dev-api-tasks"),
+    ("Cloud Map service name", "api_v2", "api-"),
+    ("Cloud Map service name", "a" * 63, "a" * 64),
+    ("Cloud Map namespace", "sss-dev.internal", "sss-dev-.internal"),
+    ("schedule name", "sss-dev-nightly_1.0", "sss dev nightly"),
+    ("schedule name", "a" * 64, "a" * 65),
+    ("Cognito user pool name", "sss dev+pool", "sss/dev"),
+    ("Cognito app client name", "sss-dev-api", "x" * 129),
+]
+
+
+@pytest.mark.parametrize(("kind", "good", "bad"), NAME_RULE_CASES, ids=[f"{c[0]}:{c[2][:12]}" for c in NAME_RULE_CASES])
+def test_name_rule(kind: str, good: str, bad: str) -> None:
+    most, pattern, _allowed = NAME_RULES[kind]
+    assert len(good) <= most and pattern.fullmatch(good)
+    assert len(bad) > most or not pattern.fullmatch(bad)
+
+
+def test_every_derived_name_has_a_rule_and_a_case() -> None:
+    kinds = {kind for _path, kind, _value in derived_names(load_env(ROOT, "local").config)}
+    kinds |= {kind for _path, kind, _value in derived_names(load_env(ROOT, "prod").config)}
+    assert kinds <= set(NAME_RULES)
+    assert set(NAME_RULES) == {c[0] for c in NAME_RULE_CASES}
+
+
+NAME_YAML_CASES: list[tuple[str, str, str, str, str]] = [
+    # (kind, environment, envs/<env>.yaml text, YAML path, message fragment)
+    (
+        "HTTP API name",
+        "bad",
+        VALID + 'api:\n  name: "Sales\\tAPI" #!\n',
+        "api.name",
+        "derived HTTP API name 'Sales\\tAPI' is not allowed by AWS (allowed: 1-128 characters, no control",
+    ),
+    (
+        "log group name",
+        "bad",
+        VALID + "api:\n  name: Sales API #!\n",
+        "api.name",
+        "derived log group name '/aws/apigateway/Sales API' is not allowed by AWS (allowed: 1-512 of [A-Za-z0-9._/#-])",
+    ),
+    (
+        "IAM role name",
+        "e" * 20,
+        VALID.replace("project: demo", "project: abcdefghijklmnopqrst").replace("  api:", "  " + "a" * 32 + ": #!"),
+        "services." + "a" * 32,
+        "derived IAM role name 'abcdefghijklmnopqrst-eeeeeeeeeeeeeeeeeeee-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-task' "
+        "is 79 characters (at most 64)",
+    ),
+    (
+        "security group name",
+        "bad",
+        VALID.replace("project: demo", "project: sg-demo #!"),
+        "project",
+        "derived security group name 'sg-demo-bad-vpc-link' is not allowed by AWS (allowed: 1-255 of letters",
+    ),
+    (
+        "Cloud Map service name",
+        "bad",
+        VALID.replace("  api:", "  api-: #!"),
+        "services.api-",
+        "derived Cloud Map service name 'api-' is not allowed by AWS (allowed: a DNS label",
+    ),
+    (
+        "Cloud Map namespace",
+        "bad-",
+        VALID.replace("project: demo", "project: demo #!"),
+        "project",
+        "derived Cloud Map namespace 'demo-bad-.internal' is not allowed by AWS (allowed: DNS labels",
+    ),
+    (
+        "schedule name",
+        "e" * 20,
+        VALID.replace("project: demo", "project: abcdefghijklmnopqrst")
+        + "scheduled_tasks:\n  "
+        + "n" * 32
+        + ": #!\n    service: api\n    schedule: rate(1 day)\n",
+        "scheduled_tasks." + "n" * 32,
+        "derived schedule name 'abcdefghijklmnopqrst-eeeeeeeeeeeeeeeeeeee-nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn' "
+        "is 74 characters (at most 64)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "text", "ypath", "message"), [c[1:] for c in NAME_YAML_CASES], ids=[c[0] for c in NAME_YAML_CASES]
+)
+def test_derived_name_refused_with_file_and_line(
+    project, capsys, env: str, text: str, ypath: str, message: str
+) -> None:
+    root = project({f"envs/{env}.yaml": text})
+    before = tree_snapshot(root)
+    code = main(["--root", str(root), "render", env])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    expected = f"envs/{env}.yaml:{_expected_line(text)}: {ypath}: {message}"
+    assert any(ln.startswith(expected) for ln in err.splitlines()), f"expected {expected!r} in:\n{err}"
+    assert "Traceback" not in err and "nothing was written" in err
+    assert tree_snapshot(root) == before
