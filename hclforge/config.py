@@ -19,7 +19,7 @@ import copy
 import difflib
 import re
 import types
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from hclforge.errors import ConfigError, Problem, UnsafePathError
 from hclforge.model import EnvConfig, ScalarStr
 from hclforge.paths import confined
-from hclforge.rules import check_rules
+from hclforge.rules import check_rules, check_warnings
 from hclforge.source import Document, YamlPath, dotted, load_document
 
 ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
@@ -49,12 +49,15 @@ class LoadedEnv:
         config: the validated model, defaults filled in.
         sources: the YAML files it was built from, base layers first.
         origins: ``(file, line)`` of every YAML path that a file set.
+        warnings: what the file may say but probably should not (a plain value under a
+            name that looks secret); the CLI prints them to stderr, prefixed ``warning:``.
     """
 
     name: str
     config: EnvConfig
     sources: list[str]
     origins: dict[YamlPath, Origin]
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def env_names(root: Path) -> list[str]:
@@ -114,7 +117,8 @@ def load_env(root: Path, name: str) -> LoadedEnv:
     problems = [_locate(path, message, origins, env_file) for path, message in check_rules(config)]
     if problems:
         raise ConfigError(problems)
-    return LoadedEnv(name, config, sources, origins)
+    warnings = [_locate(path, message, origins, env_file) for path, message in check_warnings(config)]
+    return LoadedEnv(name, config, sources, origins, sorted(set(warnings)))
 
 
 # --------------------------------------------------------------------- layering

@@ -355,6 +355,33 @@ def _names(cfg: EnvConfig) -> Iterator[Finding]:
             yield path, f"derived {kind} '{shown}' is not allowed by AWS (allowed: {allowed})"
 
 
+SECRET_NAME_RE = re.compile(r".*(PASSWORD|SECRET|TOKEN).*|(.*_)?KEY", re.IGNORECASE)
+
+
+def check_warnings(cfg: EnvConfig) -> list[Finding]:
+    """Things a file may say but probably should not: they are reported, never refused.
+
+    Args:
+        cfg: the environment, as the model validated it.
+
+    Returns:
+        ``(yaml_path, message)`` for every warning, in a stable order.
+    """
+    return list(_plain_secrets(cfg))
+
+
+def _plain_secrets(cfg: EnvConfig) -> Iterator[Finding]:
+    # A plain value lands in the task definition, the plan and the state, readable by anyone with access.
+    for name, svc in cfg.services.items():
+        for key, value in svc.environment.items():
+            if SECRET_NAME_RE.fullmatch(key) and not value.startswith("arn:"):
+                yield (
+                    ("services", name, "environment", key),
+                    "looks like a secret but is a plain value, readable in the task definition, plan and state; "
+                    "move it under secrets: as a Secrets Manager or SSM parameter ARN (the value is not shown)",
+                )
+
+
 def _tags(cfg: EnvConfig) -> Iterator[Finding]:
     for key, value in cfg.tags.items():
         path: YamlPath = ("tags", key)

@@ -754,3 +754,25 @@ def test_derived_name_refused_with_file_and_line(
     assert any(ln.startswith(expected) for ln in err.splitlines()), f"expected {expected!r} in:\n{err}"
     assert "Traceback" not in err and "nothing was written" in err
     assert tree_snapshot(root) == before
+
+
+@pytest.mark.parametrize("name", ["DB_PASSWORD", "api_token", "ClientSecret", "STRIPE_KEY", "key", "SECRET"])
+@pytest.mark.parametrize("command", ["render", "show"])
+def test_plain_value_under_a_secret_name_warns(project, capsys, name: str, command: str) -> None:
+    root = project({"envs/dev.yaml": HEAD + API + f"    environment:\n      {name}: hunter2-Value\n"})
+    assert main(["--root", str(root), command, "dev"]) == 0
+    captured = capsys.readouterr()
+    assert (
+        f"warning: envs/dev.yaml:13: services.api.environment.{name}: looks like a secret but is a plain value"
+    ) in captured.err
+    assert "move it under secrets:" in captured.err
+    assert "hunter2" not in captured.err
+
+
+@pytest.mark.parametrize("name", ["KEYBOARD", "MONKEY", "LOG_LEVEL", "TOKEN_ARN"])
+def test_ordinary_names_and_arns_do_not_warn(project, capsys, name: str) -> None:
+    value = "arn:aws:ssm:eu-west-1:111111111111:parameter/x" if name.endswith("_ARN") else "info"
+    root = project({"envs/dev.yaml": HEAD + API + f"    environment:\n      {name}: '{value}'\n"})
+    assert main(["--root", str(root), "render", "dev"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert load_env(root, "dev").warnings == []
