@@ -241,7 +241,9 @@ class _Builder:
             value = self.constructor.construct_object(node, deep=True)
         except (yaml.YAMLError, ValueError, TypeError, KeyError, OverflowError):
             # The constructor's message would quote the value, which may be a secret.
-            raise self._fail(node, path, "invalid value") from None
+            raise self._fail(
+                node, path, "not a valid value of its YAML type; quote it if it is meant as a string"
+            ) from None
         if isinstance(value, str):
             return self._text(value, node, path)
         if value is not None and isinstance(node, yaml.ScalarNode) and not node.style:

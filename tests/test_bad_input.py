@@ -346,6 +346,12 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
     ("tag-set", HEAD + API + "    environment: !!set {A} #!\n", "", "explicit tag '!!set' is not allowed"),
     ("tag-omap", VALID + "tags: !!omap [{Team: x}] #!\n", "", "explicit tag '!!omap' is not allowed"),
     ("tag-local", HEAD + "services:\n  api:\n    image: !env IMAGE #!\n", "", "explicit tag '!env' is not allowed"),
+    (
+        "impossible-date",
+        HEAD + API + "    environment:\n      DAY: 2001-13-45 #!\n",
+        "services.api.environment.DAY",
+        "not a valid value of its YAML type; quote it if it is meant as a string",
+    ),
     ("recursive-alias", VALID + "x: &x [*x] #!\n", "x[0]", "recursive alias: this value contains itself"),
     ("deep-nesting", VALID + "x: " + "[" * 500 + "]" * 500 + " #!\n", "", "nested more than 64 levels deep"),
     # Layer names become file names and header text: no newline, no path, no overlong name.
