@@ -15,11 +15,11 @@ at most :data:`MAX_LAYER_DEPTH` deep.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import re
 import types
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -223,6 +223,7 @@ def _keep_source_text(data: dict[str, Any], texts: dict[YamlPath, str]) -> None:
         parent[path[-1]] = text
 
 
+@lru_cache(maxsize=4096)
 def _held_as_text(path: YamlPath) -> bool:
     """True when the model keeps the value at ``path`` as a :data:`~hclforge.model.ScalarStr`."""
     node: Any = EnvConfig
@@ -270,10 +271,11 @@ def merge_into(
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             if child in over_origins:
                 base_origins[child] = over_origins[child]
+            # Copy on write: the map may belong to a layer that is resolved once and merged again elsewhere.
+            base[key] = dict(base[key])
             merge_into(base[key], base_origins, value, over_origins, child)
             continue
-        # A copy: layers are resolved once and reused, so later merges must not write into them.
-        base[key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+        base[key] = value
         _drop_origins(base_origins, child)
         for p, origin in over_origins.items():
             if p[: len(child)] == child:

@@ -99,10 +99,9 @@ def load_document(path: Path, display: str) -> Document:
     if text.startswith("\ufeff"):
         text = text[1:]
 
-    loader: _Loader | None = None
     try:
-        loader = _Loader(text)
-        node = loader.get_single_node()
+        _check_tags(text)
+        node = yaml.compose(text, Loader=_LOADER)
     except _Refused as err:
         raise fail(err.message, err.line) from None
     except yaml.MarkedYAMLError as err:
@@ -118,9 +117,6 @@ def load_document(path: Path, display: str) -> Document:
         raise fail(f"invalid YAML: {what}", line) from None
     except yaml.YAMLError as err:
         raise fail(f"invalid YAML: {err}") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
 
     if node is None:
         raise fail("file is empty; an environment needs at least 'project'")
@@ -146,57 +142,27 @@ def _show_tag(tag: str) -> str:
     return short if len(short) <= 40 else short[:37] + "..."
 
 
-# libyaml's parser when PyYAML was built with it (its wheels are): much faster, same marks.
-_PARSER: Any = getattr(yaml, "CParser", yaml.SafeLoader)
+# libyaml's parser and composer when PyYAML was built with it (its wheels are): ~10x faster, same marks.
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
-    """PyYAML's composer over libyaml's events, refusing explicit tags and deep nesting.
+def _check_tags(text: str) -> None:
+    """Refuse explicit tags, reading only the parser's events (libyaml's: cheap).
 
-    Only the composer tells an explicit tag from an inferred one: a composed
-    node's tag is the same for ``!!int 5`` and ``5``. The value is never part of
-    the message, since it may be a secret.
+    Only the events tell an explicit tag from an inferred one: a composed node's
+    tag is the same for ``!!int 5`` and ``5``. The value is never part of the
+    message, since it may be a secret.
     """
-
-    _depth = 0
-
-    def __init__(self, stream: str) -> None:
-        self._parser = _PARSER(stream)
-        yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
-        yaml.resolver.Resolver.__init__(self)
-
-    def check_event(self, *choices: Any) -> bool:
-        return bool(self._parser.check_event(*choices))
-
-    def peek_event(self) -> Any:
-        return self._parser.peek_event()
-
-    def get_event(self) -> Any:
-        return self._parser.get_event()
-
-    def dispose(self) -> None:
-        self._parser.dispose()
-
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
+    if "!" not in text:
+        return  # no tag can be written without one
+    for event in yaml.parse(text, Loader=_LOADER):
         tag = getattr(event, "tag", None)
         if tag is not None and tag != "!" and tag not in ALLOWED_TAGS:
             raise _Refused(
                 f"explicit tag '{_show_tag(tag)}' is not allowed (only !!str, !!map, !!seq); "
                 "drop the tag, and quote the value if it is meant as a string",
-                event.start_mark.line + 1,
+                event.start_mark.line + 1 if event.start_mark else 0,
             )
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
-                # Python's recursion limit would end in a traceback long before 1 MiB of '['.
-                raise _Refused(f"nested more than {MAX_DEPTH} levels deep", event.start_mark.line + 1)
-            node = super().compose_node(parent, index)
-            assert node is not None
-            return node
-        finally:
-            self._depth -= 1
 
 
 class _Builder:
@@ -230,6 +196,10 @@ class _Builder:
                 ]
             )
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if len(path) >= MAX_DEPTH:
+                # Python's recursion limit would end in a traceback long before 1 MiB of nesting.
+                top = path[:1]
+                raise self._fail(node, top, f"nested more than {MAX_DEPTH} levels deep")
             if id(node) in self.open:
                 raise self._fail(node, path, "recursive alias: this value contains itself")
             self.open.add(id(node))

@@ -353,7 +353,8 @@ CASES: list[tuple[str, str | bytes, str, str]] = [
         "not a valid value of its YAML type; quote it if it is meant as a string",
     ),
     ("recursive-alias", VALID + "x: &x [*x] #!\n", "x[0]", "recursive alias: this value contains itself"),
-    ("deep-nesting", VALID + "x: " + "[" * 500 + "]" * 500 + " #!\n", "", "nested more than 64 levels deep"),
+    ("deep-nesting", VALID + "x: " + "[" * 200 + "]" * 200 + " #!\n", "x", "nested more than 64 levels deep"),
+    ("deeper-nesting", VALID + "x: " + "[" * 5000 + "]" * 5000 + " #!\n", "", "exceeded maximum nesting depth"),
     # Layer names become file names and header text: no newline, no path, no overlong name.
     (
         "layer-name-injection",
@@ -484,6 +485,15 @@ def test_no_raw_control_character_reaches_the_terminal(project, capsys) -> None:
     assert "services.api.environment.A\\x1b]0;pwned\\x07\\nB: not a valid variable name" in err
     assert not any(ch in err for ch in "\x1b\x07"), err
     assert len(err.splitlines()) == 2  # the problem and the count: no forged line
+
+
+def test_deep_block_nesting_ends_in_a_message(project, capsys) -> None:
+    deep = "".join(" " * i + f"k{i}:\n" for i in range(1, 900)) + " " * 900 + "end: 1\n"
+    root = project({"envs/bad.yaml": VALID + "x:\n" + deep})
+    assert main(["--root", str(root), "render", "bad"]) == 2
+    err = capsys.readouterr().err
+    assert "envs/bad.yaml:" in err and ": x: nested more than 64 levels deep" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("tag", ["!!int", "!!float", "!!binary", "!!timestamp", "!secret"])
