@@ -129,7 +129,7 @@ def load_document(path: Path, display: str) -> Document:
 
 
 class _Refused(yaml.YAMLError):
-    """The composer met something the loader refuses; carries a message safe to show."""
+    """Something the loader refuses before composing; carries a message safe to show."""
 
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
