@@ -22,12 +22,12 @@ from pathlib import Path
 from hclforge.errors import FileTooLargeError, UnsafePathError
 
 
-def confined(base: Path, rel: str, *, allow_dir: bool = False) -> Path:
+def confined(base: Path, rel: str | os.PathLike[str], *, allow_dir: bool = False) -> Path:
     """Resolve ``rel`` under ``base`` and refuse anything that escapes it.
 
     Args:
         base: the directory the path must stay in (e.g. ``root / "envs"``).
-        rel: a relative path from user input (``"_base.yaml"``, ``"dev/main.tf"``).
+        rel: a relative path from user input (``"_base.yaml"``, ``"dev/main.tf"``), as text or a path.
         allow_dir: accept an existing directory too (for a caller that lists or
             creates files inside it); otherwise an existing path must be a regular file.
 
@@ -41,6 +41,7 @@ def confined(base: Path, rel: str, *, allow_dir: bool = False) -> Path:
             file that is not a regular file (a FIFO, socket or device, or a
             directory unless ``allow_dir``).
     """
+    rel = os.fspath(rel)
     if not rel or "\0" in rel:
         raise UnsafePathError(f"{rel!r} is not a file name")
     if Path(rel).is_absolute():
