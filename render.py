@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,7 +30,7 @@ import jinja2
 
 from hclforge import hcl
 from hclforge.config import LoadedEnv, env_names, load_env
-from hclforge.errors import HclforgeError, StaleTreeError, TemplateError, UsageError, exit_code_for
+from hclforge.errors import HclforgeError, Problem, StaleTreeError, TemplateError, UsageError, exit_code_for
 from hclforge.model import EnvConfig
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
@@ -195,7 +195,7 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
     secret_arns = sorted(
-        {_secret_resource(a) for s in cfg.services.values() for a in s.secrets.values() if SECRET_ARN_RE.match(a)}
+        {_secret_resource(a) for s in cfg.services.values() for a in s.secrets.values() if SECRET_ARN_RE.fullmatch(a)}
     )
     sources = ", ".join(loaded.sources)
     shims = shims_for(cfg)
@@ -384,8 +384,16 @@ def check_tree(root: Path, tree: RenderedTree) -> None:
         raise StaleTreeError(diff)
 
 
-def render_many(root: Path, names: Iterable[str], *, check: bool) -> dict[str, list[FileChange]]:
+def render_many(
+    root: Path, names: Iterable[str], *, check: bool, warn: Callable[[Problem], None] | None = None
+) -> dict[str, list[FileChange]]:
     """Render (or, with ``check``, compare) several environments, validating all before writing any.
+
+    Args:
+        root: the project root.
+        names: the environments.
+        check: compare with ``modules/`` instead of writing.
+        warn: called with each warning of each environment (see :attr:`LoadedEnv.warnings`).
 
     Returns:
         The changes per environment: written ones, or with ``check`` the ones that would be.
@@ -394,7 +402,12 @@ def render_many(root: Path, names: Iterable[str], *, check: bool) -> dict[str, l
         ConfigError: any environment is invalid (nothing is written).
         StaleTreeError: with ``check``, some tree is stale; carries every diff.
     """
-    trees = [render(root, name) for name in names]
+    loaded = [load_env(root, name) for name in names]
+    for env in loaded:
+        for problem in env.warnings:
+            if warn is not None:
+                warn(problem)
+    trees = [render_env(env) for env in loaded]
     if check:
         diff = "".join(unified_diff(root, tree) for tree in trees)
         if diff:
@@ -429,7 +442,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
     args = parser.parse_args(argv)
     try:
-        results = render_many(args.root, select_envs(args.root, args.envs, args.all), check=args.check)
+        results = render_many(
+            args.root,
+            select_envs(args.root, args.envs, args.all),
+            check=args.check,
+            warn=lambda problem: print(f"warning: {problem}", file=sys.stderr),
+        )
     except StaleTreeError as err:
         sys.stderr.write(err.diff)
         print("modules/ is stale: run 'python render.py --all' and commit the result", file=sys.stderr)

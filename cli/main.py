@@ -134,6 +134,8 @@ def show(app: App, env: str, as_json: bool, origin: bool) -> None:
     from hclforge.config import load_env
 
     loaded = load_env(app.root, env)
+    for problem in loaded.warnings:
+        _warn(problem)
     data = loaded.config.model_dump(mode="json")
     if origin:
         from hclforge.explain import origin_rows
@@ -224,7 +226,7 @@ def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> 
     """Render ENV... into modules/<env>/."""
     import render as renderer
 
-    results = renderer.render_many(app.root, renderer.select_envs(app.root, envs, all_envs), check=check)
+    results = renderer.render_many(app.root, renderer.select_envs(app.root, envs, all_envs), check=check, warn=_warn)
     for env, changes in results.items():
         for change in changes:
             if change.action != "identical" and not check:
@@ -552,6 +554,11 @@ def emulator_status(app: App) -> None:
 
 
 # --------------------------------------------------------------------- main
+
+
+def _warn(problem: Any) -> None:
+    """Print one :class:`~hclforge.errors.Problem` that does not stop the command."""
+    click.echo(f"warning: {problem}", err=True)
 
 
 def _report(err: HclforgeError) -> None:

@@ -194,7 +194,10 @@ class Workspace:
 
     @cached_property
     def loaded(self) -> LoadedEnv:
-        return load_env(self.settings.root, self.env)
+        loaded = load_env(self.settings.root, self.env)
+        for problem in loaded.warnings:
+            self.info(f"warning: {problem}")
+        return loaded
 
     @property
     def on_emulator(self) -> bool:

@@ -6,24 +6,35 @@ rules of the design (maps merge recursively, lists and scalars replace, ``null``
 deletes), validates the result against :class:`~hclforge.model.EnvConfig`, then
 runs the domain rules. Every problem found is reported at once, each with the
 file and line the offending value came from.
+
+Layer names are checked before they become paths, every file is opened through
+:func:`hclforge.paths.confined` (nothing outside ``envs/``, no FIFOs), each file
+is read and parsed once per load however often it is extended, and layers nest
+at most :data:`MAX_LAYER_DEPTH` deep.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+import types
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from hclforge.errors import ConfigError, Problem
-from hclforge.model import EnvConfig
-from hclforge.rules import check_rules
-from hclforge.source import YamlPath, dotted, load_document
+from hclforge.errors import ConfigError, Problem, UnsafePathError
+from hclforge.model import EnvConfig, ScalarStr
+from hclforge.paths import confined
+from hclforge.rules import check_rules, check_warnings
+from hclforge.source import Document, YamlPath, dotted, load_document
 
-ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
+# A layer name becomes a file name and is printed in every generated header: no path, no newline.
+LAYER_NAME_RE = re.compile(r"_?[a-z][a-z0-9_-]{0,63}")
+MAX_LAYER_DEPTH = 32
 ENVS_DIR = "envs"
 
 Origin = tuple[str, int]
@@ -38,12 +49,15 @@ class LoadedEnv:
         config: the validated model, defaults filled in.
         sources: the YAML files it was built from, base layers first.
         origins: ``(file, line)`` of every YAML path that a file set.
+        warnings: what the file may say but probably should not (a plain value under a
+            name that looks secret); the CLI prints them to stderr, prefixed ``warning:``.
     """
 
     name: str
     config: EnvConfig
     sources: list[str]
     origins: dict[YamlPath, Origin]
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def env_names(root: Path) -> list[str]:
@@ -68,17 +82,23 @@ def load_env(root: Path, name: str) -> LoadedEnv:
         ConfigError: with one :class:`Problem` per thing wrong.
     """
     display = f"{ENVS_DIR}/{name}.yaml"
-    if not ENV_NAME_RE.match(name):
+    if not ENV_NAME_RE.fullmatch(name):
         raise ConfigError(
             [Problem(display, 0, "", f"'{name}' is not a valid environment name (allowed: ^[a-z][a-z0-9-]{{0,19}}$)")]
         )
-    if not (root / display).is_file():
+    try:
+        path = confined(root / ENVS_DIR, f"{name}.yaml")
+    except UnsafePathError as err:
+        raise ConfigError([Problem(display, 0, "", str(err))]) from None
+    if not path.is_file():
         known = env_names(root)
         hint = difflib.get_close_matches(name, known, n=1)
         allowed = f"did you mean '{hint[0]}'?" if hint else f"known environments: {', '.join(known) or 'none'}"
         raise ConfigError([Problem(display, 0, "", f"no such environment ({allowed})")])
 
-    data, origins, sources = _resolve(root, name, ())
+    layers = _Layers(root)
+    data, origins, sources = layers.resolve(name, ())
+    _keep_source_text(data, layers.texts(origins))
     env_file = display
     declared = data.get("environment")
     if declared is None:
@@ -97,50 +117,138 @@ def load_env(root: Path, name: str) -> LoadedEnv:
     problems = [_locate(path, message, origins, env_file) for path, message in check_rules(config)]
     if problems:
         raise ConfigError(problems)
-    return LoadedEnv(name, config, sources, origins)
+    warnings = [_locate(path, message, origins, env_file) for path, message in check_warnings(config)]
+    return LoadedEnv(name, config, sources, origins, sorted(set(warnings)))
 
 
 # --------------------------------------------------------------------- layering
 
 
-def _resolve(root: Path, name: str, chain: tuple[str, ...]) -> tuple[dict[str, Any], dict[YamlPath, Origin], list[str]]:
-    """Merge the layers of ``name`` (its ``extends`` first, then itself)."""
-    display = f"{ENVS_DIR}/{name}.yaml"
-    if name in chain:
-        cycle = " -> ".join((*chain, name))
-        raise ConfigError([Problem(display, 0, "extends", f"extends cycle: {cycle}")])
-    doc = load_document(root / display, display)
-    extends = doc.data.pop("extends", [])
-    ext_line = doc.lines.pop(("extends",), 0)
-    for key in [k for k in doc.lines if k and k[0] == "extends"]:
-        del doc.lines[key]
-    if isinstance(extends, str):
-        extends = [extends]
-    if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
-        raise ConfigError([Problem(display, ext_line, "extends", "must be a list of layer names, e.g. [_base]")])
+Resolved = tuple[dict[str, Any], dict[YamlPath, Origin], list[str]]
 
-    merged: dict[str, Any] = {}
-    origins: dict[YamlPath, Origin] = {}
-    sources: list[str] = []
-    for layer in extends:
-        layer_name = layer.removesuffix(".yaml")
-        if not (root / ENVS_DIR / f"{layer_name}.yaml").is_file():
+
+class _Layers:
+    """The files of one :func:`load_env` call: each read, parsed and layered once.
+
+    A layer extended from many places (a diamond) is resolved once and reused,
+    so the work grows with the number of files, not with the number of paths
+    through the ``extends`` graph.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.docs: dict[str, Document] = {}
+        self.done: dict[str, Resolved] = {}
+
+    def resolve(self, name: str, chain: tuple[str, ...]) -> Resolved:
+        """Merge the layers of ``name`` (its ``extends`` first, then itself)."""
+        display = f"{ENVS_DIR}/{name}.yaml"
+        if name in chain:
+            cycle = " -> ".join((*chain, name))
+            raise ConfigError([Problem(display, 0, "extends", f"extends cycle: {cycle}")])
+        if name in self.done:
+            return self.done[name]
+        doc = self.docs[display] = load_document(confined(self.root / ENVS_DIR, f"{name}.yaml"), display)
+        extends = doc.data.get("extends", [])
+        ext_line = doc.lines.get(("extends",), 0)
+        if isinstance(extends, str):
+            extends = [extends]
+        if not isinstance(extends, list) or not all(isinstance(e, str) for e in extends):
+            raise ConfigError([Problem(display, ext_line, "extends", "must be a list of layer names, e.g. [_base]")])
+
+        merged: dict[str, Any] = {}
+        origins: dict[YamlPath, Origin] = {}
+        sources: list[str] = []
+        for i, layer in enumerate(extends):
+            where = (display, doc.lines.get(("extends", i), ext_line), f"extends[{i}]")
+            layer_name = self._layer_name(layer, where, len(chain) + 1)
+            data, layer_origins, layer_sources = self.resolve(layer_name, (*chain, name))
+            merge_into(merged, origins, data, layer_origins, ())
+            sources += [s for s in layer_sources if s not in sources]
+        own = {k: v for k, v in doc.data.items() if k != "extends"}
+        own_origins = {p: (display, line) for p, line in doc.lines.items() if p[:1] != ("extends",)}
+        merge_into(merged, origins, own, own_origins, ())
+        sources.append(display)
+        self.done[name] = (merged, origins, sources)
+        return self.done[name]
+
+    def _layer_name(self, layer: str, where: tuple[str, int, str], depth: int) -> str:
+        """Check one ``extends`` entry and return the layer it names (without ``.yaml``)."""
+        file, line, ypath = where
+        name = layer.removesuffix(".yaml")
+        if not LAYER_NAME_RE.fullmatch(name):
+            shown = name if len(name) <= 40 else name[:37] + "..."
             raise ConfigError(
                 [
                     Problem(
-                        display,
-                        ext_line,
-                        "extends",
-                        f"layer '{layer}' not found (expected {ENVS_DIR}/{layer_name}.yaml)",
+                        file,
+                        line,
+                        ypath,
+                        f"'{shown}' is not a layer name (allowed: ^_?[a-z][a-z0-9_-]{{0,63}}$, "
+                        f"the name of a file in {ENVS_DIR}/ without .yaml)",
                     )
                 ]
             )
-        data, layer_origins, layer_sources = _resolve(root, layer_name, (*chain, name))
-        merge_into(merged, origins, data, layer_origins, ())
-        sources += [s for s in layer_sources if s not in sources]
-    merge_into(merged, origins, doc.data, {p: (display, line) for p, line in doc.lines.items()}, ())
-    sources.append(display)
-    return merged, origins, sources
+        if depth > MAX_LAYER_DEPTH:
+            raise ConfigError(
+                [Problem(file, line, ypath, f"layers nest more than {MAX_LAYER_DEPTH} deep; flatten the extends chain")]
+            )
+        try:
+            path = confined(self.root / ENVS_DIR, f"{name}.yaml")
+        except UnsafePathError as err:
+            raise ConfigError([Problem(file, line, ypath, f"layer '{name}': {err}")]) from None
+        if not path.is_file():
+            raise ConfigError(
+                [Problem(file, line, ypath, f"layer '{layer}' not found (expected {ENVS_DIR}/{name}.yaml)")]
+            )
+        return name
+
+    def texts(self, origins: dict[YamlPath, Origin]) -> dict[YamlPath, str]:
+        """The source text of each plain non-string scalar that survived layering."""
+        return {p: self.docs[file].texts[p] for p, (file, _) in origins.items() if p in self.docs[file].texts}
+
+
+def _keep_source_text(data: dict[str, Any], texts: dict[YamlPath, str]) -> None:
+    """Give string fields the text as written: ``1.10`` stays "1.10", ``on`` stays "on".
+
+    YAML 1.1 would turn them into 1.1 and true; a field the model holds as a
+    string (``environment`` and ``tags`` values) takes the source text instead.
+    """
+    for path, text in texts.items():
+        if not _held_as_text(path):
+            continue
+        parent: Any = data
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = text
+
+
+@lru_cache(maxsize=4096)
+def _held_as_text(path: YamlPath) -> bool:
+    """True when the model keeps the value at ``path`` as a :data:`~hclforge.model.ScalarStr`."""
+    node: Any = EnvConfig
+    for part in path:
+        node = _unwrap_optional(node)
+        if _is_model(node):
+            field_info = node.model_fields.get(part) if isinstance(part, str) else None
+            if field_info is None:
+                return False
+            node = field_info.annotation
+        elif get_origin(node) is dict and isinstance(part, str):
+            node = get_args(node)[1]
+        elif get_origin(node) is list and isinstance(part, int):
+            node = get_args(node)[0]
+        else:
+            return False
+    return node is ScalarStr
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
 
 
 def merge_into(
@@ -163,6 +271,8 @@ def merge_into(
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             if child in over_origins:
                 base_origins[child] = over_origins[child]
+            # Copy on write: the map may belong to a layer that is resolved once and merged again elsewhere.
+            base[key] = dict(base[key])
             merge_into(base[key], base_origins, value, over_origins, child)
             continue
         base[key] = value

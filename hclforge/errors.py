@@ -32,8 +32,32 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        where = f"{printable(self.file)}:{self.line}" if self.line else printable(self.file)
+        path, message = printable(self.path), printable(self.message)
+        return f"{where}: {path}: {message}" if path else f"{where}: {message}"
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character written as an escape: ESC becomes ``\\x1b``.
+
+    Keys and values from YAML reach messages; a raw escape sequence there would
+    drive the user's terminal, and a newline would forge a second message line.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
 
 
 class HclforgeError(Exception):
@@ -50,6 +74,19 @@ class ConfigError(HclforgeError):
 
 class UsageError(HclforgeError):
     """The command was asked for something it cannot do (exit 2)."""
+
+
+class UnsafePathError(HclforgeError):
+    """A path from user input escapes its directory or is not a regular file (see :mod:`hclforge.paths`)."""
+
+
+class FileTooLargeError(HclforgeError):
+    """A file holds more bytes than allowed; it was not read whole."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        super().__init__(f"file is {size} bytes; at most {limit} are allowed")
 
 
 class TemplateError(HclforgeError):

@@ -59,21 +59,21 @@ def ident(name: str) -> HclText:
         ValueError: the name cannot be an identifier (the model should have refused it).
     """
     result = name.replace("-", "_")
-    if not _IDENT_RE.match(result):
+    if not _IDENT_RE.fullmatch(result):
         raise ValueError(f"{name!r} cannot be a Terraform identifier")
     return HclText(result)
 
 
 def label(name: str) -> HclText:
     """A validated name printed bare (in comments): only ``[A-Za-z0-9_.-]``."""
-    if not _LABEL_RE.match(name):
+    if not _LABEL_RE.fullmatch(name):
         raise ValueError(f"{name!r} cannot be printed unquoted")
     return HclText(name)
 
 
 def key(name: str) -> HclText:
     """An object key: bare when it is an identifier, else a quoted string."""
-    return HclText(name) if _IDENT_RE.match(name) else quote(name)
+    return HclText(name) if _IDENT_RE.fullmatch(name) else quote(name)
 
 
 def value(obj: Any, indent: int = 0) -> HclText:
@@ -144,7 +144,7 @@ def format_hcl(text: str) -> str:
 
     parsed: list[tuple[str, str] | None] = []
     for line in lines:
-        m = _ASSIGN_RE.match(line) if "=" in line else None
+        m = _ASSIGN_RE.fullmatch(line) if "=" in line else None
         if m and _net_brackets(m.group(3)) == 0:
             parsed.append((m.group(1) + m.group(2), m.group(3)))
         else:

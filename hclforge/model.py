@@ -372,6 +372,18 @@ class EnvConfig(_Model):
         return f"{self.prefix}-vpc-link"
 
     @property
+    def vpc_link_name(self) -> str:
+        return self.prefix
+
+    @property
+    def user_pool_name(self) -> str:
+        return self.prefix
+
+    @property
+    def user_pool_client_name(self) -> str:
+        return f"{self.prefix}-api"
+
+    @property
     def api_log_group_name(self) -> str:
         return f"/aws/apigateway/{self.api_name}"
 

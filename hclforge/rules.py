@@ -192,9 +192,9 @@ def _retention_message(days: int) -> str:
 def _services(cfg: EnvConfig) -> Iterator[Finding]:
     for name, svc in cfg.services.items():
         base: YamlPath = ("services", name)
-        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name):
+        if not re.fullmatch(r"^[a-z][a-z0-9-]{0,31}$", name):
             yield base, f"'{name}' is not a valid service name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
-        if not IMAGE_RE.match(svc.image):
+        if not IMAGE_RE.fullmatch(svc.image):
             yield (*base, "image"), "not a container image reference (no spaces or quotes; e.g. repo/name:tag)"
         yield from _fargate(base, svc)
         if svc.port is not None and not 1 <= svc.port <= 65535:
@@ -210,12 +210,12 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
         if svc.log_retention_days not in RETENTION_DAYS:
             yield (*base, "log_retention_days"), _retention_message(svc.log_retention_days)
         for key in svc.environment:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            if not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 yield (*base, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
         for key, value in svc.secrets.items():
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
+            if not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
                 yield (*base, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-            if not SECRET_ARN_RE.match(value):
+            if not SECRET_ARN_RE.fullmatch(value):
                 yield (
                     (*base, "secrets", key),
                     "a secret must be the ARN of a Secrets Manager secret or an SSM parameter "
@@ -239,16 +239,16 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
             if asg.cpu_target is None and asg.memory_target is None:
                 yield (*base, "autoscaling"), "needs cpu_target and/or memory_target"
         for i, arn in enumerate(svc.kms_key_arns):
-            if not KMS_KEY_ARN_RE.match(arn):
+            if not KMS_KEY_ARN_RE.fullmatch(arn):
                 yield (
                     (*base, "kms_key_arns", i),
                     f"'{arn}' is not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/KEY-ID; aliases cannot be granted)",
                 )
         for i, arn in enumerate(svc.permissions.managed_policy_arns):
-            if not POLICY_ARN_RE.match(arn):
+            if not POLICY_ARN_RE.fullmatch(arn):
                 yield (*base, "permissions", "managed_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
     for i, arn in enumerate(cfg.iam.execution_role.extra_policy_arns):
-        if not POLICY_ARN_RE.match(arn):
+        if not POLICY_ARN_RE.fullmatch(arn):
             yield ("iam", "execution_role", "extra_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
 
 
@@ -298,7 +298,7 @@ def _routes(cfg: EnvConfig) -> Iterator[Finding]:
     for name, svc in cfg.services.items():
         for i, route in enumerate(svc.routes):
             path: YamlPath = ("services", name, "routes", i)
-            if route != "$default" and not ROUTE_RE.match(route):
+            if route != "$default" and not ROUTE_RE.fullmatch(route):
                 yield (
                     path,
                     (
@@ -330,7 +330,7 @@ def _routes(cfg: EnvConfig) -> Iterator[Finding]:
 def _scheduled(cfg: EnvConfig) -> Iterator[Finding]:
     for name, task in cfg.scheduled_tasks.items():
         base: YamlPath = ("scheduled_tasks", name)
-        if not re.match(r"^[a-z][a-z0-9-]{0,31}$", name):
+        if not re.fullmatch(r"^[a-z][a-z0-9-]{0,31}$", name):
             yield base, f"'{name}' is not a valid task name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
         if task.service not in cfg.services:
             yield (*base, "service"), f"no service '{task.service}' (services: {', '.join(cfg.services)})"
@@ -343,27 +343,121 @@ def _timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
-def _names(cfg: EnvConfig) -> Iterator[Finding]:
-    """Every derived AWS name fits its service's limits."""
+# AWS's limits on each kind of name hclforge derives: most characters, the whole-name pattern, and
+# what the message says is allowed. Sources: the AWS API references and the provider's validators.
+_IAM_NAME = re.compile(r"[\w+=,.@-]+", re.ASCII)
+_COGNITO_NAME = re.compile(r"[\w\s+=,.@-]+", re.ASCII)
+_DNS_LABEL = r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+NAME_RULES: dict[str, tuple[int, re.Pattern[str], str]] = {
+    "HTTP API name": (128, re.compile(r"[^\x00-\x1f\x7f]+"), "1-128 characters, no control characters"),
+    "VPC link name": (128, re.compile(r"[^\x00-\x1f\x7f]+"), "1-128 characters, no control characters"),
+    "IAM role name": (64, _IAM_NAME, "1-64 of [A-Za-z0-9_+=,.@-]"),
+    "IAM policy name": (128, _IAM_NAME, "1-128 of [A-Za-z0-9_+=,.@-]"),
+    "ECS cluster name": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
+    "ECS service name": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
+    "ECS task family": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
+    "log group name": (512, re.compile(r"[.\-_/#A-Za-z0-9]+"), "1-512 of [A-Za-z0-9._/#-]"),
+    "security group name": (
+        255,
+        re.compile(r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"),
+        "1-255 of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-",
+    ),
+    "Cloud Map service name": (63, re.compile(_DNS_LABEL), "a DNS label: 1-63 of [A-Za-z0-9_-], no '-' at either end"),
+    "Cloud Map namespace": (
+        253,
+        re.compile(rf"{_DNS_LABEL}(\.{_DNS_LABEL})*"),
+        "DNS labels joined by dots, each 1-63 of [A-Za-z0-9_-] with no '-' at either end",
+    ),
+    "schedule name": (64, SCHEDULE_NAME_RE, "1-64 of [0-9a-zA-Z-_.]"),
+    "Cognito user pool name": (128, _COGNITO_NAME, "1-128 of [A-Za-z0-9_ +=,.@-]"),
+    "Cognito app client name": (128, _COGNITO_NAME, "1-128 of [A-Za-z0-9_ +=,.@-]"),
+}
 
-    def limit(path: YamlPath, kind: str, value: str, most: int) -> Iterator[Finding]:
-        if len(value) > most:
-            yield path, f"derived {kind} '{value}' is {len(value)} characters (at most {most}); shorten the name"
 
-    yield from limit(("project",), "IAM role name", cfg.execution_role_name, 64)
-    if not ECS_NAME_RE.match(cfg.cluster_name):
-        yield ("cluster", "name"), "allowed: 1-255 of [A-Za-z0-9_-]"
+def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
+    """Every AWS name the templates use, with its kind and the YAML path that decides it.
+
+    A name built from the defaults points at ``project``; one the file gives points at its key.
+    """
+    project: YamlPath = ("project",)
+
+    def given(path: YamlPath, value: str, default: str) -> YamlPath:
+        return path if value != default else project
+
+    names: list[tuple[YamlPath, str, str]] = [
+        (given(("api", "name"), cfg.api_name, cfg.prefix), "HTTP API name", cfg.api_name),
+        (given(("api", "name"), cfg.api_name, cfg.prefix), "log group name", cfg.api_log_group_name),
+        (project, "VPC link name", cfg.vpc_link_name),
+        (project, "security group name", cfg.vpc_link_security_group_name),
+        (project, "IAM role name", cfg.execution_role_name),
+        (project, "IAM policy name", cfg.metrics_policy_name),
+        (project, "IAM policy name", cfg.secrets_policy_name),
+        (given(("cluster", "name"), cfg.cluster_name, cfg.prefix), "ECS cluster name", cfg.cluster_name),
+        (
+            given(("service_discovery", "namespace"), cfg.namespace, f"{cfg.prefix}.internal"),
+            "Cloud Map namespace",
+            cfg.namespace,
+        ),
+    ]
+    if cfg.auth is not None and cfg.auth.cognito.create:
+        names.append((("auth", "cognito", "create"), "Cognito user pool name", cfg.user_pool_name))
+        names.append((("auth", "cognito", "create"), "Cognito app client name", cfg.user_pool_client_name))
     for name in cfg.services:
         base: YamlPath = ("services", name)
-        yield from limit(base, "IAM role name", cfg.task_role_name(name), 64)
-        yield from limit(base, "IAM policy name", cfg.task_policy_name(name), 128)
-        yield from limit(base, "ECS task family", cfg.task_family(name), 255)
+        names += [
+            (base, "IAM role name", cfg.task_role_name(name)),
+            (base, "IAM policy name", cfg.task_policy_name(name)),
+            (base, "ECS service name", name),
+            (base, "ECS task family", cfg.task_family(name)),
+            (base, "log group name", cfg.log_group_name(name)),
+            (base, "security group name", cfg.security_group_name(name)),
+        ]
+        if name in cfg.discoverable_services:
+            names.append((base, "Cloud Map service name", name))
     for name in cfg.scheduled_tasks:
-        schedule = cfg.schedule_name(name)
-        if not SCHEDULE_NAME_RE.match(schedule):
-            yield ("scheduled_tasks", name), f"derived schedule name '{schedule}' must be 1-64 of [0-9a-zA-Z-_.]"
+        names.append((("scheduled_tasks", name), "schedule name", cfg.schedule_name(name)))
     if cfg.scheduled_tasks:
-        yield from limit(("project",), "IAM role name", cfg.scheduler_role_name, 64)
+        names.append((project, "IAM role name", cfg.scheduler_role_name))
+        names.append((project, "IAM policy name", cfg.scheduler_policy_name))
+    return names
+
+
+def _names(cfg: EnvConfig) -> Iterator[Finding]:
+    """Every derived AWS name fits its service's limits."""
+    for path, kind, value in derived_names(cfg):
+        most, pattern, allowed = NAME_RULES[kind]
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        if len(value) > most:
+            yield path, f"derived {kind} '{shown}' is {len(value)} characters (at most {most}); shorten the name"
+        elif not pattern.fullmatch(value):
+            yield path, f"derived {kind} '{shown}' is not allowed by AWS (allowed: {allowed})"
+
+
+SECRET_NAME_RE = re.compile(r".*(PASSWORD|SECRET|TOKEN).*|(.*_)?KEY", re.IGNORECASE)
+
+
+def check_warnings(cfg: EnvConfig) -> list[Finding]:
+    """Things a file may say but probably should not: they are reported, never refused.
+
+    Args:
+        cfg: the environment, as the model validated it.
+
+    Returns:
+        ``(yaml_path, message)`` for every warning, in a stable order.
+    """
+    return list(_plain_secrets(cfg))
+
+
+def _plain_secrets(cfg: EnvConfig) -> Iterator[Finding]:
+    # A plain value lands in the task definition, the plan and the state, readable by anyone with access.
+    for name, svc in cfg.services.items():
+        for key, value in svc.environment.items():
+            if SECRET_NAME_RE.fullmatch(key) and not value.startswith("arn:"):
+                yield (
+                    ("services", name, "environment", key),
+                    "looks like a secret but is a plain value, readable in the task definition, plan and state; "
+                    "move it under secrets: as a Secrets Manager or SSM parameter ARN (the value is not shown)",
+                )
 
 
 def _tags(cfg: EnvConfig) -> Iterator[Finding]:
@@ -375,6 +469,8 @@ def _tags(cfg: EnvConfig) -> Iterator[Finding]:
             yield path, "the 'aws:' prefix is reserved by AWS"
         elif not 1 <= len(key) <= 128:
             yield path, "tag keys are 1-128 characters"
+        elif not _tag_text(key):
+            yield path, f"'{key}' is not a tag key (allowed: letters, digits, spaces and _ . : / = + - @)"
         if len(value) > 256:
             yield path, "tag values are at most 256 characters"
 
@@ -459,7 +555,7 @@ def _containers(cfg: EnvConfig) -> Iterator[Finding]:
             where: YamlPath = (*base, "sidecars", side)
             if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", side) or side == name:
                 yield where, f"'{side}' is not a sidecar name (^[a-z][a-z0-9-]{{0,31}}$, not the service's own name)"
-            if not IMAGE_RE.match(car.image):
+            if not IMAGE_RE.fullmatch(car.image):
                 yield (*where, "image"), "not a container image reference (no spaces or quotes; e.g. repo/name:tag)"
             if car.port is not None:
                 if not 1 <= car.port <= 65535:
@@ -473,7 +569,7 @@ def _containers(cfg: EnvConfig) -> Iterator[Finding]:
             for key, value in car.secrets.items():
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
                     yield (*where, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-                if not SECRET_ARN_RE.match(value):
+                if not SECRET_ARN_RE.fullmatch(value):
                     yield (
                         (*where, "secrets", key),
                         "a secret must be the ARN of a Secrets Manager secret or an SSM parameter; "
@@ -485,6 +581,11 @@ def _containers(cfg: EnvConfig) -> Iterator[Finding]:
                 (*base, "sidecars"),
                 f"the sidecars reserve {reserved} MiB of the task's {svc.memory}; leave memory for the main container",
             )
+
+
+def _tag_text(text: str) -> bool:
+    """AWS's tag key character set, ``[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*``: no control characters, no newline."""
+    return all(ch.isalnum() or ch == " " or ch in "_.:/=+-@" for ch in text)
 
 
 def _emulator(cfg: EnvConfig) -> Iterator[Finding]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from hclforge.config import env_names, load_env
+from hclforge import config
+from hclforge.config import MAX_LAYER_DEPTH, env_names, load_env
 from hclforge.errors import ConfigError
 from tests.conftest import MINIMAL_ENV
 
@@ -133,3 +135,123 @@ def test_environment_key_must_match_file_name(project) -> None:
     root = project({"envs/dev.yaml": {**MINIMAL_ENV, "environment": "prod"}})
     with pytest.raises(ConfigError, match=r"envs/dev.yaml:\d+: environment: 'prod' does not match the file name"):
         load_env(root, "dev")
+
+
+def test_diamond_extends_reads_each_file_once(project, monkeypatch) -> None:
+    # 24 levels of diamonds: 2**24 paths through the graph, 49 files.
+    depth = 24
+    files: dict[str, str | dict[str, Any]] = {"envs/dev.yaml": "extends: [_a0, _b0]\n"}
+    for i in range(depth):
+        nxt = f"extends: [_a{i + 1}, _b{i + 1}]\n" if i + 1 < depth else "extends: [_base]\n"
+        files[f"envs/_a{i}.yaml"] = nxt + f"tags: {{A{i}: a}}\n"
+        files[f"envs/_b{i}.yaml"] = nxt + f"tags: {{B{i}: b}}\n"
+    files["envs/_base.yaml"] = BASE
+    root = project(files)
+    reads: list[Path] = []
+    real = config.load_document
+
+    def counting(path: Path, display: str) -> Any:
+        reads.append(path)
+        return real(path, display)
+
+    monkeypatch.setattr(config, "load_document", counting)
+    loaded = load_env(root, "dev")
+    assert len(reads) == len(set(reads)) == len(files)
+    assert loaded.config.tags["A0"] == "a" and loaded.config.tags[f"B{depth - 1}"] == "b"
+    assert loaded.sources[0] == "envs/_base.yaml" and loaded.sources[-1] == "envs/dev.yaml"
+
+
+def test_a_shared_layer_is_merged_afresh_each_time(project) -> None:
+    # _left and _right both extend _shared; layering one must not write into the other's copy.
+    root = project(
+        {
+            "envs/_shared.yaml": BASE,
+            "envs/_left.yaml": (
+                "extends: [_shared]\ntags: {Left: l, Owner: null}\nservices: {api: {environment: {L: x}}}\n"
+            ),
+            "envs/_right.yaml": "extends: [_shared]\ntags: {Right: r}\n",
+            "envs/dev.yaml": "extends: [_left, _right]\n",
+        }
+    )
+    cfg = load_env(root, "dev").config
+    # _right re-applies _shared (Owner comes back) over _left's additions, which survive the map merge.
+    assert cfg.tags == {"Team": "a", "Owner": "ops", "Left": "l", "Right": "r"}
+    assert cfg.services["api"].environment == {"A": "1", "B": "2", "L": "x"}
+
+
+def test_extends_depth_is_limited(project) -> None:
+    # 1200 layers in a chain ended in RecursionError; the loader stops at the limit, naming the entry.
+    files: dict[str, str | dict[str, Any]] = {"envs/dev.yaml": "extends: [_l0]\n"}
+    for i in range(1200):
+        files[f"envs/_l{i}.yaml"] = f"extends: [_l{i + 1}]\n"
+    files["envs/_l1200.yaml"] = BASE
+    root = project(files)
+    with pytest.raises(ConfigError) as info:
+        load_env(root, "dev")
+    assert str(info.value) == (
+        f"envs/_l{MAX_LAYER_DEPTH - 1}.yaml:1: extends[0]: layers nest more than {MAX_LAYER_DEPTH} deep; "
+        "flatten the extends chain"
+    )
+
+
+def test_extends_up_to_the_depth_limit_is_fine(project) -> None:
+    files: dict[str, str | dict[str, Any]] = {"envs/dev.yaml": "extends: [_l1]\n"}
+    for i in range(1, MAX_LAYER_DEPTH):
+        files[f"envs/_l{i}.yaml"] = f"extends: [_l{i + 1}]\n"
+    files[f"envs/_l{MAX_LAYER_DEPTH}.yaml"] = BASE
+    root = project(files)
+    assert len(load_env(root, "dev").sources) == MAX_LAYER_DEPTH + 1
+
+
+def test_string_fields_keep_the_text_as_written(project) -> None:
+    # YAML 1.1 reads these as 1.1, 5349 (octal), 750 (sexagesimal), true, 1000.0 and a date.
+    root = project(
+        {
+            "envs/_base.yaml": BASE + "    cpu: 512\n    memory: 1024\n",
+            "envs/dev.yaml": """\
+            extends: [_base]
+            tags: {Version: 1.10, Cost: 012345}
+            services:
+              api:
+                environment:
+                  VERSION: 1.10
+                  ZIP: 012345
+                  AT: 12:30
+                  FLAG: on
+                  DEBUG: true
+                  PORT: 8080
+                  BIG: 1e3
+                  DAY: 2001-12-14
+                  HEX: 0x1F
+                  QUOTED: "1.10"
+            """,
+        }
+    )
+    cfg = load_env(root, "dev").config
+    assert cfg.services["api"].environment == {
+        "A": "1",
+        "B": "2",
+        "VERSION": "1.10",
+        "ZIP": "012345",
+        "AT": "12:30",
+        "FLAG": "on",
+        "DEBUG": "true",
+        "PORT": "8080",
+        "BIG": "1e3",
+        "DAY": "2001-12-14",
+        "HEX": "0x1F",
+        "QUOTED": "1.10",
+    }
+    assert cfg.tags == {"Team": "a", "Owner": "ops", "Version": "1.10", "Cost": "012345"}
+    # Fields that are numbers stay numbers.
+    assert (cfg.services["worker"].cpu, cfg.services["worker"].memory) == (512, 1024)
+
+
+def test_source_text_follows_the_layer_that_set_the_value(project) -> None:
+    root = project(
+        {
+            "envs/_base.yaml": BASE.replace('{A: "1", B: "2"}', "{A: 1.10, B: on}"),
+            "envs/dev.yaml": "extends: [_base]\nservices: {api: {environment: {B: 1.20}}}\n",
+        }
+    )
+    assert load_env(root, "dev").config.services["api"].environment == {"A": "1.10", "B": "1.20"}
