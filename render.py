@@ -137,39 +137,72 @@ def _secret_resource(arn: str) -> str:
     return base if _SECRET_SUFFIX_RE.fullmatch(name[-7:]) else f"{base}-??????"
 
 
-def container_definition(cfg: EnvConfig, name: str) -> dict[str, Any]:
-    """The ECS container definition of service ``name``, as data for ``jsonencode``.
+def container_definitions(cfg: EnvConfig, name: str) -> list[dict[str, Any]]:
+    """The ECS container definitions of service ``name``: its own container, then its sidecars.
 
     Keys AWS leaves out when empty are left out here too, so a re-plan stays clean.
     """
     svc = cfg.services[name]
-    log_group = hcl.HclText(f"aws_cloudwatch_log_group.{hcl.ident(name)}.name")
-    container: dict[str, Any] = {"name": name, "image": svc.image, "essential": True}
-    if svc.command:
-        container["command"] = svc.command
-    if svc.port is not None:
-        container["portMappings"] = [{"name": "http", "containerPort": svc.port, "protocol": "tcp"}]
-    if svc.environment:
-        container["environment"] = [{"name": k, "value": v} for k, v in sorted(svc.environment.items())]
-    if svc.secrets:
-        container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(svc.secrets.items())]
-    if svc.readonly_root_filesystem:
-        container["readonlyRootFilesystem"] = True
-        # Most runtimes need a writable /tmp: an ephemeral task volume (see the task definition).
-        container["mountPoints"] = [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
+    main = _container(cfg, name, name, svc.image, True, svc.command, svc.environment, svc.secrets, svc.port)
+    waits = [{"containerName": side, "condition": "START"} for side, car in svc.sidecars.items() if car.depends_on_main]
+    if waits:
+        main["dependsOn"] = waits
     if svc.health_check is not None:
         hc = svc.health_check
-        container["healthCheck"] = {
+        main["healthCheck"] = {
             "command": hc.command,
             "interval": hc.interval,
             "timeout": hc.timeout,
             "retries": hc.retries,
             "startPeriod": hc.start_period,
         }
+    containers = [main]
+    for side, car in svc.sidecars.items():
+        sidecar = _container(
+            cfg, name, side, car.image, car.essential, car.command, car.environment, car.secrets, car.port
+        )
+        if car.memory_reservation is not None:
+            sidecar["memoryReservation"] = car.memory_reservation
+        containers.append(sidecar)
+    for container in containers:
+        # Last, as it always was: the rendered HCL reads top-down from name and image.
+        container["logConfiguration"] = container.pop("logConfiguration")
+    return containers
+
+
+def _container(
+    cfg: EnvConfig,
+    service: str,
+    name: str,
+    image: str,
+    essential: bool,
+    command: list[str],
+    environment: dict[str, str],
+    secrets: dict[str, str],
+    port: int | None,
+) -> dict[str, Any]:
+    """One container of ``service``'s task: what its own container and its sidecars share."""
+    svc = cfg.services[service]
+    container: dict[str, Any] = {"name": name, "image": image, "essential": essential}
+    if command:
+        container["command"] = command
+    if port is not None:
+        mapping = "http" if name == service else name
+        container["portMappings"] = [{"name": mapping, "containerPort": port, "protocol": "tcp"}]
+    if environment:
+        container["environment"] = [{"name": k, "value": v} for k, v in sorted(environment.items())]
+    if secrets:
+        container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]
+    if svc.readonly_root_filesystem:
+        container["readonlyRootFilesystem"] = True
+        # Most runtimes need a writable /tmp: an ephemeral task volume (see the task definition).
+        container["mountPoints"] = [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
+    if svc.stop_timeout is not None:
+        container["stopTimeout"] = svc.stop_timeout
     container["logConfiguration"] = {
         "logDriver": "awslogs",
         "options": {
-            "awslogs-group": log_group,
+            "awslogs-group": hcl.HclText(f"aws_cloudwatch_log_group.{hcl.ident(service)}.name"),
             "awslogs-region": hcl.HclText("data.aws_region.current.name"),
             "awslogs-stream-prefix": "ecs",
         },
@@ -195,7 +228,13 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
     secret_arns = sorted(
-        {_secret_resource(a) for s in cfg.services.values() for a in s.secrets.values() if SECRET_ARN_RE.fullmatch(a)}
+        {
+            _secret_resource(arn)
+            for svc in cfg.services.values()
+            for secrets in (svc.secrets, *(car.secrets for car in svc.sidecars.values()))
+            for arn in secrets.values()
+            if SECRET_ARN_RE.fullmatch(arn)
+        }
     )
     sources = ", ".join(loaded.sources)
     shims = shims_for(cfg)
@@ -207,7 +246,7 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "env": loaded.name,
         "header": f"# {GENERATED_MARK}: rendered by hclforge from {sources}\n",
         "shims": shims,
-        "containers": {name: container_definition(cfg, name) for name in cfg.services},
+        "containers": {name: container_definitions(cfg, name) for name in cfg.services},
         "ignore_changes": {name: _ignore_changes(cfg, name, shims) for name in cfg.services},
         "default_tags": dict(
             sorted(
@@ -249,6 +288,8 @@ def modules_for(loaded: LoadedEnv) -> list[str]:
     names += ["iam", "cloudmap", "apigateway", "ecs"]
     if cfg.scheduled_tasks:
         names.append("scheduler")
+    if cfg.alarms is not None:
+        names.append("alarms")
     return names
 
 

@@ -305,7 +305,10 @@ _SECRET_PARTS = {"secrets"}
 def _pydantic_problems(err: ValidationError, origins: dict[YamlPath, Origin], env_file: str) -> list[Problem]:
     problems = []
     for e in err.errors(include_url=False):
-        loc: YamlPath = tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        # "[key]" is pydantic's step into a mapping's key: the key's own path says it already.
+        loc: YamlPath = tuple(
+            p for p in e["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
+        )
         kind = e["type"]
         if kind == "extra_forbidden":
             allowed = _fields_at(loc[:-1])

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from hclforge.errors import ConfigError, Problem
-from hclforge.model import EnvConfig
+from hclforge.model import EnvConfig, Service
 
 PRICES_FILE = "pricing/aws-prices.yaml"
 
@@ -75,6 +75,31 @@ def load_prices(path: Path, display: str) -> dict[str, Any]:
     return dict(data)
 
 
+Strategy = list[tuple[str, int, int]]
+
+
+def split_tasks(count: int, strategy: Strategy) -> dict[str, float]:
+    """How ECS places ``count`` tasks over a capacity provider strategy: bases first, then by weight."""
+    placed = {provider: 0.0 for provider, _, _ in strategy}
+    left = count
+    for provider, base, _ in strategy:
+        take = min(base, left)
+        placed[provider] += take
+        left -= take
+    weights = sum(weight for _, _, weight in strategy)
+    if left and weights:
+        for provider, _, weight in strategy:
+            placed[provider] += left * weight / weights
+    return placed
+
+
+def _strategy_text(strategy: Strategy) -> str:
+    """``FARGATE`` for one provider, ``FARGATE b1 w1 / SPOT w3`` (base, weight) for a mix."""
+    if len(strategy) == 1 and strategy[0][1] == 0:
+        return strategy[0][0]
+    return " / ".join(f"{p.replace('FARGATE_', '')}{f' b{b}' if b else ''} w{w}" for p, b, w in strategy)
+
+
 def estimate(env: str, cfg: EnvConfig, prices: dict[str, Any], display: str) -> Estimate:
     """Estimate the monthly cost of ``cfg``'s services and fixed items.
 
@@ -95,11 +120,20 @@ def estimate(env: str, cfg: EnvConfig, prices: dict[str, Any], display: str) -> 
         low = svc.autoscaling.min if svc.autoscaling else svc.desired_count
         high = svc.autoscaling.max if svc.autoscaling else svc.desired_count
         vcpu, gib = svc.cpu / 1024, svc.memory / 1024
-        spot = svc.capacity_provider == "FARGATE_SPOT"
-        rate = table["fargate_spot" if spot else "fargate"]
-        per_task = (vcpu * rate["vcpu_hour"] + gib * rate["gb_hour"]) * hours
-        detail = f"{svc.capacity_provider}, {vcpu:g} vCPU, {gib:g} GiB"
-        est.lines.append(Line(f"service {name}", detail, (low, high), (per_task * low, per_task * high)))
+        strategy = cfg.capacity_strategy(name)
+
+        def monthly(count: int, svc: Service = svc, strategy: Strategy = strategy) -> float:
+            arch = "_arm64" if svc.cpu_architecture == "ARM64" else ""
+            total = 0.0
+            for provider, tasks in split_tasks(count, strategy).items():
+                rate = table[("fargate_spot" if provider == "FARGATE_SPOT" else "fargate") + arch]
+                total += tasks * (svc.cpu / 1024 * rate["vcpu_hour"] + svc.memory / 1024 * rate["gb_hour"]) * hours
+            return total
+
+        arch = "ARM" if svc.cpu_architecture == "ARM64" else "x86"
+        detail = f"{_strategy_text(strategy)}, {arch}, {vcpu:g} vCPU, {gib:g} GiB"
+        est.lines.append(Line(f"service {name}", detail, (low, high), (monthly(low), monthly(high))))
+        # EKS on Fargate has neither Spot nor Graviton: the same tasks, x86 on demand.
         on_demand = (vcpu * table["fargate"]["vcpu_hour"] + gib * table["fargate"]["gb_hour"]) * hours
         eks[0] += on_demand * low
         eks[1] += on_demand * high

@@ -357,11 +357,14 @@ NAME_RULES: dict[str, tuple[int, re.Pattern[str], str]] = {
     "ECS service name": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
     "ECS task family": (255, ECS_NAME_RE, "1-255 of [A-Za-z0-9_-]"),
     "log group name": (512, re.compile(r"[.\-_/#A-Za-z0-9]+"), "1-512 of [A-Za-z0-9._/#-]"),
-    "security group name": (
-        255,
+    # Groups are named through name_prefix (create_before_destroy): the provider adds 26 characters.
+    "security group name prefix": (
+        100,
         re.compile(r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+"),
-        "1-255 of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-",
+        "1-100 of letters, digits, spaces and ._-:/()#,@[]+=&;{}!$*, not starting with sg-",
     ),
+    "CloudWatch alarm name": (255, re.compile(r"[^\x00-\x1f\x7f]+"), "1-255 characters, no control characters"),
+    "EventBridge rule name": (64, re.compile(r"[.\-_A-Za-z0-9]+"), "1-64 of [A-Za-z0-9._-]"),
     "Cloud Map service name": (63, re.compile(_DNS_LABEL), "a DNS label: 1-63 of [A-Za-z0-9_-], no '-' at either end"),
     "Cloud Map namespace": (
         253,
@@ -388,7 +391,7 @@ def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
         (given(("api", "name"), cfg.api_name, cfg.prefix), "HTTP API name", cfg.api_name),
         (given(("api", "name"), cfg.api_name, cfg.prefix), "log group name", cfg.api_log_group_name),
         (project, "VPC link name", cfg.vpc_link_name),
-        (project, "security group name", cfg.vpc_link_security_group_name),
+        (project, "security group name prefix", cfg.vpc_link_security_group_name + "-"),
         (project, "IAM role name", cfg.execution_role_name),
         (project, "IAM policy name", cfg.metrics_policy_name),
         (project, "IAM policy name", cfg.secrets_policy_name),
@@ -410,7 +413,7 @@ def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
             (base, "ECS service name", name),
             (base, "ECS task family", cfg.task_family(name)),
             (base, "log group name", cfg.log_group_name(name)),
-            (base, "security group name", cfg.security_group_name(name)),
+            (base, "security group name prefix", cfg.security_group_name(name) + "-"),
         ]
         if name in cfg.discoverable_services:
             names.append((base, "Cloud Map service name", name))
@@ -419,6 +422,13 @@ def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
     if cfg.scheduled_tasks:
         names.append((project, "IAM role name", cfg.scheduler_role_name))
         names.append((project, "IAM policy name", cfg.scheduler_policy_name))
+    if cfg.egress == "endpoints":
+        names.append((("network", "create", "egress"), "security group name prefix", f"{cfg.prefix}-endpoints-"))
+    if cfg.alarms is not None:
+        names.append((("alarms",), "EventBridge rule name", cfg.alarm_name("deployment-failed")))
+        names.append((("alarms",), "CloudWatch alarm name", cfg.alarm_name("api-p99-integration-latency")))
+        for name in cfg.services:
+            names.append((("services", name), "CloudWatch alarm name", cfg.alarm_name(f"{name}-running-below-desired")))
     return names
 
 
@@ -445,7 +455,17 @@ def check_warnings(cfg: EnvConfig) -> list[Finding]:
     Returns:
         ``(yaml_path, message)`` for every warning, in a stable order.
     """
-    return list(_plain_secrets(cfg))
+    return [*_plain_secrets(cfg), *_alarms_without_insights(cfg)]
+
+
+def _alarms_without_insights(cfg: EnvConfig) -> Iterator[Finding]:
+    if cfg.alarms is not None and not cfg.cluster.container_insights:
+        # RunningTaskCount and DesiredTaskCount are Container Insights metrics.
+        yield (
+            ("cluster", "container_insights"),
+            "is false, so the running-below-desired alarms are left out (they read Container Insights' "
+            "RunningTaskCount); CPU, memory, API and deployment alarms are rendered",
+        )
 
 
 def _plain_secrets(cfg: EnvConfig) -> Iterator[Finding]:
@@ -511,12 +531,6 @@ def _alarms(cfg: EnvConfig) -> Iterator[Finding]:
     for name in alarms.services:
         if name not in cfg.services:
             yield ("alarms", "services", name), f"no service '{name}' (services: {', '.join(cfg.services)})"
-    if not cfg.cluster.container_insights:
-        # RunningTaskCount is a Container Insights metric.
-        yield (
-            ("cluster", "container_insights"),
-            "alarms need container_insights: true (the running-task alarm reads Container Insights' RunningTaskCount)",
-        )
 
 
 def _capacity(cfg: EnvConfig) -> Iterator[Finding]:

@@ -38,7 +38,7 @@ from hclforge.config import load_env
 
 ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN = "__unknown__"
-JSON_KEYS = {"container_definitions", "policy", "assume_role_policy", "input", "format"}
+JSON_KEYS = {"container_definitions", "policy", "assume_role_policy", "input", "format", "event_pattern"}
 
 
 def plan_on_emulator(
@@ -134,10 +134,27 @@ def output_values(plan: Any) -> dict[str, Any]:
 
 # The attributes an inventory keeps, by resource type (None: none, just the address).
 CURATED: dict[str, tuple[str, ...]] = {
-    "aws_apigatewayv2_api": ("name", "protocol_type", "cors_configuration"),
+    "aws_apigatewayv2_api": ("name", "protocol_type", "cors_configuration", "disable_execute_api_endpoint"),
+    "aws_apigatewayv2_api_mapping": ("stage",),
+    "aws_apigatewayv2_domain_name": ("domain_name", "domain_name_configuration"),
+    "aws_route53_record": ("zone_id", "type", "alias"),
+    "aws_cloudwatch_metric_alarm": (
+        "alarm_name",
+        "namespace",
+        "metric_name",
+        "extended_statistic",
+        "comparison_operator",
+        "threshold",
+        "evaluation_periods",
+        "dimensions",
+        "metric_query",
+        "alarm_actions",
+    ),
+    "aws_cloudwatch_event_rule": ("name", "event_pattern"),
+    "aws_cloudwatch_event_target": ("arn",),
     "aws_apigatewayv2_authorizer": ("authorizer_type", "identity_sources", "jwt_configuration"),
     "aws_apigatewayv2_integration": ("integration_type", "integration_method", "connection_type"),
-    "aws_apigatewayv2_route": ("route_key", "authorization_type"),
+    "aws_apigatewayv2_route": ("route_key", "authorization_type", "authorization_scopes"),
     "aws_apigatewayv2_stage": ("name", "auto_deploy", "default_route_settings"),
     "aws_apigatewayv2_vpc_link": ("name", "subnet_ids"),
     "aws_appautoscaling_policy": ("name", "policy_type", "target_tracking_scaling_policy_configuration"),
@@ -153,6 +170,7 @@ CURATED: dict[str, tuple[str, ...]] = {
         "capacity_provider_strategy",
         "network_configuration",
         "service_registries",
+        "enable_execute_command",
     ),
     "aws_ecs_task_definition": (
         "family",
@@ -162,6 +180,8 @@ CURATED: dict[str, tuple[str, ...]] = {
         "requires_compatibilities",
         "container_definitions",
         "volume",
+        "runtime_platform",
+        "ephemeral_storage",
     ),
     "aws_iam_role": ("name",),
     "aws_iam_role_policies_exclusive": ("role_name", "policy_names"),

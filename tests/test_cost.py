@@ -7,7 +7,7 @@ import yaml
 
 from cli.main import main
 from hclforge.config import load_env
-from hclforge.cost import PRICES_FILE, estimate, load_prices
+from hclforge.cost import PRICES_FILE, estimate, load_prices, split_tasks
 from tests.conftest import MINIMAL_ENV, ROOT
 
 
@@ -18,23 +18,43 @@ def _prices() -> dict:
 def test_prod_estimate_arithmetic() -> None:
     est = estimate("prod", load_env(ROOT, "prod").config, _prices(), PRICES_FILE)
     lines = {line.name: line for line in est.lines}
-    api_task = (1 * 0.05056 + 2 * 0.00553) * 730
-    worker_task = (0.5 * 0.015168 + 1 * 0.001659) * 730
+    # api runs on Graviton (the ARM rows); EKS on Fargate has no ARM, so its comparison is x86.
+    api_task = (1 * 0.040448 + 2 * 0.004424) * 730
+    api_x86 = (1 * 0.05056 + 2 * 0.00553) * 730
+    # worker: 2 tasks, base 1 on FARGATE, the other split 1:3 -> 1.25 on demand, 0.75 on Spot.
+    worker_on_demand_task = (0.5 * 0.05056 + 1 * 0.00553) * 730
+    worker_spot_task = (0.5 * 0.015168 + 1 * 0.001659) * 730
+    worker = 1.25 * worker_on_demand_task + 0.75 * worker_spot_task
     assert lines["service api"].tasks == (2, 6)
+    assert lines["service api"].detail == "FARGATE, ARM, 1 vCPU, 2 GiB"
     assert lines["service api"].monthly == pytest.approx((api_task * 2, api_task * 6))
-    assert lines["service worker"].monthly == pytest.approx((worker_task * 2, worker_task * 2))
+    assert lines["service worker"].detail == "FARGATE b1 w1 / SPOT w3, x86, 0.5 vCPU, 1 GiB"
+    assert lines["service worker"].monthly == pytest.approx((worker, worker))
     assert lines["Cloud Map instances"].monthly == pytest.approx((0.2, 0.6))  # only api registers
     assert est.eks_control_plane == pytest.approx(73.0)
-    worker_on_demand = (0.5 * 0.05056 + 1 * 0.00553) * 730 * 2
-    assert est.eks_fargate == pytest.approx((api_task * 2 + worker_on_demand, api_task * 6 + worker_on_demand))
+    worker_eks = worker_on_demand_task * 2
+    assert est.eks_fargate == pytest.approx((api_x86 * 2 + worker_eks, api_x86 * 6 + worker_eks))
     assert any("scheduled task" in note for note in est.notes)
+
+
+@pytest.mark.parametrize(
+    ("count", "strategy", "expected"),
+    [
+        (2, [("FARGATE", 1, 1), ("FARGATE_SPOT", 0, 3)], {"FARGATE": 1.25, "FARGATE_SPOT": 0.75}),
+        (1, [("FARGATE", 1, 1), ("FARGATE_SPOT", 0, 3)], {"FARGATE": 1, "FARGATE_SPOT": 0}),
+        (0, [("FARGATE", 1, 1), ("FARGATE_SPOT", 0, 3)], {"FARGATE": 0, "FARGATE_SPOT": 0}),
+        (4, [("FARGATE_SPOT", 0, 1)], {"FARGATE_SPOT": 4}),
+    ],
+)
+def test_tasks_split_over_a_capacity_strategy(count: int, strategy, expected) -> None:
+    assert split_tasks(count, strategy) == pytest.approx(expected)
 
 
 def test_cli_prints_monthly_figure_and_eks_comparison(capsys) -> None:
     assert main(["--root", str(ROOT), "cost", "prod"]) == 0
     out = capsys.readouterr().out
     assert "Monthly estimate for prod (ap-northeast-1, prices of 2026-11-01, USD)" in out
-    assert "total on ECS" in out and "104.16 .. 284.49" in out
+    assert "total on ECS" in out and "105.85 .. 250.19" in out
     assert "The same tasks on EKS:" in out and "73.00 control plane" in out and "ECS saves" in out
 
 

@@ -48,6 +48,15 @@ api:
     expose_headers: [x-request-id]
     allow_credentials: true
     max_age: 600
+  domain:
+    name: api.acme.test
+    certificate_arn: "arn:aws:acm:eu-central-1:333333333333:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    zone_id: Z0123456789ABCDEFGHIJ
+alarms:
+  sns_topic_arn: "arn:aws:sns:eu-central-1:333333333333:acme-ops"
+  api_p99_latency_ms: 1500
+  services:
+    gateway: {cpu_percent: 65}
 iam:
   execution_role:
     extra_policy_arns: ["arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess"]
@@ -69,6 +78,20 @@ services:
       API_TOKEN: "arn:aws:ssm:eu-central-1:333333333333:parameter/acme/api-token"
     health_check: {command: [CMD, /bin/healthcheck], interval: 10, timeout: 3, retries: 5, start_period: 30}
     readonly_root_filesystem: true
+    cpu_architecture: ARM64
+    exec: true
+    stop_timeout: 60
+    ephemeral_storage_gib: 40
+    scopes: [orders/read]
+    sidecars:
+      otel:
+        image: public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1
+        essential: false
+        port: 4317
+        memory_reservation: 128
+        depends_on_main: true
+        environment: {MODE: agent}
+        secrets: {OTEL_TOKEN: "arn:aws:ssm:eu-central-1:333333333333:parameter/acme/otel"}
     permissions:
       managed_policy_arns: ["arn:aws:iam::333333333333:policy/acme-read"]
       statements:
@@ -77,7 +100,7 @@ services:
   billing-sync:
     image: acme/billing:2
     auth: none
-    capacity_provider: FARGATE
+    capacity: {FARGATE: {base: 1, weight: 1}, FARGATE_SPOT: {weight: 4}}
     command: [billing, sync, --all]
     log_retention_days: 3653
   docs:
@@ -130,4 +153,5 @@ def test_full_featured_environment_renders_and_validates(project, tmp_path: Path
     assert 'resource "aws_apigatewayv2_route" "docs_default"' in files["apigateway/main.tf"]
     assert 'resource "aws_scheduler_schedule" "month_end"' in files["scheduler/main.tf"]
     assert 'dynamodb_table = "acme-tf-locks"' in files["main.tf"]
+    assert {"alarms/main.tf"} <= set(files) and "aws_apigatewayv2_domain_name" in files["apigateway/main.tf"]
     _check(root / "modules/acme-prod", tf_env, tmp_path / "data")

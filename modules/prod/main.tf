@@ -84,3 +84,10 @@ module "scheduler" {
   security_group_ids       = module.ecs.security_group_ids
   pass_role_arns           = concat([module.iam.execution_role_arn], values(module.iam.task_role_arns))
 }
+
+module "alarms" {
+  source = "./alarms"
+
+  cluster_name = module.ecs.cluster_name
+  api_id       = module.apigateway.api_id
+}

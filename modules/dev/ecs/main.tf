@@ -156,6 +156,8 @@ resource "aws_ecs_service" "api" {
   desired_count         = 1
   propagate_tags        = "SERVICE"
   wait_for_steady_state = false
+  # ECS Exec: `hclforge exec` opens a shell in a running task (SSM, see the task role).
+  enable_execute_command = true
 
   capacity_provider_strategy {
     capacity_provider = "FARGATE"

@@ -105,6 +105,17 @@ data "aws_iam_policy_document" "task_api" {
     actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"]
     resources = ["arn:aws:dynamodb:ap-northeast-1:111111111111:table/sss-dev-*"]
   }
+
+  # ECS Exec: the SSM agent in the task opens its channels with the task role.
+  statement {
+    actions = [
+      "ssmmessages:CreateControlChannel",
+      "ssmmessages:CreateDataChannel",
+      "ssmmessages:OpenControlChannel",
+      "ssmmessages:OpenDataChannel",
+    ]
+    resources = ["*"]
+  }
 }
 
 resource "aws_iam_role_policy" "task_api" {

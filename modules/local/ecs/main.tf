@@ -213,6 +213,20 @@ resource "aws_ecs_task_definition" "web" {
         }
       }
     },
+    {
+      name              = "otel"
+      image             = "public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1"
+      essential         = false
+      memoryReservation = 64
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.web.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = "ecs"
+        }
+      }
+    },
   ])
 }
 

@@ -39,6 +39,8 @@ resource "aws_apigatewayv2_api" "this" {
   name          = "sss-prod"
   protocol_type = "HTTP"
   description   = "HTTP API of sss-prod"
+  # Clients use the custom domain only: the default execute-api URL would bypass it.
+  disable_execute_api_endpoint = true
 
   cors_configuration {
     allow_origins     = ["https://sales.example.com"]
@@ -89,6 +91,38 @@ resource "aws_apigatewayv2_stage" "default" {
   default_route_settings {
     throttling_burst_limit = 1000
     throttling_rate_limit  = 500
+  }
+}
+
+################################################################################
+# Custom domain
+################################################################################
+
+resource "aws_apigatewayv2_domain_name" "this" {
+  domain_name = "api.sales.example.com"
+
+  domain_name_configuration {
+    certificate_arn = "arn:aws:acm:ap-northeast-1:222222222222:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
+    endpoint_type   = "REGIONAL"
+    security_policy = "TLS_1_2"
+  }
+}
+
+resource "aws_apigatewayv2_api_mapping" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  domain_name = aws_apigatewayv2_domain_name.this.id
+  stage       = aws_apigatewayv2_stage.default.id
+}
+
+resource "aws_route53_record" "this" {
+  zone_id = "Z0123456789ABCDEFGHIJ"
+  name    = aws_apigatewayv2_domain_name.this.domain_name
+  type    = "A"
+
+  alias {
+    name                   = aws_apigatewayv2_domain_name.this.domain_name_configuration[0].target_domain_name
+    zone_id                = aws_apigatewayv2_domain_name.this.domain_name_configuration[0].hosted_zone_id
+    evaluate_target_health = false
   }
 }
 

@@ -24,6 +24,11 @@ output "api_id" {
 }
 
 output "api_endpoint" {
-  description = "Invoke URL of the $default stage."
-  value       = aws_apigatewayv2_stage.default.invoke_url
+  description = "URL of the API on its custom domain (the execute-api endpoint is disabled)."
+  value       = "https://${aws_apigatewayv2_domain_name.this.domain_name}"
+}
+
+output "domain_target" {
+  description = "Regional target of the custom domain: point a CNAME or alias at it when no zone_id is given."
+  value       = aws_apigatewayv2_domain_name.this.domain_name_configuration[0].target_domain_name
 }

@@ -56,7 +56,7 @@ resource "aws_ecs_task_definition" "api" {
 
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
+    cpu_architecture        = "ARM64"
   }
 
   container_definitions = jsonencode([
@@ -295,6 +295,7 @@ resource "aws_ecs_task_definition" "worker" {
           readOnly      = false
         },
       ]
+      stopTimeout = 120
       logConfiguration = {
         logDriver = "awslogs"
         options = {
@@ -342,8 +343,14 @@ resource "aws_ecs_service" "worker" {
   wait_for_steady_state = false
 
   capacity_provider_strategy {
-    capacity_provider = "FARGATE_SPOT"
+    capacity_provider = "FARGATE"
+    base              = 1
     weight            = 1
+  }
+
+  capacity_provider_strategy {
+    capacity_provider = "FARGATE_SPOT"
+    weight            = 3
   }
 
   network_configuration {
