@@ -510,6 +510,23 @@ def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) 
             click.echo(f"{key} = {value if isinstance(value, str) else json.dumps(value)}")
 
 
+@cli.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("env")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("--emulator", is_flag=True, help="A task on the local emulator.")
+@pass_app
+def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulator: bool) -> None:
+    """ECS Exec into a running task of SERVICE: hclforge exec ENV SERVICE [-- CMD...] (default /bin/sh)."""
+    from hclforge.errors import ToolMissing
+
+    plan = app.workspace(env, emulator=emulator, stream=False).exec_plan(service, list(command))
+    if plan.missing:
+        click.echo(plan.command_line)
+        raise ToolMissing("to run the command above, install: " + "; ".join(plan.missing))
+    os.execvpe(plan.argv[0], plan.argv, {**os.environ, **plan.env})
+
+
 # ----------------------------------------------------------------- emulator
 
 

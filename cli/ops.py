@@ -31,6 +31,7 @@ from hclforge.errors import ConfigError, HclforgeError, PlanRefused, Problem, Te
 from hclforge.hcl import quote
 
 if TYPE_CHECKING:
+    from cli.execute import ExecPlan
     from hclforge.routes import PathReport
 
 OVERRIDE_FILE = "hclforge_override.tf"
@@ -625,6 +626,30 @@ class Workspace:
         """The root module's outputs (all, or one)."""
         self.init()
         return self.terraform.output_json(name)
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for this environment: the emulator's, or the profile's in the real account."""
+        import boto3
+
+        cfg = self.loaded.config
+        if self.on_emulator:
+            emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
+            session = boto3.session.Session(
+                aws_access_key_id="test", aws_secret_access_key="test", region_name=cfg.aws.region
+            )
+            return session.client(service, endpoint_url=emu.endpoint)
+        self.check_account()
+        return boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region).client(service)
+
+    def exec_plan(self, service: str, command: list[str]) -> ExecPlan:
+        """The ``aws ecs execute-command`` line for a running task of ``service`` (see :mod:`cli.execute`)."""
+        from cli.execute import check_exec_enabled, exec_plan
+
+        check_exec_enabled(self.loaded.config, service)
+        endpoint = (
+            emulator.start(self.settings.state_dir, self.settings.emulator_port).endpoint if self.on_emulator else None
+        )
+        return exec_plan(self.loaded.config, self.aws_client("ecs"), service, command, endpoint=endpoint)
 
     def routes(self) -> PathReport:
         """Plan, then follow every route and ``calls`` edge through the plan's JSON."""

@@ -122,6 +122,10 @@ class PlanRefused(HclforgeError):
     """A saved plan may not be applied as it is: stale, or unsafe without a flag (exit 1)."""
 
 
+class ToolMissing(HclforgeError):
+    """A tool hclforge hands over to (the AWS CLI, the Session Manager plugin) is not installed (exit 1)."""
+
+
 class BrokenPath(HclforgeError):
     """The plan's request path has a broken link: a route or a call would not reach its tasks (exit 1)."""
 
