@@ -219,6 +219,18 @@ def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hc
     return ignored
 
 
+def interface_endpoints(cfg: EnvConfig) -> tuple[str, ...]:
+    """The interface endpoints of a created network with ``egress: endpoints``; none otherwise.
+
+    ECS Exec's agent opens its channels through ``ssmmessages``, so a service with
+    ``exec: true`` adds that endpoint.
+    """
+    if cfg.egress != "endpoints":
+        return ()
+    extra = ("ssmmessages",) if any(svc.exec for svc in cfg.services.values()) else ()
+    return INTERFACE_ENDPOINTS + extra
+
+
 def local_state_path(env: str) -> str:
     """Where a local backend keeps state, relative to ``modules/<env>/``: outside the generated tree."""
     return f"../../.hclforge/state/{env}/terraform.tfstate"
@@ -272,7 +284,7 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "private_route_tables": len(private_cidrs)
         if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
         else 1,
-        "interface_endpoints": INTERFACE_ENDPOINTS if cfg.egress == "endpoints" else (),
+        "interface_endpoints": interface_endpoints(cfg),
         "state_path": local_state_path(loaded.name),
     }
 

@@ -326,6 +326,11 @@ def test_endpoints_cover_what_a_fargate_task_needs(project) -> None:
         assert f"source_security_group_id = aws_security_group.{service}.id" in rule
 
 
+def test_exec_adds_the_ssmmessages_endpoint(project) -> None:
+    files = _render(project, CREATE + "    egress: endpoints\n" + TWO + "    exec: true\n")
+    assert 'resource "aws_vpc_endpoint" "ssmmessages"' in files["network/main.tf"]
+
+
 def test_per_az_nat_gives_each_private_subnet_its_own_route(project) -> None:
     files = _render(project, CREATE + "    private_subnets: 3\n    egress: nat\n    nat_gateways: per_az\n" + TWO)
     network = files["network/main.tf"]
