@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from hclforge import __version__
 from hclforge.errors import ChangesPresent, ConfigError, HclforgeError, StaleTreeError, exit_code_for
 
 
@@ -83,16 +84,18 @@ def _confirm(question: str) -> bool:
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Project root holding envs/ and modules/ (default: current directory).",
+    help="Project root holding envs/ (default: the nearest directory upwards with hclforge.toml or envs/).",
 )
 @click.option("--no-color", is_flag=True, help="No colours (also NO_COLOR).")
 @click.option("-v", "--verbose", is_flag=True, help="Stream terraform's own output.")
-@click.version_option(package_name="hclforge")
+@click.version_option(version=__version__, prog_name="hclforge")
 @click.pass_context
 def cli(ctx: click.Context, root: Path | None, no_color: bool, verbose: bool) -> None:
     """Render envs/<env>.yaml into Terraform modules and run terraform on them."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    ctx.obj = App(root=(root or Path.cwd()).resolve(), color=color, verbose=verbose)
+    from cli.settings import find_root
+
+    ctx.obj = App(root=(root or find_root(Path.cwd())).resolve(), color=color, verbose=verbose)
 
 
 # ------------------------------------------------------------------- config
@@ -525,6 +528,20 @@ def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulato
         click.echo(plan.command_line)
         raise ToolMissing("to run the command above, install: " + "; ".join(plan.missing))
     os.execvpe(plan.argv[0], plan.argv, {**os.environ, **plan.env})
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--project", help="The project name (default: from the directory's name).")
+@click.option("--region", default="eu-west-1", show_default=True, help="AWS region of the environments.")
+def new(directory: Path, project: str | None, region: str) -> None:
+    """Scaffold a project in DIRECTORY: envs/, hclforge.toml, Makefile, CI workflow."""
+    from cli.scaffold import new_project
+
+    made = new_project(directory, project=project, region=region)
+    for rel in made.files:
+        click.echo(f"   create  {rel}")
+    click.echo(f"new project {made.project} in {directory}: cd {directory} && hclforge plan local")
 
 
 # ----------------------------------------------------------------- emulator

@@ -47,6 +47,17 @@ class Settings:
         return self.state_dir / "envs" / env
 
 
+def find_root(start: Path) -> Path:
+    """The project root: the nearest directory, from ``start`` upwards, holding hclforge.toml or envs/.
+
+    As git and ruff find theirs; ``start`` itself when none is found.
+    """
+    for directory in (start, *start.parents):
+        if (directory / SETTINGS_FILE).is_file() or (directory / "envs").is_dir():
+            return directory
+    return start
+
+
 def load_settings(root: Path) -> Settings:
     """Read ``root/hclforge.toml`` (optional) and apply environment overrides.
 
