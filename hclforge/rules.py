@@ -209,22 +209,7 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
             )
         if svc.log_retention_days not in RETENTION_DAYS:
             yield (*base, "log_retention_days"), _retention_message(svc.log_retention_days)
-        for key in svc.environment:
-            if not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-                yield (*base, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-        for key, value in svc.secrets.items():
-            if not re.fullmatch(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-                yield (*base, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-            if not SECRET_ARN_RE.fullmatch(value):
-                yield (
-                    (*base, "secrets", key),
-                    "a secret must be the ARN of a Secrets Manager secret or an SSM parameter "
-                    "(arn:aws:secretsmanager:...:secret:... or arn:aws:ssm:...:parameter/...); "
-                    "the value given is not shown",
-                )
-        both = set(svc.environment) & set(svc.secrets)
-        for key in sorted(both):
-            yield (*base, "secrets", key), "also set in environment; a variable comes from one place"
+        yield from _variables(base, svc.environment, svc.secrets)
         if svc.health_check is not None and svc.health_check.command[0] not in ("CMD", "CMD-SHELL", "NONE"):
             yield (*base, "health_check", "command"), "must start with CMD, CMD-SHELL or NONE"
         asg = svc.autoscaling
@@ -250,6 +235,25 @@ def _services(cfg: EnvConfig) -> Iterator[Finding]:
     for i, arn in enumerate(cfg.iam.execution_role.extra_policy_arns):
         if not POLICY_ARN_RE.fullmatch(arn):
             yield ("iam", "execution_role", "extra_policy_arns", i), f"'{arn}' is not an IAM policy ARN"
+
+
+def _variables(base: YamlPath, environment: dict[str, str], secrets: dict[str, str]) -> Iterator[Finding]:
+    """A container's environment and secrets: variable names, ARN-only secrets (never echoed), no overlap."""
+    for key in environment:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            yield (*base, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
+    for key, value in secrets.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+            yield (*base, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
+        if not SECRET_ARN_RE.fullmatch(value):
+            yield (
+                (*base, "secrets", key),
+                "a secret must be the ARN of a Secrets Manager secret or an SSM parameter "
+                "(arn:aws:secretsmanager:...:secret:... or arn:aws:ssm:...:parameter/...); "
+                "the value given is not shown",
+            )
+    for key in sorted(set(environment) & set(secrets)):
+        yield (*base, "secrets", key), "also set in environment; a variable comes from one place"
 
 
 def _fargate(base: YamlPath, svc: Service) -> Iterator[Finding]:
@@ -577,18 +581,7 @@ def _containers(cfg: EnvConfig) -> Iterator[Finding]:
                 elif car.port in ports:
                     yield (*where, "port"), f"port {car.port} is already used in this task (containers share localhost)"
                 ports.add(car.port)
-            for key in car.environment:
-                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                    yield (*where, "environment", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-            for key, value in car.secrets.items():
-                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-                    yield (*where, "secrets", key), "not a valid variable name (allowed: ^[A-Za-z_][A-Za-z0-9_]*$)"
-                if not SECRET_ARN_RE.fullmatch(value):
-                    yield (
-                        (*where, "secrets", key),
-                        "a secret must be the ARN of a Secrets Manager secret or an SSM parameter; "
-                        "the value given is not shown",
-                    )
+            yield from _variables(where, car.environment, car.secrets)
             reserved += car.memory_reservation or 0
         if reserved >= svc.memory:
             yield (
