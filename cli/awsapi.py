@@ -11,19 +11,23 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from hclforge.errors import AwsError, printable
+from hclforge.errors import AwsError, UsageError, printable
 
 T = TypeVar("T")
 
 
 @contextlib.contextmanager
-def aws_call(what: str) -> Iterator[None]:
+def aws_call(what: str, *, missing: str | None = None) -> Iterator[None]:
     """Turn botocore's errors inside the block into :class:`AwsError` naming ``what``.
 
     Args:
         what: the call, for the message (``"ecs describe_services"``).
+        missing: when given, a ``ResourceNotFoundException`` becomes a
+            :class:`UsageError` with this message (the thing is not applied yet,
+            or the name is wrong: nothing a retry would fix).
 
     Raises:
+        UsageError: the resource does not exist (with ``missing``).
         AwsError: a ``ClientError`` (denied, throttled, not found) or a
             ``BotoCoreError`` (endpoint unreachable, no credentials).
     """
@@ -31,7 +35,11 @@ def aws_call(what: str) -> Iterator[None]:
 
     try:
         yield
-    except (BotoCoreError, ClientError) as err:
+    except ClientError as err:
+        if missing is not None and err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+            raise UsageError(missing) from None
+        raise AwsError(f"{what} failed: {printable(str(err))}") from None
+    except BotoCoreError as err:
         # botocore's messages name the operation and the code, never request bodies.
         raise AwsError(f"{what} failed: {printable(str(err))}") from None
 
