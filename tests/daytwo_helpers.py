@@ -34,6 +34,8 @@ def create_ecs_service(
     """A cluster (FARGATE providers), a Fargate task definition and an awsvpc service on the emulator."""
     ec2, ecs = emu_client(emu, "ec2"), emu_client(emu, "ecs")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    # moto 5.2.5's RunTask (awsvpc) fails (500, AttributeError) in a VPC without DNS hostnames.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName=f"{cluster}-{service}", Description="tasks", VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName=cluster, capacityProviders=["FARGATE", "FARGATE_SPOT"])
@@ -43,7 +45,9 @@ def create_ecs_service(
         requiresCompatibilities=["FARGATE"],
         cpu="256",
         memory="512",
-        containerDefinitions=[{"name": container or service, "image": "nginx:1.27", "essential": True}],
+        # Container-level memory: moto 5.2.5's RunTask fails (500, TypeError) without it, though AWS
+        # accepts task-level memory alone for Fargate, which is what hclforge renders.
+        containerDefinitions=[{"name": container or service, "image": "nginx:1.27", "essential": True, "memory": 512}],
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(
         cluster=cluster,
