@@ -176,7 +176,7 @@ def _poll(
             resp = ecs.describe_services(cluster=cluster, services=list(batch))
         for svc in resp.get("services", []):
             described[svc["serviceName"]] = svc
-    missing = [n for n in names if n not in described or described[n].get("status") == "INACTIVE"]
+    missing = [n for n in names if n not in described or described[n].get("status") in ("INACTIVE", "DRAINING")]
     if missing:
         raise UsageError(f"no ECS service {', '.join(missing)} in cluster {cluster} (applied yet?)")
     return [_progress(n, described[n], seen, expected.get(n), events_since) for n in names]

@@ -172,9 +172,11 @@ def _edit(text: str, service: str, image: str, name: str) -> tuple[str, int, boo
 
     current = _child(one, "image")
     if current is not None:
-        node = current[1]
+        key, node = current
         if not isinstance(node, ScalarNode):
             raise UsageError(f"{name}: services.{service}.image is not a plain value; set it by hand")
+        if node.start_mark.index < key.end_mark.index:  # an alias: the node lives at its anchor
+            raise UsageError(f"{name}: services.{service}.image is an alias (*anchor); set it by hand")
         start, end = node.start_mark.index, node.end_mark.index
         if node.value == image:
             return text, node.start_mark.line + 1, False
@@ -249,7 +251,10 @@ def _write_checked(path: Path, new_text: str, old_data: Any, service: str, image
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)
-        after = load_document(tmp, path.name).data
+        try:
+            after = load_document(tmp, path.name).data
+        except ConfigError as err:  # e.g. an anchor spliced away: never install a file that does not load
+            raise UsageError(f"{path.name}: the edit would not load ({err}); nothing written") from None
         expected = _with_image(old_data, service, image)
         if after != expected:
             raise UsageError(f"{path.name}: the edit would change more than services.{service}.image; nothing written")

@@ -31,7 +31,15 @@ from botocore.stub import Stubber
 
 from cli import emulator
 from cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
-from hclforge.errors import RolloutFailed, RolloutTimeout, UsageError, exit_code_for
+from hclforge.errors import (
+    AwsError,
+    RolloutFailed,
+    RolloutTimeout,
+    TaskFailed,
+    TaskTimeout,
+    UsageError,
+    exit_code_for,
+)
 from tests.daytwo_helpers import create_ecs_service, emu_client
 
 CLUSTER = "sss-dev"
@@ -307,6 +315,18 @@ def test_missing_service_is_a_usage_error(stubbed: tuple[Any, Stubber]) -> None:
         {"cluster": CLUSTER, "services": ["api"]},
     )
     with pytest.raises(UsageError, match="no ECS service api in cluster sss-dev"):
+        wait_for_rollouts(ecs, CLUSTER, ["api"], timeout=1)
+
+
+@pytest.mark.parametrize("error", [RolloutFailed, RolloutTimeout, TaskFailed, TaskTimeout, AwsError])
+def test_day_two_errors_exit_1(error: type[Exception]) -> None:
+    assert exit_code_for(error("x")) == 1
+
+
+def test_aws_errors_become_aws_error(stubbed: tuple[Any, Stubber]) -> None:
+    ecs, stub = stubbed
+    stub.add_client_error("describe_services", "AccessDeniedException", "not allowed: ecs:DescribeServices")
+    with pytest.raises(AwsError, match=r"ecs describe_services failed: .*AccessDeniedException.*not allowed"):
         wait_for_rollouts(ecs, CLUSTER, ["api"], timeout=1)
 
 

@@ -170,3 +170,14 @@ def test_file_mode_kept(tmp_path: Path) -> None:
     path.chmod(0o640)
     set_image(path, "api", "nginx:2")
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_aliased_image_is_refused(tmp_path: Path) -> None:
+    """``image: *img`` is the anchor's node: splicing there would change every alias, so nothing is written."""
+    text = "x-img: &img nginx:1\nservices:\n  api:\n    image: *img\n  web:\n    image: *img\n"
+    path = tmp_path / "e.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError, match=r"services.api.image is an alias \(\*anchor\); set it by hand"):
+        set_image(path, "api", "nginx:2")
+    assert path.read_text(encoding="utf-8") == text
+    assert [p.name for p in tmp_path.iterdir()] == ["e.yaml"]
