@@ -6,10 +6,10 @@ hclforge's task definitions log with the ``awslogs`` driver, prefix ``ecs``, int
 ``hclforge run`` follows one task's stream with :func:`task_stream_prefix`.
 
 ``FilterLogEvents`` searches every stream of a group at once and returns events
-interleaved by time (ECS API reference aside, CloudWatch Logs API reference,
-FilterLogEvents: ``interleaved`` is ignored since 2019 and always true); events
-within each page are sorted here again, because the emulator interleaves only
-when asked. It is read through boto3's own paginator.
+interleaved by time (CloudWatch Logs API reference, FilterLogEvents: ``interleaved``
+is ignored since 2019 and always true). It is still sent, and the events of each
+page are sorted here again, because the emulator interleaves only when asked. Pages
+come from boto3's own paginator.
 """
 
 from __future__ import annotations

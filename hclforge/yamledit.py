@@ -136,7 +136,7 @@ def _edit(text: str, service: str, image: str, name: str) -> tuple[str, int, boo
 
     bom = BOM if text.startswith(BOM) else ""
     body = text[len(bom) :]
-    nl = "\r\n" if "\r\n" in body.split("\n", 1)[0] + "\n" else "\n"
+    nl = "\r\n" if body.split("\n", 1)[0].endswith("\r") else "\n"  # the file's own line end, from line 1
     try:
         root = YAML(typ="rt").compose(body)
     except YAMLError as err:  # the loader accepted it; ruamel (YAML 1.2) may still differ
