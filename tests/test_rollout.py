@@ -4,13 +4,13 @@ The failure paths moto cannot produce (it never fails a deployment, never stops 
 service's tasks, and never moves a rollout on after creation) are tested with
 botocore's ``Stubber`` on responses shaped like the ECS API reference:
 
-- DescribeServices: ``services[].deployments[]`` (ECS API reference, ``Deployment``:
+- ECS API reference, DescribeServices: Deployment.rolloutState. ``services[].deployments[]`` (``Deployment``:
   ``status`` PRIMARY/ACTIVE, ``rolloutState`` IN_PROGRESS/COMPLETED/FAILED,
   ``rolloutStateReason``, ``runningCount``/``desiredCount``/``pendingCount``,
   ``failedTasks``) and ``services[].events[]`` (``ServiceEvent``: id, createdAt, message;
   newest first).
-- ListTasks with ``serviceName`` and ``desiredStatus=STOPPED``: ``taskArns``.
-- DescribeTasks: ``tasks[].stoppedReason``, ``stopCode``, ``startedBy`` (the deployment
+- ECS API reference, ListTasks: ``serviceName`` and ``desiredStatus=STOPPED`` give ``taskArns``.
+- ECS API reference, DescribeTasks: ``tasks[].stoppedReason``, ``stopCode``, ``startedBy`` (the deployment
   id for a service's tasks), ``containers[].exitCode`` and ``containers[].reason``.
 
 Two tests run on a real moto server: one whose services are created while the server
