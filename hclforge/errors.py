@@ -134,6 +134,26 @@ class Interrupted(HclforgeError):
     """The user interrupted a running command (exit 130)."""
 
 
+class AwsError(HclforgeError):
+    """An AWS API call failed (access denied, throttled, unreachable) (exit 1); names the call."""
+
+
+class RolloutFailed(HclforgeError):
+    """An ECS service's deployment failed: the circuit breaker stopped or rolled it back (exit 1)."""
+
+
+class RolloutTimeout(HclforgeError):
+    """ECS services were still rolling out when the wait ran out (exit 1); names each with its counts."""
+
+
+class TaskFailed(HclforgeError):
+    """A one-off ECS task could not be started, or stopped without its container ever running (exit 1)."""
+
+
+class TaskTimeout(HclforgeError):
+    """A one-off ECS task had not stopped when the wait ran out (exit 1); it keeps running."""
+
+
 class ChangesPresent(HclforgeError):
     """``plan --detailed-exitcode`` / ``drift`` found changes (exit 3)."""
 
