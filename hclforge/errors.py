@@ -13,6 +13,10 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_CHANGES = 3
+# A run stopped by a signal exits 128 + the signal's number, as a shell reports it.
+EXIT_SIGHUP = 129
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 @dataclass(frozen=True, order=True)
@@ -52,6 +56,10 @@ class UsageError(HclforgeError):
     """The command was asked for something it cannot do (exit 2)."""
 
 
+class UnsafePathError(UsageError):
+    """A path hclforge would write or read is a symlink or not a regular file/directory (exit 2)."""
+
+
 class TemplateError(HclforgeError):
     """A template failed to render; names the template and the cause (exit 1)."""
 
@@ -86,7 +94,15 @@ class PlanRefused(HclforgeError):
 
 
 class Interrupted(HclforgeError):
-    """The user interrupted a running command (exit 130)."""
+    """A running command was interrupted: Ctrl-C (exit 130), SIGTERM (143) or SIGHUP (129).
+
+    Attributes:
+        signum: the signal that stopped the command (SIGINT unless said otherwise).
+    """
+
+    def __init__(self, message: str, *, signum: int = 2) -> None:
+        self.signum = signum
+        super().__init__(message)
 
 
 class ChangesPresent(HclforgeError):
@@ -97,9 +113,11 @@ _EXIT_CODES: tuple[tuple[type[HclforgeError], int], ...] = (
     (ConfigError, EXIT_CONFIG),
     (UsageError, EXIT_CONFIG),
     (ChangesPresent, EXIT_CHANGES),
-    (Interrupted, 130),
+    (Interrupted, EXIT_SIGINT),
     (HclforgeError, EXIT_FAILURE),
 )
+# Interrupted by a given signal: SIGHUP, SIGINT, SIGTERM.
+_SIGNAL_EXIT_CODES = {1: EXIT_SIGHUP, 2: EXIT_SIGINT, 15: EXIT_SIGTERM}
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -111,6 +129,8 @@ def exit_code_for(error: BaseException) -> int:
     Returns:
         The exit code of the first matching class in the table above.
     """
+    if isinstance(error, Interrupted):
+        return _SIGNAL_EXIT_CODES.get(error.signum, EXIT_SIGINT)
     for cls, code in _EXIT_CODES:
         if isinstance(error, cls):
             return code
