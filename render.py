@@ -348,7 +348,8 @@ def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
 def render_lock(root: Path, env: str) -> Iterator[None]:
     """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
     lock_dir = root / RENDER_LOCK_DIR
-    lock_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
     fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -133,6 +133,7 @@ def unprotect_override(resources: list[tuple[str, str]]) -> str:
 
 
 RUNNING_NOTE = "running.json"
+APPLYING_PLAN = "applying.tfplan"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -329,6 +330,7 @@ class Workspace:
 
     def _runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
         private_dir(self.settings.state_dir)
+        self._privatize_state()
         cli_config = write_cli_config(self.settings)
         env = {
             "TF_CLI_CONFIG_FILE": str(cli_config),
@@ -363,6 +365,17 @@ class Workspace:
         if self.loaded.config.backend.type == "local":
             return (self.tree_dir / render.local_state_path(self.env)).resolve()
         return None
+
+    def _privatize_state(self) -> None:
+        """Make local state written before hclforge kept it private (0644 then) 0600 now."""
+        state = self._local_state_file()
+        if state is None or not state.parent.is_dir():
+            return
+        if state.parent.is_relative_to(self.settings.state_dir):
+            private_dir(state.parent)
+        for path in state.parent.glob(state.name + "*"):
+            if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
 
     def _void_stale_emulator_state(self, emu: emulator.Emulator) -> None:
         """Set aside local state written against an earlier emulator process.
@@ -521,6 +534,7 @@ class Workspace:
             # That plan was (partly) applied: it is spent, and a new one starts from the state it left.
             self._discard_plan()
             self.info("its saved plan is spent; planning again from the state it left")
+        (self.files_dir / APPLYING_PLAN).unlink(missing_ok=True)
         self.running_note.unlink(missing_ok=True)
         return note
 
@@ -673,7 +687,7 @@ class Workspace:
         # terraform applies a private copy whose bytes are the ones checked: the saved
         # file cannot be swapped between the check and the apply.
         meta = read_json(self.plan_meta_file) or {}
-        applying = self.files_dir / "applying.tfplan"
+        applying = self.files_dir / APPLYING_PLAN
         shutil.copyfile(self.plan_file, applying)
         os.chmod(applying, 0o600)
         if sha256_file(applying) != meta.get("plan_sha256"):

@@ -159,3 +159,13 @@ def test_validate_starts_no_emulator(tmp_path: Path, capsys) -> None:
     assert main(["--no-color", "--root", str(tmp_path), "validate", "local"]) == 0
     assert "valid  local" in capsys.readouterr().out
     assert not (tmp_path / ".hclforge/emulator.json").exists()
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    import re
+
+    from hclforge import errors
+
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", (ROOT / "README.md").read_text(), flags=re.M)}
+    codes = {value for name, value in vars(errors).items() if name.startswith("EXIT_")}
+    assert codes <= documented
