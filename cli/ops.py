@@ -506,11 +506,17 @@ class Workspace:
 
         terraform runs detached, so when hclforge was killed it went on. If it still
         runs, this waits for it; then it says how it ended, from its log, and forgets
-        the record. Returns the record (None when there was none).
+        the record. A run whose hclforge is still alive is left to it (the state lock
+        refuses a second run). Returns the record (None when there was none, or it is
+        still watched).
         """
         note = read_json(self.running_note)
         if note is None:
             self.running_note.unlink(missing_ok=True)
+            return None
+        owner, owner_start = int(note.get("hclforge_pid", 0)), note.get("hclforge_start_time")
+        if owner_start is not None and emulator.same_process(owner, int(owner_start)):
+            # The hclforge that runs it is alive and watching it: the state lock speaks for it.
             return None
         pid = int(note.get("pid", 0))
         start_time = note.get("start_time")
@@ -712,6 +718,7 @@ class Workspace:
                 "start_time": emulator.process_start_time(pid),
                 "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                 "hclforge_pid": os.getpid(),
+                "hclforge_start_time": emulator.process_start_time(os.getpid()),
                 "log": str(log),
                 "plan_sha256": plan_sha,
             }
