@@ -179,9 +179,17 @@ def _alive(pid: int) -> bool:
 
 
 def process_start_time(pid: int) -> int | None:
-    """The start time of process ``pid`` in clock ticks since boot (/proc/PID/stat field 22), or None."""
+    """When process ``pid`` started, as a number that differs for a reused pid; None when it is gone.
+
+    On Linux: clock ticks since boot, /proc/PID/stat field 22. Elsewhere (no /proc):
+    seconds since the epoch from ``ps -o lstart=``.
+    """
+    if pid <= 0:
+        return None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else _ps_start_time(pid)
     except OSError:
         return None
     # Field 2 (the command name) is in parentheses and may hold spaces: split after its last ')'.
@@ -192,7 +200,24 @@ def process_start_time(pid: int) -> int | None:
         return None
 
 
+def _ps_start_time(pid: int) -> int | None:
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C"},
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        return int(time.mktime(time.strptime(out, "%a %b %d %H:%M:%S %Y")))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
 def _has_token(pid: int, token: str) -> bool:
+    if not Path("/proc/self/environ").exists():
+        return True  # no /proc to read it from: pid and start time carry the identity
     try:
         environ_bytes = Path(f"/proc/{pid}/environ").read_bytes()
     except OSError:
