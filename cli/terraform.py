@@ -256,11 +256,11 @@ class Terraform:
         finally:
             for fd in fds:
                 os.close(fd)
-        if detached.on_start is not None:
-            detached.on_start(proc.pid)
         out_tail, err_tail = _Tail(log), _Tail(err_log)
         sink = self.sink if stream else None
         try:
+            if detached.on_start is not None:
+                detached.on_start(proc.pid)
             while proc.poll() is None:
                 if not out_tail.pump(sink) and not err_tail.pump(sink):
                     time.sleep(0.1)
