@@ -133,7 +133,6 @@ def unprotect_override(resources: list[tuple[str, str]]) -> str:
 
 
 RUNNING_NOTE = "running.json"
-APPLYING_PLAN = "applying.tfplan"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -152,6 +151,12 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _owner_alive(note: dict[str, Any]) -> bool:
+    """Whether the hclforge that recorded a running apply is still alive (and so watching it)."""
+    owner, start = note.get("hclforge_pid"), note.get("hclforge_start_time")
+    return isinstance(owner, int) and isinstance(start, int) and emulator.same_process(owner, start)
 
 
 def run_outcome(log: Path) -> str:
@@ -514,8 +519,7 @@ class Workspace:
         if note is None:
             self.running_note.unlink(missing_ok=True)
             return None
-        owner, owner_start = int(note.get("hclforge_pid", 0)), note.get("hclforge_start_time")
-        if owner_start is not None and emulator.same_process(owner, int(owner_start)):
+        if _owner_alive(note):
             # The hclforge that runs it is alive and watching it: the state lock speaks for it.
             return None
         pid = int(note.get("pid", 0))
@@ -540,7 +544,8 @@ class Workspace:
             # That plan was (partly) applied: it is spent, and a new one starts from the state it left.
             self._discard_plan()
             self.info("its saved plan is spent; planning again from the state it left")
-        (self.files_dir / APPLYING_PLAN).unlink(missing_ok=True)
+        if note.get("plan"):
+            Path(note["plan"]).unlink(missing_ok=True)
         self.running_note.unlink(missing_ok=True)
         return note
 
@@ -693,7 +698,7 @@ class Workspace:
         # terraform applies a private copy whose bytes are the ones checked: the saved
         # file cannot be swapped between the check and the apply.
         meta = read_json(self.plan_meta_file) or {}
-        applying = self.files_dir / APPLYING_PLAN
+        applying = self.files_dir / f"applying.{os.getpid()}.tfplan"
         shutil.copyfile(self.plan_file, applying)
         os.chmod(applying, 0o600)
         if sha256_file(applying) != meta.get("plan_sha256"):
@@ -708,8 +713,15 @@ class Workspace:
         return summary
 
     def _run_detached(self, command: str, plan_sha: str | None, events: bool, plan: Path | None = None) -> None:
-        """Run apply or destroy detached from hclforge, recorded in :attr:`running_note` while it runs."""
-        log = self.files_dir / f"{command}.log"
+        """Run apply or destroy detached from hclforge, recorded in :attr:`running_note` while it runs.
+
+        Its output goes to a log of its own while it runs, renamed ``<command>.log``
+        once hclforge has seen it end. A record another live hclforge holds is left
+        alone (that run's terraform holds the state lock; this one will fail on it).
+        """
+        log = self.files_dir / f"{command}.{os.getpid()}.log"
+        held = read_json(self.running_note)
+        owned = not (held and _owner_alive(held))
 
         def record(pid: int) -> None:
             note = {
@@ -720,9 +732,11 @@ class Workspace:
                 "hclforge_pid": os.getpid(),
                 "hclforge_start_time": emulator.process_start_time(os.getpid()),
                 "log": str(log),
+                "plan": str(plan) if plan else None,
                 "plan_sha256": plan_sha,
             }
-            write_private(self.running_note, json.dumps(note, indent=2))
+            if owned:
+                write_private(self.running_note, json.dumps(note, indent=2))
 
         detached = Detached(log, on_start=record)
         try:
@@ -732,7 +746,11 @@ class Workspace:
                 self.terraform.destroy(events=events, detached=detached)
         finally:
             # Reached only once terraform has exited: hclforge saw it end.
-            self.running_note.unlink(missing_ok=True)
+            if owned:
+                self.running_note.unlink(missing_ok=True)
+            for path in (log, log.with_name(log.name + ".stderr")):
+                if path.is_file():
+                    path.replace(self.files_dir / path.name.replace(f".{os.getpid()}.log", ".log"))
 
     def _discard_plan(self) -> None:
         # plan.json stays: it documents what was applied, for scanners and reviewers.
