@@ -304,7 +304,8 @@ def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulato
     """
     private_dir(state_dir)
     # One start at a time: parallel plans (plan --all) must share one emulator.
-    with (state_dir / "emulator.lock").open("w") as lock:
+    fd = os.open(state_dir / "emulator.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         record = _read_record(state_dir)
         if record is not None and record.is_ours:
