@@ -14,8 +14,10 @@ PRIVATE_UMASK = 0o077
 
 
 def private_dir(path: Path) -> Path:
-    """Create ``path`` (and missing parents) as 0700, and make an existing one 0700."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create ``path`` (and each missing parent) as 0700, and make an existing one 0700."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
     if path.stat().st_mode & 0o777 != 0o700:
         path.chmod(0o700)
     return path
@@ -23,7 +25,8 @@ def private_dir(path: Path) -> Path:
 
 def write_private(path: Path, text: str | bytes) -> None:
     """Write ``path`` atomically as a 0600 file (a temporary file beside it, then a rename)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        private_dir(path.parent)
     data = text.encode("utf-8") if isinstance(text, str) else text
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mkstemp creates 0600
     try:
