@@ -155,3 +155,10 @@ def test_plan_on_the_emulator_ignores_the_users_aws_setup(small: Path) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.5)
     assert (files / "plan.json").stat().st_mode & 0o777 == 0o600
+    # Nothing under .hclforge/ is readable by others: directories 0700, files 0600 (or 0700).
+    loose = [
+        f"{oct(p.lstat().st_mode & 0o777)} {p}"
+        for p in (small / ".hclforge").rglob("*")
+        if not p.is_symlink() and p.lstat().st_mode & 0o077
+    ]
+    assert loose == []
