@@ -7,6 +7,7 @@ error to exit code lives here and nowhere else.
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 EXIT_OK = 0
@@ -100,7 +101,7 @@ class Interrupted(HclforgeError):
         signum: the signal that stopped the command (SIGINT unless said otherwise).
     """
 
-    def __init__(self, message: str, *, signum: int = 2) -> None:
+    def __init__(self, message: str, *, signum: int = signal.SIGINT) -> None:
         self.signum = signum
         super().__init__(message)
 
@@ -117,7 +118,11 @@ _EXIT_CODES: tuple[tuple[type[HclforgeError], int], ...] = (
     (HclforgeError, EXIT_FAILURE),
 )
 # Interrupted by a given signal: SIGHUP, SIGINT, SIGTERM.
-_SIGNAL_EXIT_CODES = {1: EXIT_SIGHUP, 2: EXIT_SIGINT, 15: EXIT_SIGTERM}
+_SIGNAL_EXIT_CODES: dict[int, int] = {
+    signal.SIGHUP: EXIT_SIGHUP,
+    signal.SIGINT: EXIT_SIGINT,
+    signal.SIGTERM: EXIT_SIGTERM,
+}
 
 
 def exit_code_for(error: BaseException) -> int:
