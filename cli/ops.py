@@ -549,12 +549,16 @@ class Workspace:
         self.running_note.unlink(missing_ok=True)
         return note
 
-    def _state_now(self) -> dict[str, Any] | None:
-        """Lineage and serial of the state right now (None: no state yet)."""
+    def _state_doc(self) -> dict[str, Any] | None:
+        """The state document right now (None: no state yet)."""
         state = self._local_state_file()
         if state is not None:
-            return _state_key(read_json(state)) if state.is_file() else None
-        return _current_state(self.terraform)
+            return read_json(state) if state.is_file() else None
+        return self.terraform.state_pull()
+
+    def _state_now(self) -> dict[str, Any] | None:
+        """Lineage and serial of the state right now (None: no state yet)."""
+        return _state_key(self._state_doc())
 
     def plan(self) -> PlanResult:
         """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
@@ -579,17 +583,21 @@ class Workspace:
         self.plan_json_file.unlink(missing_ok=True)
         tf = self.terraform
         bound = self._freshness()
-        state_before = self._state_now()
+        prior = self._state_doc()
+        state_before = _state_key(prior)
+        guarded = self.loaded.config.protect and not self.allow_replace
+        # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
+        removed = protect.removed_blocks(prior, protected_addresses(self.tree_dir)) if guarded else []
         try:
             with self._streaming(f"Planning {self.env}", None, progress=False):
                 tf.plan(self.plan_file, events=True)
         except TerraformError as err:
             blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
             if blocked:
-                raise self._refuse_protected(blocked) from None
+                raise self._refuse_protected(sorted({*blocked, *removed})) from None
             raise
-        if self.loaded.config.protect and not self.allow_replace:
-            blocked = protect.refused(protect.changes_of_events(tf.last_events))
+        if guarded:
+            blocked = sorted({*protect.refused(protect.changes_of_events(tf.last_events)), *removed})
             if blocked:
                 self.plan_file.unlink(missing_ok=True)
                 raise self._refuse_protected(blocked)

@@ -61,3 +61,25 @@ def changes_of_plan(plan: dict[str, Any]) -> list[tuple[str, str]]:
         if action:
             found.append((str(rc["address"]), action))
     return found
+
+
+def in_state(state: dict[str, Any] | None) -> list[str]:
+    """Addresses of the protected resources a state document holds (each instance)."""
+    found = []
+    for res in (state or {}).get("resources", []):
+        if res.get("mode") != "managed" or res.get("type") not in PROTECTED_TYPES:
+            continue
+        base = (f"{res['module']}." if res.get("module") else "") + f"{res['type']}.{res['name']}"
+        for inst in res.get("instances", []) or [{}]:
+            key = inst.get("index_key")
+            found.append(base + ("" if key is None else f"[{key!r}]" if isinstance(key, int) else f'["{key}"]'))
+    return sorted(set(found))
+
+
+def removed_blocks(state: dict[str, Any] | None, configured: Iterable[str]) -> list[str]:
+    """Protected resources in the prior state whose blocks the configuration no longer has.
+
+    Terraform will delete them, and no ``prevent_destroy`` is left to say so.
+    """
+    blocks = set(configured)
+    return [address for address in in_state(state) if address.split("[")[0] not in blocks]

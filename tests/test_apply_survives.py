@@ -102,6 +102,15 @@ def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -
         rows = json.loads(allowed.stdout)["changes"]
         assert {(r["module"], r["service"]) for r in rows if r["delete"]} >= {("ecs", "web"), ("iam", "web")}
         assert not [r for r in rows if r["service"] == "-" and r["delete"]]
+
+        # Together with a replacement terraform itself stops on (prevent_destroy), the removed
+        # block's resource is still named: it is found in the prior state.
+        data["cluster"] = {"name": "sss-local-v2"}
+        env_file.write_text(yaml.safe_dump(data))
+        both = _run(tmp_path, "plan", "local")
+        text = both.stdout + both.stderr
+        assert both.returncode == 1, text
+        assert "! module.ecs.aws_cloudwatch_log_group.web" in text and "! module.ecs.aws_ecs_cluster.this" in text
     finally:
         main(["--root", str(tmp_path), "emulator", "stop"])
 

@@ -91,6 +91,39 @@ def test_deletions_of_protected_types_are_refused_even_without_their_blocks() ->
     ]
 
 
+def test_protected_resources_whose_blocks_are_gone_are_found_in_the_prior_state() -> None:
+    state = {
+        "resources": [
+            {
+                "mode": "managed",
+                "module": "module.ecs",
+                "type": "aws_cloudwatch_log_group",
+                "name": "worker",
+                "instances": [{}],
+            },
+            {
+                "mode": "managed",
+                "module": "module.ecs",
+                "type": "aws_cloudwatch_log_group",
+                "name": "api",
+                "instances": [{}],
+            },
+            {
+                "mode": "managed",
+                "module": "module.ecs",
+                "type": "aws_ecs_cluster",
+                "name": "this",
+                "instances": [{"index_key": 0}],
+            },
+            {"mode": "managed", "module": "module.ecs", "type": "aws_ecs_service", "name": "worker", "instances": [{}]},
+            {"mode": "data", "type": "aws_ecs_cluster", "name": "x", "instances": [{}]},
+        ]
+    }
+    configured = ["module.ecs.aws_cloudwatch_log_group.api", "module.ecs.aws_ecs_cluster.this"]
+    assert protect.removed_blocks(state, configured) == ["module.ecs.aws_cloudwatch_log_group.worker"]
+    assert protect.removed_blocks(None, configured) == []
+
+
 def test_a_removed_services_rows_are_filed_under_it() -> None:
     summary = summarize_events("prod", REMOVED_WORKER, ["api"])
     rows = {(r.module, r.service): r for r in summary.rows}
