@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import fcntl
 import ipaddress
 import os
 import re
+import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -30,7 +33,15 @@ import jinja2
 
 from hclforge import hcl
 from hclforge.config import LoadedEnv, env_names, load_env
-from hclforge.errors import HclforgeError, Problem, StaleTreeError, TemplateError, UsageError, exit_code_for
+from hclforge.errors import (
+    HclforgeError,
+    Problem,
+    StaleTreeError,
+    TemplateError,
+    UnsafePathError,
+    UsageError,
+    exit_code_for,
+)
 from hclforge.model import EnvConfig
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
@@ -46,6 +57,8 @@ TMP_VOLUME = "tmp"
 # What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
 # image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
+# Per-environment render locks live here, under the project root.
+RENDER_LOCK_DIR = ".hclforge/locks"
 
 
 @dataclass
@@ -338,6 +351,39 @@ def render(root: Path, env: str) -> RenderedTree:
 # ----------------------------------------------------------------- write
 
 
+def confined_path(root: Path, rel: str, *, kind: str = "file") -> Path:
+    """``root/rel``, checked component by component with ``lstat``, never following a link.
+
+    Every existing component under ``root`` must be a real directory, and the last
+    one a regular file (``kind="file"``) or directory (``kind="dir"``); a missing
+    component is fine (it will be created). ``rel`` may not leave ``root``.
+    (A local stand-in for the general path-confinement helper; same contract.)
+
+    Raises:
+        UnsafePathError: a component is a symlink, or of the wrong kind (a FIFO, a device...).
+    """
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        raise UnsafePathError(f"{rel!r} is not a path inside {root}")
+    path = root
+    for n, part in enumerate(parts):
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return root.joinpath(*parts)
+        last = n == len(parts) - 1
+        where = path.relative_to(root).as_posix()
+        if stat.S_ISLNK(mode):
+            raise UnsafePathError(f"{where} is a symbolic link: refusing to write or read through it")
+        wanted_file = last and kind == "file"
+        if wanted_file and not stat.S_ISREG(mode):
+            raise UnsafePathError(f"{where} is not a regular file: refusing to open it")
+        if not wanted_file and not stat.S_ISDIR(mode):
+            raise UnsafePathError(f"{where} is not a directory")
+    return path
+
+
 def _is_generated(path: Path) -> bool:
     try:
         with path.open(encoding="utf-8") as f:
@@ -346,33 +392,65 @@ def _is_generated(path: Path) -> bool:
         return False
 
 
-def _existing_generated(target: Path) -> set[str]:
+def _tree_files(root: Path, env: str) -> Iterator[str]:
+    """Relative paths of the ``.tf`` files under ``modules/<env>/`` (hidden dirs skipped), checked.
+
+    Raises:
+        UnsafePathError: a symlink, or a ``.tf`` that is not a regular file, is in the tree.
+    """
+    base = f"{MODULES_DIR}/{env}"
+    target = confined_path(root, base, kind="dir")
     if not target.is_dir():
-        return set()
-    found = set()
-    for path in target.rglob("*.tf"):
-        rel = path.relative_to(target)
-        if rel.parts[0].startswith(".") or not _is_generated(path):
-            continue
-        found.add(rel.as_posix())
-    return found
+        return
+    for dirpath, dirnames, filenames in os.walk(target):
+        here = Path(dirpath)
+        for name in list(dirnames):
+            rel = (here / name).relative_to(root).as_posix()
+            if name.startswith(".") and here == target:
+                dirnames.remove(name)
+                continue
+            confined_path(root, rel, kind="dir")
+        for name in filenames:
+            if name.endswith(".tf"):
+                rel = (here / name).relative_to(root).as_posix()
+                confined_path(root, rel)
+                yield (here / name).relative_to(target).as_posix()
+
+
+def _existing_generated(root: Path, env: str) -> set[str]:
+    target = root / MODULES_DIR / env
+    return {rel for rel in _tree_files(root, env) if _is_generated(target / rel)}
 
 
 def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
-    """Compare a rendered tree with ``modules/<env>/`` on disk."""
-    target = root / MODULES_DIR / tree.env
+    """Compare a rendered tree with ``modules/<env>/`` on disk (symlinks and non-regular files refused)."""
+    existing = _existing_generated(root, tree.env)
     changes = []
     for rel, text in sorted(tree.files.items()):
-        path = target / rel
+        path = confined_path(root, f"{MODULES_DIR}/{tree.env}/{rel}")
         if not path.exists():
             changes.append(FileChange(rel, "create"))
         elif path.read_text(encoding="utf-8") != text:
             changes.append(FileChange(rel, "update"))
         else:
             changes.append(FileChange(rel, "identical"))
-    for rel in sorted(_existing_generated(target) - set(tree.files)):
+    for rel in sorted(existing - set(tree.files)):
         changes.append(FileChange(rel, "delete"))
     return changes
+
+
+@contextmanager
+def render_lock(root: Path, env: str) -> Iterator[None]:
+    """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
+    lock_dir = root / RENDER_LOCK_DIR
+    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def unified_diff(root: Path, tree: RenderedTree) -> str:
@@ -405,11 +483,23 @@ def write_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
     All new texts go to a temporary directory beside the target first, and each is
     then moved into place with an atomic rename, so a failure never leaves a file
     half-written. Stale generated files are removed; anything else is left alone.
+    One render of an environment at a time (a per-environment file lock); nothing
+    is written or read through a symlink, and nothing but regular files is opened.
+
+    Raises:
+        UnsafePathError: ``modules``, ``modules/<env>``, a subdirectory or a file is a
+            symlink, or a file is not a regular one.
     """
-    target = root / MODULES_DIR / tree.env
+    with render_lock(root, tree.env):
+        return _write_tree_locked(root, tree)
+
+
+def _write_tree_locked(root: Path, tree: RenderedTree) -> list[FileChange]:
+    base = f"{MODULES_DIR}/{tree.env}"
     changes = diff_tree(root, tree)
     pending = [c for c in changes if c.action in ("create", "update")]
     if pending:
+        target = confined_path(root, base, kind="dir")
         target.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".render-", dir=target) as tmp:
             staged = []
@@ -417,15 +507,16 @@ def write_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
                 tmp_path = Path(tmp) / change.path
                 tmp_path.parent.mkdir(parents=True, exist_ok=True)
                 tmp_path.write_text(tree.files[change.path], encoding="utf-8")
-                staged.append((tmp_path, target / change.path))
-            for tmp_path, final in staged:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp_path, final)
+                staged.append((tmp_path, change.path))
+            for tmp_path, rel in staged:
+                parent = confined_path(root, str(Path(base, rel).parent), kind="dir")
+                parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_path, confined_path(root, f"{base}/{rel}"))
     for change in changes:
         if change.action == "delete":
-            path = target / change.path
+            path = confined_path(root, f"{base}/{change.path}")
             path.unlink()
-            if path.parent != target and not any(path.parent.iterdir()):
+            if path.parent != root / base and not any(path.parent.iterdir()):
                 path.parent.rmdir()
     return changes
 

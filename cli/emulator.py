@@ -1,9 +1,15 @@
 """The local AWS emulator: moto in server mode, on 127.0.0.1 only.
 
 ``start`` launches ``moto.server`` in its own session (so it outlives the CLI
-command, keeping state between ``apply`` and ``plan``), records pid and port in
-``.hclforge/emulator.json`` and waits until it answers. ``stop`` ends it.
-Nothing here ever binds or calls an address other than 127.0.0.1.
+command, keeping state between ``apply`` and ``plan``), records pid, port and the
+process's identity (start time and a random token) in ``.hclforge/emulator.json``
+and waits until it answers. ``stop`` ends it, and signals only a process whose
+identity matches the record. Nothing here ever binds or calls an address other
+than 127.0.0.1.
+
+:func:`environ` is the one builder of the environment of anything that talks to
+the emulator (moto itself, terraform, boto3 clients): the user's shell (profiles,
+tokens, endpoint overrides, CA bundles, proxies) never reaches it.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,18 +26,94 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from cli.private import private_dir, write_private
 from hclforge.errors import EmulatorError
+from hclforge.shims import emulator_process_env
 
 HOST = "127.0.0.1"
 ACCOUNT_ID = "123456789012"
 STATE_FILE = "emulator.json"
 # Removed from the environment of anything pointed at the emulator: a real
 # profile or session token must never mix with the emulator's fake keys.
+# (:func:`environ` drops every AWS_* variable; this list is what tests unset.)
 UNSET_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+# Variables of the user's shell that never reach the emulator or its clients,
+# besides every AWS_* one: moto's own settings, and the AWS CLI's.
+_DROPPED_PREFIXES = ("AWS_", "MOTO_", "BOTO_")
+_DROPPED = frozenset({"BOTO_CONFIG", "TEST_SERVER_MODE"})
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+_NO_PROXY = "127.0.0.1,localhost"
+TOKEN_VAR = "HCLFORGE_EMULATOR_TOKEN"
 START_TIMEOUT = 30.0
+
+
+def environ(endpoint: str, region: str, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a process that talks to the emulator at ``endpoint``.
+
+    Every ``AWS_*`` variable of ``base`` (default: this process's environment) is
+    dropped: profiles, session tokens, real keys, ``AWS_ENDPOINT_URL_<SERVICE>``,
+    ``AWS_CA_BUNDLE``, role and web-identity settings, config and credentials files.
+    The shared config and credentials files point at ``/dev/null``; fake keys, the
+    endpoint, the region and moto's settings are set; proxies are kept for
+    everything but 127.0.0.1 and localhost.
+
+    Args:
+        endpoint: the emulator's URL (``http://127.0.0.1:PORT``).
+        region: the AWS region of the clients.
+        base: the environment to start from.
+    """
+    source = os.environ if base is None else base
+    env = {k: v for k, v in source.items() if not k.startswith(_DROPPED_PREFIXES) and k not in _DROPPED}
+    env.update(
+        {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_MAX_ATTEMPTS": "3",
+            "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+            "MOTO_ACCOUNT_ID": ACCOUNT_ID,
+        }
+    )
+    if any(name in env for name in _PROXY_VARS):
+        for name in ("NO_PROXY", "no_proxy"):
+            current = [h for h in env.get(name, "").split(",") if h.strip()]
+            env[name] = ",".join([*current, *(h for h in _NO_PROXY.split(",") if h not in current)])
+    else:
+        env["NO_PROXY"] = env["no_proxy"] = _NO_PROXY
+    return env
+
+
+def boto3_session(region: str) -> Any:
+    """A boto3 session for the emulator's clients that reads nothing of the user's AWS setup.
+
+    No profile, no shared config or credentials file, fake keys. Make clients with
+    :meth:`Emulator.client`, which also sets the endpoint and bypasses proxies.
+    """
+    import boto3
+    import botocore.session
+
+    core = botocore.session.Session(
+        session_vars={
+            "profile": (None, None, None, None),
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+            "ca_bundle": (None, None, None, None),
+            "ignore_configured_endpoint_urls": (None, None, "true", None),
+        }
+    )
+    return boto3.session.Session(
+        aws_access_key_id="test", aws_secret_access_key="test", region_name=region, botocore_session=core
+    )
 
 
 @dataclass(frozen=True)
@@ -46,18 +129,20 @@ class Emulator:
         return f"http://{HOST}:{self.port}"
 
     def client_env(self, region: str) -> dict[str, str]:
-        """Variables that point terraform, the AWS provider and boto3 at this emulator.
+        """The variables :func:`environ` sets to point terraform and boto3 at this emulator."""
+        return {k: v for k, v in environ(self.endpoint, region, {}).items() if k.startswith("AWS_")}
 
-        Also unset :data:`UNSET_VARS` in that environment.
-        """
-        return {
-            "AWS_ENDPOINT_URL": self.endpoint,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
+    def environ(self, region: str) -> dict[str, str]:
+        """The whole, scrubbed environment of a process that talks to this emulator."""
+        return environ(self.endpoint, region)
+
+    def client(self, service: str, region: str) -> Any:
+        """A boto3 client for this emulator: scrubbed session, its endpoint, no proxies."""
+        from botocore.config import Config
+
+        return boto3_session(region).client(
+            service, endpoint_url=self.endpoint, config=Config(proxies={}, retries={"total_max_attempts": 3})
+        )
 
 
 def free_port() -> int:
@@ -73,14 +158,18 @@ def healthy(port: int, timeout: float = 2.0) -> bool:
     Asks for the dashboard page, whose cost does not grow with the emulator's
     state (``/moto-api/data.json`` dumps every resource and gets slow).
     """
+    # Never through a proxy of the user's shell: the emulator is on 127.0.0.1.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/moto-api/", timeout=timeout) as resp:
+        with opener.open(f"http://{HOST}:{port}/moto-api/", timeout=timeout) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 1:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -90,21 +179,121 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def status(state_dir: Path) -> Emulator | None:
-    """The emulator recorded under ``state_dir``, if it is running and healthy."""
-    path = state_dir / STATE_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        emu = Emulator(int(data["pid"]), int(data["port"]), str(data.get("generation", "")))
-    except (OSError, ValueError, KeyError, TypeError):
+def process_start_time(pid: int) -> int | None:
+    """When process ``pid`` started, as a number that differs for a reused pid; None when it is gone.
+
+    On Linux: clock ticks since boot, /proc/PID/stat field 22. Elsewhere (no /proc):
+    seconds since the epoch from ``ps -o lstart=``.
+    """
+    if pid <= 0:
         return None
-    if _alive(emu.pid) and healthy(emu.port):
-        return emu
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return None if Path("/proc/self/stat").exists() else _ps_start_time(pid)
+    except OSError:
+        return None
+    # Field 2 (the command name) is in parentheses and may hold spaces: split after its last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    try:
+        return int(fields[19])  # field 22 of the whole line
+    except (IndexError, ValueError):
+        return None
+
+
+def _ps_start_time(pid: int) -> int | None:
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C"},
+            timeout=10,
+            check=False,
+        ).stdout.strip()
+        return int(time.mktime(time.strptime(out, "%a %b %d %H:%M:%S %Y")))
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+
+def _has_token(pid: int, token: str) -> bool:
+    if not Path("/proc/self/environ").exists():
+        return True  # no /proc to read it from: pid and start time carry the identity
+    try:
+        environ_bytes = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{TOKEN_VAR}={token}".encode() in environ_bytes.split(b"\0")
+
+
+def same_process(pid: int, start_time: int | None, token: str | None = None) -> bool:
+    """True only when ``pid`` is still the very process that was recorded.
+
+    A pid of 0, 1 or below names no single process and never matches; the start
+    time must be the recorded one (a reused pid has another), and when a token is
+    given the process's environment must carry it.
+    """
+    if pid <= 1 or start_time is None or not _alive(pid):
+        return False
+    if process_start_time(pid) != start_time:
+        return False
+    return token is None or _has_token(pid, token)
+
+
+@dataclass(frozen=True)
+class _Record:
+    emu: Emulator
+    start_time: int | None
+    token: str | None
+    ready: bool
+
+    @property
+    def is_ours(self) -> bool:
+        return self.token is not None and same_process(self.emu.pid, self.start_time, self.token)
+
+
+def _read_record(state_dir: Path) -> _Record | None:
+    try:
+        data = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
+        emu = Emulator(int(data["pid"]), int(data["port"]), str(data.get("generation", "")))
+        start_time = data.get("start_time")
+        token = data.get("token")
+        return _Record(
+            emu,
+            int(start_time) if start_time is not None else None,
+            str(token) if token is not None else None,
+            bool(data.get("ready", True)),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _write_record(state_dir: Path, emu: Emulator, start_time: int | None, token: str, *, ready: bool) -> None:
+    data = {
+        "pid": emu.pid,
+        "port": emu.port,
+        "generation": emu.generation,
+        "start_time": start_time,
+        "token": token,
+        "ready": ready,
+    }
+    write_private(state_dir / STATE_FILE, json.dumps(data))
+
+
+def status(state_dir: Path) -> Emulator | None:
+    """The emulator recorded under ``state_dir``, if it is that very process, running and healthy."""
+    record = _read_record(state_dir)
+    if record is not None and record.ready and record.is_ours and healthy(record.emu.port):
+        return record.emu
     return None
 
 
 def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulator:
     """Start the emulator (or return the running one).
+
+    One start at a time, from launch until it answers: a second start waits for the
+    first, and while a recorded emulator process lives, no other one is started
+    (it is waited for, never orphaned).
 
     Args:
         state_dir: where ``emulator.json`` and the log live.
@@ -114,14 +303,35 @@ def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulato
     Raises:
         EmulatorError: moto is not installed, the port is taken, or it never became healthy.
     """
-    state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(state_dir)
     # One start at a time: parallel plans (plan --all) must share one emulator.
-    with (state_dir / "emulator.lock").open("w") as lock:
+    fd = os.open(state_dir / "emulator.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        running = status(state_dir)
-        if running is not None:
-            return running
+        record = _read_record(state_dir)
+        if record is not None and record.is_ours:
+            # Ours and alive, maybe slow to answer: wait for it rather than start another.
+            _wait_healthy(record.emu.pid, record.emu.port, None, log or state_dir / "emulator.log")
+            if not record.ready:
+                _write_record(state_dir, record.emu, record.start_time, str(record.token), ready=True)
+            return record.emu
         return _launch(state_dir, port, log)
+
+
+def _wait_healthy(pid: int, port: int, proc: subprocess.Popen[bytes] | None, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
+            raise EmulatorError(f"the emulator exited at start (code {proc.returncode}):\n{tail}")
+        if proc is None and not _alive(pid):
+            raise EmulatorError(f"the emulator (pid {pid}) exited before it answered (log: {log})")
+        if healthy(port, timeout=0.5):
+            return
+        time.sleep(0.2)
+    if proc is not None:
+        proc.kill()
+    raise EmulatorError(f"the emulator did not answer on {HOST}:{port} within {START_TIMEOUT:.0f} s (log: {log})")
 
 
 def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
@@ -129,8 +339,11 @@ def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
     if healthy(port, timeout=0.3):
         raise EmulatorError(f"port {port} on {HOST} is already taken by another server")
     log = log or state_dir / "emulator.log"
-    env = {**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true", "MOTO_ACCOUNT_ID": ACCOUNT_ID}
-    with log.open("ab") as out:
+    token = secrets.token_hex(16)
+    env = {**environ(f"http://{HOST}:{port}", "us-east-1"), **emulator_process_env(), TOKEN_VAR: token}
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "ab") as out:
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
@@ -139,44 +352,54 @@ def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,
+                umask=0o077,
             )
         except OSError as err:
             raise EmulatorError(f"cannot start the emulator: {err}") from None
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
-            raise EmulatorError(f"the emulator exited at start (code {proc.returncode}):\n{tail}")
-        if healthy(port, timeout=0.5):
-            # Each start is a new, empty world: state written against an older one is void.
-            emu = Emulator(proc.pid, port, f"{int(time.time())}-{proc.pid}")
-            tmp = state_dir / (STATE_FILE + ".tmp")
-            tmp.write_text(
-                json.dumps({"pid": emu.pid, "port": emu.port, "generation": emu.generation}), encoding="utf-8"
-            )
-            tmp.replace(state_dir / STATE_FILE)
-            return emu
-        time.sleep(0.2)
-    proc.kill()
-    raise EmulatorError(f"the emulator did not answer on {HOST}:{port} within {START_TIMEOUT:.0f} s (log: {log})")
+    # Each start is a new, empty world: state written against an older one is void.
+    emu = Emulator(proc.pid, port, f"{int(time.time())}-{proc.pid}")
+    start_time = process_start_time(proc.pid)
+    # Recorded before the wait: a start that dies waiting leaves no unrecorded server behind.
+    _write_record(state_dir, emu, start_time, token, ready=False)
+    try:
+        _wait_healthy(proc.pid, port, proc, log)
+    except EmulatorError:
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
+        raise
+    _write_record(state_dir, emu, start_time, token, ready=True)
+    return emu
 
 
-def stop(state_dir: Path) -> bool:
-    """Stop the recorded emulator. Returns False when none was running."""
+def stop(state_dir: Path, *, info: Callable[[str], None] | None = None) -> bool:
+    """Stop the recorded emulator. Returns False when none was running.
+
+    Only a process whose pid, start time and token all match the record is
+    signalled. Anything else (a reused pid, a hand-written or corrupt file) is a
+    stale record: the file is removed, nothing is signalled, and ``info`` is told.
+    """
     path = state_dir / STATE_FILE
-    emu = None
-    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        emu = Emulator(int(data["pid"]), int(data["port"]))
-    path.unlink(missing_ok=True)
-    if emu is None or not _alive(emu.pid):
+    record = _read_record(state_dir)
+    if record is None:
+        if path.exists() and info is not None:
+            info(f"removed an unreadable {path}; no process was signalled")
+        path.unlink(missing_ok=True)
         return False
-    stop_pid(emu.pid)
+    path.unlink(missing_ok=True)
+    if not record.is_ours:
+        if info is not None and _alive(record.emu.pid):
+            info(
+                f"{path} named pid {record.emu.pid}, which is not the emulator hclforge started "
+                "(another process, or a stale record): removed the file, signalled nothing"
+            )
+        return False
+    stop_pid(record.emu.pid)
     return True
 
 
 def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """Terminate a server process, then kill it if it lingers."""
+    """Terminate a server process, then kill it if it lingers (never pid 1 or below)."""
+    if pid <= 1:
+        raise EmulatorError(f"refusing to signal pid {pid}")
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,14 @@ from typing import Any
 import click
 
 from hclforge import __version__
-from hclforge.errors import ChangesPresent, ConfigError, HclforgeError, StaleTreeError, exit_code_for
+from hclforge.errors import (
+    ChangesPresent,
+    ConfigError,
+    HclforgeError,
+    Interrupted,
+    StaleTreeError,
+    exit_code_for,
+)
 
 
 @dataclass
@@ -570,7 +578,7 @@ def emulator_stop(app: App) -> None:
     """Stop the emulator; its resources are gone with it."""
     from cli import emulator
 
-    stopped = emulator.stop(app.settings().state_dir)
+    stopped = emulator.stop(app.settings().state_dir, info=app.info)
     click.echo("emulator stopped" if stopped else "emulator was not running")
 
 
@@ -611,16 +619,46 @@ def _report(err: HclforgeError) -> None:
         click.echo(f"error: {err}", err=True)
 
 
+def _raise_interrupt(signum: int, _frame: Any) -> None:
+    from cli.terraform import SignalInterrupt
+
+    raise SignalInterrupt(signum)
+
+
+def _graceful_signals() -> dict[int, Any]:
+    """SIGTERM (a CI cancel) and SIGHUP (a closed terminal) stop a command the way Ctrl-C does.
+
+    Returns:
+        The handlers they had, to put back afterwards.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: runs the CLI and maps errors to exit codes."""
+    previous = _graceful_signals()
+    try:
+        return _main(argv)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         cli.main(args=argv, prog_name="hclforge", standalone_mode=False)
     except HclforgeError as err:
         _report(err)
         return exit_code_for(err)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 130
+    except (click.exceptions.Abort, KeyboardInterrupt) as err:
+        cause = err.__cause__ or err.__context__ if isinstance(err, click.exceptions.Abort) else err
+        signum = int(getattr(cause, "signum", signal.SIGINT))
+        click.echo(f"aborted ({signal.Signals(signum).name})", err=True)
+        return exit_code_for(Interrupted("aborted", signum=signum))
     except click.ClickException as err:
         err.show()
         return err.exit_code

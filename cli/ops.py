@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import time
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import render
 from cli import emulator
+from cli.private import private_dir, write_private
 from cli.settings import Settings
 from cli.summary import Drift, Summary, drift_of, from_json, summarize_events
-from cli.terraform import LineSink, Terraform, file_digest
+from cli.terraform import Detached, LineSink, Terraform, file_digest
 from cli.tfconfig import write_cli_config
+from hclforge import protect
 from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import ConfigError, HclforgeError, PlanRefused, Problem, TerraformError, UsageError
 from hclforge.hcl import quote
@@ -89,23 +92,29 @@ def local_backend_override(state_path: Path) -> str:
     )
 
 
+# The account check's STS call fails within 3 attempts x (3 s connect + 5 s read) = 24 s.
+STS_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 3,
+    "read_timeout": 5,
+    "retries": {"total_max_attempts": 3, "mode": "standard"},
+}
+
 _RESOURCE_RE = re.compile(r'^resource "([^"]+)" "([^"]+)" \{')
 
 
 def protected_resources(tree: Path) -> dict[str, list[tuple[str, str]]]:
-    """Resources rendered with ``prevent_destroy = true``, by module directory ('' for the root)."""
+    """Resources of the tree whose type is protected (:data:`hclforge.protect.PROTECTED_TYPES`),
+    by module directory ('' for the root): the blocks ``--allow-replace`` lifts ``prevent_destroy`` on."""
     found: dict[str, list[tuple[str, str]]] = {}
     for path in sorted(tree.rglob("*.tf")):
         rel = path.relative_to(tree)
         if rel.parts[0].startswith(".") or path.name == OVERRIDE_FILE:
             continue
-        current: tuple[str, str] | None = None
         for line in path.read_text(encoding="utf-8").splitlines():
             match = _RESOURCE_RE.match(line)
-            if match:
-                current = (match.group(1), match.group(2))
-            elif current and line.strip().replace(" ", "") == "prevent_destroy=true":
-                found.setdefault(rel.parent.as_posix() if rel.parent != Path(".") else "", []).append(current)
+            if match and match.group(1) in protect.PROTECTED_TYPES:
+                module = rel.parent.as_posix() if rel.parent != Path(".") else ""
+                found.setdefault(module, []).append((match.group(1), match.group(2)))
     return found
 
 
@@ -125,6 +134,59 @@ def unprotect_override(resources: list[tuple[str, str]]) -> str:
         for rtype, name in resources
     ]
     return "# Added by hclforge to a copy of the tree: --allow-replace.\n" + "\n".join(blocks)
+
+
+RUNNING_NOTE = "running.json"
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``; None when it is missing or not a JSON object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _owner_alive(note: dict[str, Any]) -> bool:
+    """Whether the hclforge that recorded a running apply is still alive (and so watching it)."""
+    owner, start = note.get("hclforge_pid"), note.get("hclforge_start_time")
+    return isinstance(owner, int) and isinstance(start, int) and emulator.same_process(owner, start)
+
+
+def run_outcome(log: Path) -> str:
+    """How a terraform run ended, read from its log: ``finished``, ``failed`` or ``interrupted``."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "interrupted"
+    events = [e for e in (_json_line(line) for line in text.splitlines()) if e is not None]
+    if any(e.get("type") == "diagnostic" and e.get("diagnostic", {}).get("severity") == "error" for e in events):
+        return "failed"
+    if any(e.get("type") == "change_summary" for e in events) or re.search(
+        r"^(Apply|Destroy) complete!", text, flags=re.M
+    ):
+        return "finished"
+    if re.search(r"^Error: ", text, flags=re.M):
+        return "failed"
+    return "interrupted"
+
+
+def _json_line(line: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def sync_copy(source: Path, dest: Path, overrides: dict[str, str]) -> None:
@@ -266,23 +328,31 @@ class Workspace:
 
     @cached_property
     def terraform(self) -> Terraform:
-        """The runner for this environment, with CLI config, data dir and endpoint set."""
+        """The runner for this environment, with CLI config, data dir and endpoint set.
+
+        On the emulator, terraform's whole environment is the emulator's scrubbed one
+        (:func:`cli.emulator.environ`): nothing of the user's AWS setup reaches it.
+        """
+        base_env = None
+        if self.on_emulator:
+            emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
+            base_env = emu.environ(self.loaded.config.aws.region)
+            self._void_stale_emulator_state(emu)
+        return self._runner(self.work_dir, self.data_dir, base_env)
+
+    def _runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
+        private_dir(self.settings.state_dir)
+        self._privatize_state()
         cli_config = write_cli_config(self.settings)
         env = {
             "TF_CLI_CONFIG_FILE": str(cli_config),
-            "TF_DATA_DIR": str(self.data_dir),
+            "TF_DATA_DIR": str(data_dir),
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",
         }
-        unset: tuple[str, ...] = ()
-        if self.on_emulator:
-            emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
-            env.update(emu.client_env(self.loaded.config.aws.region))
-            unset = emulator.UNSET_VARS
-            self._void_stale_emulator_state(emu)
         return Terraform(
-            self.work_dir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color, unset=unset
+            workdir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color, base_env=base_env
         )
 
     @contextmanager
@@ -308,6 +378,17 @@ class Workspace:
             return (self.tree_dir / render.local_state_path(self.env)).resolve()
         return None
 
+    def _privatize_state(self) -> None:
+        """Make local state written before hclforge kept it private (0644 then) 0600 now."""
+        state = self._local_state_file()
+        if state is None or not state.parent.is_dir():
+            return
+        if state.parent.is_relative_to(self.settings.state_dir):
+            private_dir(state.parent)
+        for path in state.parent.glob(state.name + "*"):
+            if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+
     def _void_stale_emulator_state(self, emu: emulator.Emulator) -> None:
         """Set aside local state written against an earlier emulator process.
 
@@ -324,8 +405,7 @@ class Workspace:
             if state.is_file() and seen:
                 state.replace(state.with_name(f"{state.name}.void-{seen}"))
                 self.info(f"the emulator was restarted: its resources are gone, so {self.env} starts from empty state")
-            state.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text(emu.generation, encoding="utf-8")
+            write_private(marker, emu.generation)
 
     def _prepare_workdir(self) -> None:
         if not self.uses_copy:
@@ -347,7 +427,7 @@ class Workspace:
         tf = self.terraform
         root_files = [p for p in self.work_dir.glob("*.tf")] + [self.work_dir / LOCK_FILE]
         modules = sorted(p.name for p in self.work_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-        backend_env = tf.env.get("AWS_ENDPOINT_URL", "")
+        backend_env = (tf.base_env or {}).get("AWS_ENDPOINT_URL", "")
         cli_config = Path(tf.env["TF_CLI_CONFIG_FILE"]).read_text(encoding="utf-8")
         extra = json.dumps([modules, backend_env, cli_config, self.settings.terraform_bin])
         return file_digest(root_files, self.work_dir) + ":" + hash_text(extra)
@@ -366,12 +446,18 @@ class Workspace:
             return
         import boto3
         import botocore.exceptions
+        from botocore.config import Config
 
+        endpoint = "STS"
         try:
             session = boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
-            actual = session.client("sts").get_caller_identity()["Account"]
+            client = session.client("sts", config=Config(**STS_CLIENT_CONFIG))
+            endpoint = str(client.meta.endpoint_url)
+            actual = client.get_caller_identity()["Account"]
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
-            raise TerraformError(f"cannot check the AWS account before running terraform: {err}") from None
+            raise TerraformError(
+                f"cannot check the AWS account before running terraform: STS at {endpoint}: {err}"
+            ) from None
         if actual != cfg.aws.account_id:
             file, line = self.loaded.origins.get(("aws", "account_id"), (f"envs/{self.env}.yaml", 0))
             raise ConfigError(
@@ -400,61 +486,142 @@ class Workspace:
         if not force and self.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
             return False
         self.info(f"terraform init ({self.env})")
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.files_dir)
         stamp.unlink(missing_ok=True)
         self.terraform.init(reconfigure=True)
         self.init_count += 1
         # The lock file may have been written by init: fingerprint after it.
-        stamp.write_text(self._init_fingerprint())
+        write_private(stamp, self._init_fingerprint())
         return True
 
     # ------------------------------------------------------------ plan
 
     def _freshness(self) -> dict[str, Any]:
-        """What a saved plan depends on, besides state and terraform's version (read separately)."""
+        """What a saved plan depends on in the project: YAML, tree, provider lock, target."""
         root = self.settings.root
         return {
+            "env": self.env,
+            "target": self.copy_name or "tree",
             "yaml": file_digest([root / s for s in self.loaded.sources], root),
             "tree": file_digest(list(self.work_dir.rglob("*.tf")), self.work_dir),
             "providers": file_digest([self.work_dir / LOCK_FILE], self.work_dir),
             "emulator": self.on_emulator,
         }
 
+    @property
+    def running_note(self) -> Path:
+        """The record of a running apply or destroy on this environment's state."""
+        return self.files_dir / (f"emulator-{RUNNING_NOTE}" if self.emulator_copy else RUNNING_NOTE)
+
+    def settle_interrupted_run(self) -> dict[str, Any] | None:
+        """Report, and wait for, an apply or destroy that an earlier hclforge started and did not see end.
+
+        terraform runs detached, so when hclforge was killed it went on. If it still
+        runs, this waits for it; then it says how it ended, from its log, and forgets
+        the record. A run whose hclforge is still alive is left to it (the state lock
+        refuses a second run). Returns the record (None when there was none, or it is
+        still watched).
+        """
+        note = read_json(self.running_note)
+        if note is None:
+            self.running_note.unlink(missing_ok=True)
+            return None
+        if _owner_alive(note):
+            # The hclforge that runs it is alive and watching it: the state lock speaks for it.
+            return None
+        pid = int(note.get("pid", 0))
+        start_time = note.get("start_time")
+        what = f"an {note.get('command', 'apply')} of {self.env} started at {note.get('started', '?')} by pid {pid}"
+        log = note.get("log", "?")
+        if emulator.same_process(pid, int(start_time) if start_time is not None else None):
+            self.info(f"{what} is still running (hclforge pid {note.get('hclforge_pid')} stopped); its log is {log}")
+            self.info("waiting for it to finish before going on")
+            while emulator.same_process(pid, int(start_time) if start_time is not None else None):
+                time.sleep(1)
+        outcome = run_outcome(Path(log))
+        told = {
+            "finished": "finished after hclforge stopped watching it",
+            "failed": "failed after hclforge stopped watching it",
+            "interrupted": "was interrupted before it finished",
+        }[outcome]
+        self.info(f"{what} {told}; its log is {log}")
+        plan_sha = note.get("plan_sha256")
+        meta = read_json(self.plan_meta_file)
+        if plan_sha and meta is not None and meta.get("plan_sha256") == plan_sha:
+            # That plan was (partly) applied: it is spent, and a new one starts from the state it left.
+            self._discard_plan()
+            self.info("its saved plan is spent; planning again from the state it left")
+        if note.get("plan"):
+            Path(note["plan"]).unlink(missing_ok=True)
+        self.running_note.unlink(missing_ok=True)
+        return note
+
+    def _state_doc(self) -> dict[str, Any] | None:
+        """The state document right now (None: no state yet)."""
+        state = self._local_state_file()
+        if state is not None:
+            return read_json(state) if state.is_file() else None
+        return self.terraform.state_pull()
+
+    def _state_now(self) -> dict[str, Any] | None:
+        """Lineage and serial of the state right now (None: no state yet)."""
+        return _state_key(self._state_doc())
+
     def plan(self) -> PlanResult:
         """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
 
+        What the plan is bound to (YAML, tree, provider lock, target, state lineage
+        and serial) is read *before* terraform plans, so a change made while it plans
+        makes the saved plan stale, never silently part of it. The plan file's own
+        SHA-256 and the environment's name are recorded beside it.
+
         The summary comes from the ``-json`` event stream. The plan's ``show -json``
         is written to ``plan.json`` beside it just after the command returns.
+
+        Raises:
+            PlanRefused: a protected environment's plan deletes or replaces a
+                protected resource, or the state changed while planning.
         """
         self.check_account()
+        self.settle_interrupted_run()
         self.init()
-        self.files_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.files_dir)
         self.plan_meta_file.unlink(missing_ok=True)
         self.plan_json_file.unlink(missing_ok=True)
         tf = self.terraform
+        bound = self._freshness()
+        prior = self._state_doc()
+        state_before = _state_key(prior)
+        guarded = self.loaded.config.protect and not self.allow_replace
+        # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
+        removed = protect.removed_blocks(prior, protected_addresses(self.tree_dir)) if guarded else []
         try:
             with self._streaming(f"Planning {self.env}", None, progress=False):
                 tf.plan(self.plan_file, events=True)
         except TerraformError as err:
             blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
             if blocked:
-                raise self._refuse_protected(blocked) from None
+                raise self._refuse_protected(sorted({*blocked, *removed})) from None
             raise
-        summary = summarize_events(self.env, tf.last_events, self.loaded.config.services)
-        if self.loaded.config.protect and not self.allow_replace:
-            protected = set(protected_addresses(self.tree_dir))
-            blocked = sorted(protected & {*summary.replaced, *summary.deleted})
+        if guarded:
+            blocked = sorted({*protect.refused(protect.changes_of_events(tf.last_events)), *removed})
             if blocked:
                 self.plan_file.unlink(missing_ok=True)
                 raise self._refuse_protected(blocked)
+        planned_state = _plan_state(self.plan_file)
+        if planned_state != state_before:
+            self.plan_file.unlink(missing_ok=True)
+            raise PlanRefused(f"the state of {self.env} changed while planning; run 'hclforge plan {self.env}' again")
+        summary = summarize_events(self.env, tf.last_events, self.loaded.config.services)
         meta = {
-            **self._freshness(),
-            "state": _plan_state(self.plan_file),
+            **bound,
+            "state": state_before,
+            "plan_sha256": sha256_file(self.plan_file),
             "terraform": _plan_terraform_version(self.plan_file),
             "created": time.time(),
             "summary": summary.to_json(),
         }
-        self.plan_meta_file.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        write_private(self.plan_meta_file, json.dumps(meta, indent=2))
         tf.show_json_detached(self.plan_file, self.plan_json_file)
         return PlanResult(self.plan_file, summary)
 
@@ -466,12 +633,20 @@ class Workspace:
         )
 
     def saved_plan_problem(self) -> str | None:
-        """Why the saved plan may not be applied as it is, or None when it is fresh."""
+        """Why the saved plan may not be applied as it is, or None when it is the one planned and still fresh."""
         if not self.plan_file.is_file() or not self.plan_meta_file.is_file():
             return "there is no saved plan"
-        meta = json.loads(self.plan_meta_file.read_text(encoding="utf-8"))
+        meta = read_json(self.plan_meta_file) or {}
+        if meta.get("env") != self.env:
+            return f"the saved plan was made for environment {meta.get('env')!r}, not {self.env!r}"
+        if meta.get("plan_sha256") != sha256_file(self.plan_file):
+            return (
+                f"the plan file {self._rel(self.plan_file)} is not the one hclforge planned "
+                "(its SHA-256 differs from the one recorded)"
+            )
         now = self._freshness()
         reasons = {
+            "target": "the plan was made for another copy of the tree (emulator or --allow-replace)",
             "yaml": "the environment's YAML changed since the plan",
             "tree": f"the rendered tree {render.MODULES_DIR}/{self.env}/ changed since the plan",
             "providers": "the provider versions (.terraform.lock.hcl) changed since the plan",
@@ -483,7 +658,9 @@ class Workspace:
         version = self.terraform.version().get("terraform_version")
         if meta.get("terraform") != version:
             return f"terraform changed since the plan ({meta.get('terraform')} -> {version})"
-        current = _current_state(self.terraform)
+        if _plan_state(self.plan_file) != meta.get("state"):
+            return "the plan file was made against another state than the one recorded"
+        current = self._state_now()
         if meta.get("state") != current:
             before, after = (meta.get("state") or {}).get("lineage"), (current or {}).get("lineage")
             if before and after and before != after:
@@ -511,6 +688,7 @@ class Workspace:
                 f"(make apply ENV={self.env} AUTO_APPROVE=1) to apply without asking"
             )
         self.check_account()
+        self.settle_interrupted_run()
         self.render()
         self._prepare_workdir()
         problem = self.saved_plan_problem()
@@ -532,10 +710,62 @@ class Workspace:
         t = summary.totals
         # A replacement finishes twice in the event stream: its destroy and its create.
         steps = t["create"] + t["update"] + t["delete"] + 2 * t["replace"]
-        with self._streaming(f"Applying {self.env}", steps) as events:
-            self.terraform.apply_plan(self.plan_file, events=events)
+        # terraform applies a private copy whose bytes are the ones checked: the saved
+        # file cannot be swapped between the check and the apply.
+        meta = read_json(self.plan_meta_file) or {}
+        applying = self.files_dir / f"applying.{os.getpid()}.tfplan"
+        shutil.copyfile(self.plan_file, applying)
+        os.chmod(applying, 0o600)
+        if sha256_file(applying) != meta.get("plan_sha256"):
+            applying.unlink(missing_ok=True)
+            raise PlanRefused(f"the plan file {self._rel(self.plan_file)} changed while being applied; nothing was")
+        try:
+            with self._streaming(f"Applying {self.env}", steps) as events:
+                self._run_detached("apply", meta.get("plan_sha256"), events, applying)
+        finally:
+            applying.unlink(missing_ok=True)
         self._discard_plan()
         return summary
+
+    def _run_detached(self, command: str, plan_sha: str | None, events: bool, plan: Path | None = None) -> None:
+        """Run apply or destroy detached from hclforge, recorded in :attr:`running_note` while it runs.
+
+        Its output goes to a log of its own while it runs, renamed ``<command>.log``
+        once hclforge has seen it end. A record another live hclforge holds is left
+        alone (that run's terraform holds the state lock; this one will fail on it).
+        """
+        log = self.files_dir / f"{command}.{os.getpid()}.log"
+        held = read_json(self.running_note)
+        owned = not (held and _owner_alive(held))
+
+        def record(pid: int) -> None:
+            note = {
+                "command": command,
+                "pid": pid,
+                "start_time": emulator.process_start_time(pid),
+                "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                "hclforge_pid": os.getpid(),
+                "hclforge_start_time": emulator.process_start_time(os.getpid()),
+                "log": str(log),
+                "plan": str(plan) if plan else None,
+                "plan_sha256": plan_sha,
+            }
+            if owned:
+                write_private(self.running_note, json.dumps(note, indent=2))
+
+        detached = Detached(log, on_start=record)
+        try:
+            if plan is not None:
+                self.terraform.apply_plan(plan, events=events, detached=detached)
+            else:
+                self.terraform.destroy(events=events, detached=detached)
+        finally:
+            # Reached only once terraform has exited: hclforge saw it end.
+            if owned:
+                self.running_note.unlink(missing_ok=True)
+            for path in (log, log.with_name(log.name + ".stderr")):
+                if path.is_file():
+                    path.replace(self.files_dir / path.name.replace(f".{os.getpid()}.log", ".log"))
 
     def _discard_plan(self) -> None:
         # plan.json stays: it documents what was applied, for scanners and reviewers.
@@ -578,6 +808,7 @@ class Workspace:
                 f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {self.env} --auto-approve'"
             )
         self.check_account()
+        self.settle_interrupted_run()
         self.init()
         if (
             not self.loaded.config.protect
@@ -586,7 +817,7 @@ class Workspace:
         ):
             raise PlanRefused("destroy cancelled; nothing was changed")
         with self._streaming(f"Destroying {self.env}", None) as events:
-            self.terraform.destroy(events=events)
+            self._run_detached("destroy", None, events)
         self._discard_plan()
 
     def bootstrap(self) -> None:
@@ -599,13 +830,7 @@ class Workspace:
 
         if self.on_emulator:
             emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
-            env = emu.client_env(cfg.aws.region)
-            session = boto3.session.Session(
-                aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                region_name=cfg.aws.region,
-            )
-            bootstrap(cfg, _EndpointSession(session, emu.endpoint), self.info, tls_only=False)
+            bootstrap(cfg, _EmulatorSession(emu, cfg.aws.region), self.info, tls_only=False)
         else:
             session = boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
             bootstrap(cfg, session, self.info)
@@ -659,13 +884,16 @@ class Workspace:
         return check_paths(self.env, self.loaded.config, self.terraform.show_json(result.plan_file))
 
     def validate(self) -> dict[str, Any]:
-        """``terraform validate`` on the rendered tree (with its own backend-less init)."""
+        """``terraform validate`` on the rendered tree, with its own backend-less init.
+
+        Needs no AWS at all: the emulator is not started, and no AWS variable of the
+        shell reaches terraform (a scrubbed environment without an endpoint).
+        """
         self.render()
-        tf = self.terraform
-        data_dir = self.files_dir / "validate-tfdata"
-        runner = Terraform(
-            self.tree_dir, env={**tf.env, "TF_DATA_DIR": str(data_dir)}, binary=tf.binary, unset=tf.unset
-        )
+        private_dir(self.files_dir)
+        base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        runner = self._runner(self.tree_dir, self.files_dir / "validate-tfdata", base_env)
+        runner.sink = None
         runner.run("init", backend=False, stream=False)
         return runner.validate()
 
@@ -729,15 +957,15 @@ def plan_many(settings: Settings, names: list[str], *, emulator: bool, jobs: int
             yield future.result()
 
 
-class _EndpointSession:
-    """A boto3 session whose clients all talk to one endpoint (the emulator)."""
+class _EmulatorSession:
+    """A boto3-session look-alike whose clients all talk to the emulator, with its scrubbed session."""
 
-    def __init__(self, session: Any, endpoint: str) -> None:
-        self.session = session
-        self.endpoint = endpoint
+    def __init__(self, emu: emulator.Emulator, region: str) -> None:
+        self.emu = emu
+        self.region = region
 
-    def client(self, service: str, **kwargs: Any) -> Any:
-        return self.session.client(service, endpoint_url=self.endpoint, **kwargs)
+    def client(self, service: str, **_kwargs: Any) -> Any:
+        return self.emu.client(service, self.region)
 
 
 def hash_text(text: str) -> str:

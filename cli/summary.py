@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from hclforge.hcl import ident
+from hclforge.protect import resource_type
 
 ACTIONS = ("create", "update", "replace", "delete")
 _STRIP_PREFIXES = ("task_", "vpc_link_to_")
@@ -88,12 +89,26 @@ def service_of(resource_name: str, services: Iterable[str]) -> str:
     return "-"
 
 
+SERVICE_TYPE = "aws_ecs_service"
+
+
 Change = tuple[str, str, str, str]  # (module address or "", resource name, address, action)
 
 
 def _build(env: str, changes: Iterable[Change], outputs: Iterable[str], services: Iterable[str]) -> Summary:
-    """Count changes per module and service; the one core of both summaries."""
+    """Count changes per module and service; the one core of both summaries.
+
+    The services are the configuration's plus the ones the plan itself names: a
+    service removed from the YAML still has its ``aws_ecs_service`` in the plan
+    (being deleted), so its deleted resources are filed under it, not under ``-``.
+    """
+    changes = list(changes)
     services = list(services)
+    known = {str(ident(s)) for s in services}
+    for _module, name, address, _action in changes:
+        if resource_type(address) == SERVICE_TYPE and name not in known:
+            services.append(name)
+            known.add(name)
     rows: dict[tuple[str, str], Row] = {}
     summary = Summary(env)
     for module_address, name, address, action in changes:

@@ -13,11 +13,19 @@ It wraps python-terraform, keeping its keyword-to-flag mapping
 * ``synchronous=False`` leaks ``-synchronous=false``      -> never used.
 
 Every command runs non-interactively (``-input=false``), without colour unless
-asked, with the project's CLI config and a data dir outside the generated tree.
+asked, with the project's CLI config and a data dir outside the generated tree,
+and with umask 077 (state, plans and their JSON are private to the user).
+
+Commands that change infrastructure (apply, destroy) run *detached*: terraform
+gets its own session and writes to a log file that hclforge tails, not to a pipe
+tied to hclforge, so hclforge's death (even ``kill -9``) never cuts terraform off
+mid-apply. SIGINT, SIGTERM and SIGHUP all reach terraform as one SIGINT, and
+hclforge waits for it to stop gracefully.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +34,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +46,28 @@ from python_terraform import Terraform as _PyTerraform
 from hclforge.errors import Interrupted, StateLocked, TerraformError
 
 LineSink = Callable[[str], None]
+PRIVATE_UMASK = 0o077
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so every command stops the same graceful way."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+@dataclass(frozen=True)
+class Detached:
+    """How to run one command detached: its log file, and who to tell its pid.
+
+    Attributes:
+        log: terraform's stdout goes here (stderr to ``log`` + ``.stderr``); hclforge tails both.
+        on_start: called with the pid once terraform runs (to record it).
+    """
+
+    log: Path
+    on_start: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +120,8 @@ class Terraform:
         sink: called with each output line as it arrives (streaming); None for silence.
         color: keep terraform's colours (only on a TTY).
         unset: variables removed from the inherited environment.
+        base_env: the environment to start from instead of this process's (the
+            emulator's scrubbed one); ``env`` is added to it.
     """
 
     def __init__(
@@ -100,8 +133,10 @@ class Terraform:
         sink: LineSink | None = None,
         color: bool = False,
         unset: Sequence[str] = (),
+        base_env: Mapping[str, str] | None = None,
     ) -> None:
         self.workdir = workdir
+        self.base_env = dict(base_env) if base_env is not None else None
         self.env = dict(env or {})
         self.unset = tuple(unset)
         self.last_events: list[dict[str, Any]] = []
@@ -120,15 +155,31 @@ class Terraform:
         """The full command line for ``command`` (exposed for tests and ``-v``)."""
         return build_args(self.binary, command, *args, **options)
 
+    def environ(self) -> dict[str, str]:
+        """The whole environment terraform runs with."""
+        base = os.environ if self.base_env is None else self.base_env
+        env = {k: v for k, v in base.items() if k not in self.unset}
+        env.update(self.env)
+        return env
+
     def execute(
-        self, argv: Sequence[str], *, ok: Sequence[int] = (0,), stream: bool = True, stdin: str | None = None
+        self,
+        argv: Sequence[str],
+        *,
+        ok: Sequence[int] = (0,),
+        stream: bool = True,
+        stdin: str | None = None,
+        detached: Detached | None = None,
     ) -> Result:
         """Run ``argv``, streaming stdout lines to the sink, and collect both streams.
 
+        With ``detached``, terraform runs in its own session with its output in a log
+        file that is tailed, so it outlives this process.
+
         Raises:
             TerraformError: the binary is missing, or the exit code is not in ``ok``.
-            Interrupted: the user pressed Ctrl-C; terraform was given time to
-                release its lock and write state before this is raised.
+            Interrupted: SIGINT, SIGTERM or SIGHUP; terraform was given a SIGINT and
+                time to release its lock and write state before this is raised.
         """
         binary = shutil.which(argv[0], path=self.env.get("PATH", os.environ.get("PATH")))
         if binary is None:
@@ -136,19 +187,20 @@ class Terraform:
                 f"terraform not found: '{argv[0]}' is not on PATH "
                 "(install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
             )
-        env = {k: v for k, v in os.environ.items() if k not in self.unset}
-        env.update(self.env)
+        if detached is not None:
+            return self._execute_detached([binary, *argv[1:]], tuple(argv), ok, stream, detached)
         try:
             proc = subprocess.Popen(
                 [binary, *argv[1:]],
                 cwd=self.workdir,
-                env=env,
+                env=self.environ(),
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
                 encoding="utf-8",
                 errors="replace",
+                umask=PRIVATE_UMASK,
             )
         except OSError as err:
             raise TerraformError(f"cannot run {binary}: {err}") from None
@@ -175,33 +227,76 @@ class Terraform:
                 if stream and self.sink is not None:
                     self.sink(line.rstrip("\n"))
             proc.wait()
-        except KeyboardInterrupt:
-            # The terminal sent SIGINT to terraform too; make sure, then wait for it
-            # to stop gracefully (it releases the state lock and writes state).
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=120)
-            except KeyboardInterrupt:
-                proc.kill()
-                proc.wait()
+        except KeyboardInterrupt as interrupt:
+            _stop_gracefully(proc)
             reader.join(timeout=5)
-            raise Interrupted(f"interrupted: terraform {argv[1] if len(argv) > 1 else ''} stopped") from None
+            raise _interrupted(argv, interrupt) from None
         reader.join()
-        result = Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines))
+        return self._result(Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines)), ok)
+
+    def _execute_detached(
+        self, cmd: list[str], argv: tuple[str, ...], ok: Sequence[int], stream: bool, detached: Detached
+    ) -> Result:
+        log, err_log = detached.log, detached.log.with_name(detached.log.name + ".stderr")
+        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) for p in (log, err_log)]
+        try:
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.workdir,
+                env=self.environ(),
+                stdin=subprocess.DEVNULL,
+                stdout=fds[0],
+                stderr=fds[1],
+                start_new_session=True,
+                umask=PRIVATE_UMASK,
+            )
+        except OSError as err:
+            raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
+        finally:
+            for fd in fds:
+                os.close(fd)
+        out_tail, err_tail = _Tail(log), _Tail(err_log)
+        sink = self.sink if stream else None
+        try:
+            if detached.on_start is not None:
+                detached.on_start(proc.pid)
+            while proc.poll() is None:
+                if not out_tail.pump(sink) and not err_tail.pump(sink):
+                    time.sleep(0.1)
+        except KeyboardInterrupt as interrupt:
+            _stop_gracefully(proc)
+            out_tail.pump(sink, final=True)
+            err_tail.pump(sink, final=True)
+            raise _interrupted(argv, interrupt) from None
+        out_tail.pump(sink, final=True)
+        err_tail.pump(sink, final=True)
+        return self._result(Result(argv, proc.returncode, "".join(out_tail.lines), "".join(err_tail.lines)), ok)
+
+    def _result(self, result: Result, ok: Sequence[int]) -> Result:
         if result.returncode not in ok:
             detail = result.stderr.strip() or error_text(result.stdout) or result.stdout.strip()[-4000:]
             if "Error acquiring the state lock" in detail:
                 raise StateLocked(lock_message(detail), returncode=result.returncode, stderr=result.stderr)
             raise TerraformError(
-                f"terraform {argv[1]} failed (exit {result.returncode}):\n{detail}",
+                f"terraform {result.args[1]} failed (exit {result.returncode}):\n{detail}",
                 returncode=result.returncode,
                 stderr=result.stderr,
             )
         return result
 
-    def run(self, command: str, *args: str, ok: Sequence[int] = (0,), stream: bool = True, **options: Any) -> Result:
+    def run(
+        self,
+        command: str,
+        *args: str,
+        ok: Sequence[int] = (0,),
+        stream: bool = True,
+        detached: Detached | None = None,
+        **options: Any,
+    ) -> Result:
         """Build the command line for ``command`` with non-interactive defaults, and execute it."""
-        return self.execute(self.args(command, *args, **self._options(**options)), ok=ok, stream=stream)
+        argv = self.args(command, *args, **self._options(**options))
+        return self.execute(argv, ok=ok, stream=stream, detached=detached)
 
     # ------------------------------------------------------------ commands
 
@@ -259,12 +354,11 @@ class Terraform:
         snapshot = dest.with_suffix(".src.tfplan")
         shutil.copyfile(plan, snapshot)
         script = '"$0" show -json -no-color "$1" > "$2.tmp" && mv "$2.tmp" "$2"; rm -f "$1"'
-        env = {k: v for k, v in os.environ.items() if k not in self.unset}
-        env.update(self.env)
         subprocess.Popen(
             ["sh", "-c", script, binary, str(snapshot), str(dest)],
             cwd=self.workdir,
-            env=env,
+            env=self.environ(),
+            umask=PRIVATE_UMASK,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -273,13 +367,17 @@ class Terraform:
             preexec_fn=lambda: os.nice(10),
         )
 
-    def apply_plan(self, plan: Path, *, events: bool = False) -> Result:
+    def apply_plan(self, plan: Path, *, events: bool = False, detached: Detached | None = None) -> Result:
         """Apply a saved plan: no variables, no ``-var-file``, no prompt (the plan is the approval)."""
-        return self.run("apply", str(plan), var=None, auto_approve=None, json=IsFlagged if events else None)
+        return self.run(
+            "apply", str(plan), var=None, auto_approve=None, json=IsFlagged if events else None, detached=detached
+        )
 
-    def destroy(self, *, events: bool = False) -> Result:
+    def destroy(self, *, events: bool = False, detached: Detached | None = None) -> Result:
         """Destroy everything, without python-terraform's removed ``-force`` flag."""
-        return self.run("destroy", auto_approve=IsFlagged, var=None, json=IsFlagged if events else None)
+        return self.run(
+            "destroy", auto_approve=IsFlagged, var=None, json=IsFlagged if events else None, detached=detached
+        )
 
     def show_json(self, plan: Path | None = None) -> dict[str, Any]:
         """``terraform show -json [PLAN]``: the plan, or the current state."""
@@ -297,6 +395,60 @@ class Terraform:
         """The current state document, or None when there is no state yet."""
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
+
+
+class _Tail:
+    """Reads a growing log file line by line (a partial last line waits for its end)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+        self.lines: list[str] = []
+
+    def pump(self, sink: LineSink | None, *, final: bool = False) -> bool:
+        """Pass new complete lines to ``sink``; returns whether anything new was read."""
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return False
+        self.offset += len(data)
+        chunks = (self.partial + data).split(b"\n")
+        self.partial = chunks.pop()
+        if final and self.partial:
+            chunks.append(self.partial)
+            self.partial = b""
+        for chunk in chunks:
+            line = chunk.decode("utf-8", errors="replace")
+            self.lines.append(line + "\n")
+            if sink is not None:
+                sink(line)
+        return bool(data)
+
+
+def _stop_gracefully(proc: subprocess.Popen[Any]) -> None:
+    """Give terraform one SIGINT and wait for it to stop (it releases its lock and writes state).
+
+    Further signals while waiting do not cut it off: a second Ctrl-C or SIGTERM is
+    ignored here, since stopping terraform hard is what loses state.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        proc.send_signal(signal.SIGINT)
+    while True:
+        try:
+            proc.wait()
+            return
+        except KeyboardInterrupt:
+            continue
+
+
+def _interrupted(argv: Sequence[str], interrupt: KeyboardInterrupt) -> Interrupted:
+    signum = interrupt.signum if isinstance(interrupt, SignalInterrupt) else signal.SIGINT
+    name = signal.Signals(signum).name
+    command = argv[1] if len(argv) > 1 else ""
+    return Interrupted(f"interrupted ({name}): terraform {command} stopped", signum=int(signum))
 
 
 def parse_events(stdout: str) -> list[dict[str, Any]]:

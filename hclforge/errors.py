@@ -7,12 +7,17 @@ error to exit code lives here and nowhere else.
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
 EXIT_CHANGES = 3
+# A run stopped by a signal exits 128 + the signal's number, as a shell reports it.
+EXIT_SIGHUP = 129
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
 
 
 @dataclass(frozen=True, order=True)
@@ -76,8 +81,11 @@ class UsageError(HclforgeError):
     """The command was asked for something it cannot do (exit 2)."""
 
 
-class UnsafePathError(HclforgeError):
-    """A path from user input escapes its directory or is not a regular file (see :mod:`hclforge.paths`)."""
+class UnsafePathError(UsageError):
+    """A path from user input escapes its directory, is a symlink, or is not a regular file (exit 2).
+
+    Raised by :mod:`hclforge.paths` for ``envs/`` and by the render writer for ``modules/``.
+    """
 
 
 class FileTooLargeError(HclforgeError):
@@ -131,7 +139,15 @@ class BrokenPath(HclforgeError):
 
 
 class Interrupted(HclforgeError):
-    """The user interrupted a running command (exit 130)."""
+    """A running command was interrupted: Ctrl-C (exit 130), SIGTERM (143) or SIGHUP (129).
+
+    Attributes:
+        signum: the signal that stopped the command (SIGINT unless said otherwise).
+    """
+
+    def __init__(self, message: str, *, signum: int = signal.SIGINT) -> None:
+        self.signum = signum
+        super().__init__(message)
 
 
 class AwsError(HclforgeError):
@@ -162,9 +178,15 @@ _EXIT_CODES: tuple[tuple[type[HclforgeError], int], ...] = (
     (ConfigError, EXIT_CONFIG),
     (UsageError, EXIT_CONFIG),
     (ChangesPresent, EXIT_CHANGES),
-    (Interrupted, 130),
+    (Interrupted, EXIT_SIGINT),
     (HclforgeError, EXIT_FAILURE),
 )
+# Interrupted by a given signal: SIGHUP, SIGINT, SIGTERM.
+_SIGNAL_EXIT_CODES: dict[int, int] = {
+    signal.SIGHUP: EXIT_SIGHUP,
+    signal.SIGINT: EXIT_SIGINT,
+    signal.SIGTERM: EXIT_SIGTERM,
+}
 
 
 def exit_code_for(error: BaseException) -> int:
@@ -176,6 +198,8 @@ def exit_code_for(error: BaseException) -> int:
     Returns:
         The exit code of the first matching class in the table above.
     """
+    if isinstance(error, Interrupted):
+        return _SIGNAL_EXIT_CODES.get(error.signum, EXIT_SIGINT)
     for cls, code in _EXIT_CODES:
         if isinstance(error, cls):
             return code

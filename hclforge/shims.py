@@ -25,6 +25,29 @@ EMULATOR_SHIMS: dict[str, str] = {
 }
 
 
+# Settings of the emulator's own process (moto server), not of the rendered HCL.
+# moto starts no tasks: a service's deployment stays IN_PROGRESS unless moto is told
+# how many tasks "run", and then reports that many for every service. At least the
+# model's largest desired_count, so every rollout on the emulator completes.
+EMULATOR_PROCESS_SHIMS: dict[str, tuple[str, str]] = {
+    "ecs_services_running": ("MOTO_ECS_SERVICE_RUNNING", "1000"),
+}
+
+
+def emulator_process_env() -> dict[str, str]:
+    """The variables the emulator's process is started with, from :data:`EMULATOR_PROCESS_SHIMS`."""
+    return dict(EMULATOR_PROCESS_SHIMS.values())
+
+# Where hclforge reads the emulator differently from AWS.
+EMULATOR_READ_SHIMS: dict[str, str] = {
+    "rollout_ignores_task_definition": (
+        "moto's UpdateService leaves the deployment on the old task definition, so a deploy on the "
+        "emulator would look rolled back: the wait does not compare the PRIMARY deployment's task "
+        "definition with the one applied."
+    ),
+}
+
+
 def shims_for(cfg: EnvConfig) -> frozenset[str]:
     """The shims rendered for ``cfg``: all of them on the emulator, none elsewhere."""
     return frozenset(EMULATOR_SHIMS) if cfg.aws.emulator else frozenset()

@@ -60,17 +60,12 @@ def tree_snapshot(base: Path) -> dict[str, bytes]:
 
 
 def emulator_client(root: Path, service: str, region: str = "ap-northeast-1") -> Any:
-    """A boto3 client for the emulator the CLI started under ``root`` (read from .hclforge/emulator.json)."""
-    import boto3
+    """A boto3 client for the emulator the CLI started under ``root`` (read from .hclforge/emulator.json).
 
-    port = json.loads((root / ".hclforge/emulator.json").read_text())["port"]
-    return boto3.client(
-        service,
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name=region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    Made like hclforge's own: a session that reads nothing of the user's AWS setup.
+    """
+    data = json.loads((root / ".hclforge/emulator.json").read_text())
+    return emulator.Emulator(int(data["pid"]), int(data["port"])).client(service, region)
 
 
 @pytest.fixture(scope="session")

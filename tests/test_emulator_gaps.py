@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from hclforge.shims import EMULATOR_SHIMS
+from hclforge.shims import EMULATOR_PROCESS_SHIMS, EMULATOR_READ_SHIMS, EMULATOR_SHIMS
 
 pytestmark = pytest.mark.emulator
 REGION = "ap-northeast-1"
@@ -45,8 +45,56 @@ def _ecs_service(name: str, **kwargs: object) -> dict:
 
 
 def test_every_shim_has_a_gap_test() -> None:
-    tested = {"ecs_service_launch_type", "ecs_service_ignore_az_rebalancing", "cloudmap_ignore_health_check_config"}
-    assert set(EMULATOR_SHIMS) == tested
+    """Each shim, of any kind, has a ``test_gap_<shim>`` here; a test without a shim is stale too."""
+    shims = {*EMULATOR_SHIMS, *EMULATOR_PROCESS_SHIMS, *EMULATOR_READ_SHIMS}
+    rules = {"autoscaling_tags_behind_the_emulator_autoscaling_rule"}  # the emulator-only rule (rules._emulator)
+    tests = {name.removeprefix("test_gap_") for name in globals() if name.startswith("test_gap_")}
+    assert shims | rules == tests
+
+
+def test_gap_ecs_services_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without MOTO_ECS_SERVICE_RUNNING, a service's rollout on moto never completes.
+
+    A moto server of this test's own, in this process, reads the variable from here.
+    """
+    from moto.server import ThreadedMotoServer
+
+    from cli.emulator import free_port
+
+    var, _value = EMULATOR_PROCESS_SHIMS["ecs_services_running"]
+    monkeypatch.delenv(var, raising=False)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.setenv(name, "test")
+        svc = _ecs_service("gap-running", launchType="FARGATE")
+    finally:
+        server.stop()
+    assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS", (
+        "moto now completes rollouts by itself: drop process shim ecs_services_running"
+    )
+
+
+def test_gap_rollout_ignores_task_definition(aws_env: dict[str, str]) -> None:
+    svc = _ecs_service("gap-deploy", launchType="FARGATE")
+    ecs = boto3.client("ecs", region_name=REGION)
+    newer = ecs.register_task_definition(
+        family="gap-deploy",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:2", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.update_service(cluster="gap-deploy", service="gap-deploy", taskDefinition=newer)
+    after = ecs.describe_services(cluster="gap-deploy", services=["gap-deploy"])["services"][0]
+    assert after["taskDefinition"] == newer
+    assert after["deployments"][0]["taskDefinition"] == svc["taskDefinition"], (
+        "moto now moves the deployment to the new task definition: drop read shim rollout_ignores_task_definition"
+    )
 
 
 def test_gap_ecs_service_launch_type(aws_env: dict[str, str]) -> None:

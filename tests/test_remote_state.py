@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from cli.main import main
@@ -52,7 +51,8 @@ def test_bootstrap_is_idempotent_and_hardens_the_bucket(shared: Path, capsys) ->
 def test_bootstrap_puts_a_tls_only_policy_and_a_lock_table_on_aws(shared: Path) -> None:
     """What real AWS gets, against the emulator: the TLS-only policy and a DynamoDB lock table."""
     from cli.bootstrap import bootstrap
-    from cli.ops import _EndpointSession
+    from cli.emulator import Emulator
+    from cli.ops import _EmulatorSession
     from hclforge.config import load_env
 
     main(["--root", str(shared), "emulator", "start"])
@@ -61,16 +61,16 @@ def test_bootstrap_puts_a_tls_only_policy_and_a_lock_table_on_aws(shared: Path) 
     cfg = load_env(shared, "shared").config
     cfg.backend.lock, cfg.backend.dynamodb_table = "dynamodb", "demo-locks"
     port = json.loads((shared / ".hclforge/emulator.json").read_text())["port"]
-    session = boto3.session.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="eu-west-1")
+    session = _EmulatorSession(Emulator(0, port), "eu-west-1")
     said: list[str] = []
-    bootstrap(cfg, _EndpointSession(session, f"http://127.0.0.1:{port}"), said.append, tls_only=True)
+    bootstrap(cfg, session, said.append, tls_only=True)
     assert "bucket demo-aws-like: versioning on, encrypted (AES256), public access blocked, TLS only" in said
     assert "lock table demo-locks: created" in said
     policy = json.loads(_s3(shared).get_bucket_policy(Bucket="demo-aws-like")["Policy"])
     assert policy["Statement"][0]["Effect"] == "Deny"
     assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     said.clear()
-    bootstrap(cfg, _EndpointSession(session, f"http://127.0.0.1:{port}"), said.append, tls_only=True)
+    bootstrap(cfg, session, said.append, tls_only=True)
     assert "lock table demo-locks: exists" in said and "bucket demo-aws-like: exists" in said
 
 
@@ -94,8 +94,10 @@ def test_two_concurrent_applies(shared: Path) -> None:
         _check_concurrent(shared, s3, first)
     finally:
         if first.poll() is None:
-            first.kill()  # never leave an apply (and its terraform) running after a failure
-            first.wait()
+            # Never leave an apply running after a failure: SIGTERM stops hclforge and its
+            # detached terraform gracefully (a kill -9 would leave terraform to finish alone).
+            first.terminate()
+            first.wait(timeout=300)
 
 
 def _check_concurrent(shared: Path, s3: Any, first: subprocess.Popen[str]) -> None:

@@ -1,0 +1,143 @@
+"""hclforge dying never cuts terraform off mid-apply; SIGTERM/SIGHUP stop it gracefully; protect sees deletions.
+
+One applied stack of ``local`` (made protected) is shared: kill -9 of hclforge
+mid-apply, the re-apply that recovers, then a service removed from the YAML.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from cli.main import main
+from tests.conftest import MINIMAL_ENV, ROOT, emulator_client, write_files
+
+pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
+HCLFORGE = str(Path(sys.executable).parent / "hclforge")
+
+
+def _start_apply(root: Path, env: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``apply ENV --auto-approve`` and return once terraform has finished one resource."""
+    proc = subprocess.Popen(
+        [HCLFORGE, "--no-color", "--root", str(root), "apply", env, "--auto-approve"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 240
+    for line in proc.stderr:  # plain progress: "[n/47] created ..."
+        seen.append(line)
+        if line.startswith("[1/"):
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    return proc, seen
+
+
+def _note(path: Path) -> dict[str, Any]:
+    """The record of the running apply ({} when there is none)."""
+    return dict(json.loads(path.read_text())) if path.is_file() else {}
+
+
+def _run(root: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [HCLFORGE, "--no-color", "--root", str(root), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -> None:
+    for name in ("envs", "modules"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
+    env_file = tmp_path / "envs/local.yaml"
+    env_file.write_text(env_file.read_text() + "protect: true\n")
+    try:
+        proc, seen = _start_apply(tmp_path, "local")
+        proc.kill()  # kill -9: no handler, no cleanup
+        proc.communicate()
+        note = _note(tmp_path / ".hclforge/envs/local/running.json")
+
+        again = _run(tmp_path, "apply", "local", "--auto-approve")
+        text = again.stdout + again.stderr
+        assert again.returncode == 0, "".join(seen) + text
+        ec2 = emulator_client(tmp_path, "ec2")
+        vpcs = [v for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
+        assert [v["CidrBlock"] for v in vpcs] == ["10.42.0.0/16"]
+        assert note["command"] == "apply" and note["pid"] != proc.pid
+        assert f"an apply of local started at {note['started']} by pid {note['pid']}" in text
+        assert ("is still running" in text) or ("finished after hclforge stopped watching it" in text)
+        assert "someone applied in between" not in text
+        assert not (tmp_path / ".hclforge/envs/local/running.json").exists()
+        state_dir = tmp_path / ".hclforge/state/local"
+        assert not (state_dir / ".terraform.tfstate.lock.info").exists()
+        assert (state_dir / "terraform.tfstate").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / ".hclforge").stat().st_mode & 0o777 == 0o700
+        assert _run(tmp_path, "plan", "local", "--detailed-exitcode").returncode == 0
+
+        # protect: a service removed from the YAML takes its protected log group with it.
+        data = yaml.safe_load(env_file.read_text())
+        del data["services"]["web"]
+        env_file.write_text(yaml.safe_dump(data))
+        refused = _run(tmp_path, "plan", "local")
+        text = refused.stdout + refused.stderr
+        assert refused.returncode == 1, text
+        assert "local is protected (protect: true) and the plan would destroy or replace:" in text
+        assert "! module.ecs.aws_cloudwatch_log_group.web" in text
+        assert not (tmp_path / ".hclforge/envs/local/plan.tfplan").exists()
+
+        # With --allow-replace the plan goes through; the deleted rows are filed under the service.
+        allowed = _run(tmp_path, "plan", "local", "--allow-replace", "--format", "json")
+        assert allowed.returncode == 0, allowed.stderr
+        rows = json.loads(allowed.stdout)["changes"]
+        assert {(r["module"], r["service"]) for r in rows if r["delete"]} >= {("ecs", "web"), ("iam", "web")}
+        assert not [r for r in rows if r["service"] == "-" and r["delete"]]
+
+        # Together with a replacement terraform itself stops on (prevent_destroy), the removed
+        # block's resource is still named: it is found in the prior state.
+        data["cluster"] = {"name": "sss-local-v2"}
+        env_file.write_text(yaml.safe_dump(data))
+        both = _run(tmp_path, "plan", "local")
+        text = both.stdout + both.stderr
+        assert both.returncode == 1, text
+        assert "! module.ecs.aws_cloudwatch_log_group.web" in text and "! module.ecs.aws_ecs_cluster.this" in text
+    finally:
+        main(["--root", str(tmp_path), "emulator", "stop"])
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_apply_gracefully(project, signum: int, code: int) -> None:
+    env = json.loads(json.dumps(MINIMAL_ENV))
+    env["aws"]["emulator"] = True
+    env["network"] = {"create": {"cidr": "10.5.0.0/16", "private_subnets": 2}}
+    root = project({})
+    write_files(root, {"envs/small.yaml": env})
+    try:
+        proc, seen = _start_apply(root, "small")
+        note = _note(root / ".hclforge/envs/small/running.json")
+        proc.send_signal(signum)  # to hclforge only, as a CI cancel does
+        _, rest = proc.communicate(timeout=240)
+        err = "".join(seen) + rest
+        assert proc.returncode == code, err
+        assert note["command"] == "apply"
+        assert f"interrupted ({signal.Signals(signum).name})" in err and "Traceback" not in err
+        # terraform and its provider are gone, the lock released, the state written.
+        with pytest.raises(ProcessLookupError):
+            os.kill(note["pid"], 0)
+        assert not (root / ".hclforge/envs/small/running.json").exists()
+        state_dir = root / ".hclforge/state/small"
+        assert not (state_dir / ".terraform.tfstate.lock.info").exists()
+        assert json.loads((state_dir / "terraform.tfstate").read_text())["resources"]
+        assert main(["--root", str(root), "plan", "small"]) == 0
+    finally:
+        main(["--root", str(root), "emulator", "stop"])

@@ -1,0 +1,164 @@
+"""The emulator: stop signals only the process hclforge started; its clients never see the user's AWS setup."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli import emulator
+from cli.main import main
+from tests.conftest import MINIMAL_ENV
+
+HCLFORGE = str(Path(sys.executable).parent / "hclforge")
+# What a user's shell may carry that must never reach the emulator or terraform-for-the-emulator.
+STRAY = {
+    "AWS_PROFILE": "some-missing-profile",
+    "AWS_DEFAULT_PROFILE": "some-missing-profile",
+    "AWS_SESSION_TOKEN": "real-looking-token",
+    "AWS_ACCESS_KEY_ID": "AKIAREALLOOKINGKEY00",
+    "AWS_SECRET_ACCESS_KEY": "real-looking-secret",
+    "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_EC2": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+    "AWS_CA_BUNDLE": "/nonexistent/ca.pem",
+    "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/x",
+    "AWS_WEB_IDENTITY_TOKEN_FILE": "/nonexistent/token",
+    "AWS_CONFIG_FILE": "/nonexistent/config",
+    "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+}
+
+
+def _stop(root: Path, capsys) -> tuple[bool, str]:
+    code = main(["--no-color", "--root", str(root), "emulator", "stop"])
+    out, err = capsys.readouterr()
+    assert code == 0
+    return "emulator stopped" in out, out + err
+
+
+def test_stop_leaves_a_process_it_did_not_start_alone(tmp_path: Path, capsys) -> None:
+    sleeper = subprocess.Popen(["sleep", "1000"])
+    try:
+        state = tmp_path / ".hclforge"
+        state.mkdir()
+        (state / "emulator.json").write_text(json.dumps({"pid": sleeper.pid, "port": 9}))
+        stopped, text = _stop(tmp_path, capsys)
+        assert not stopped
+        assert f"named pid {sleeper.pid}, which is not the emulator hclforge started" in text
+        assert "signalled nothing" in text
+        assert not (state / "emulator.json").exists()
+        time.sleep(0.2)
+        assert sleeper.poll() is None, "the sleep was signalled"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+@pytest.mark.parametrize("pid", [-1, 0, 1])
+def test_stop_never_signals_process_groups_or_init(tmp_path: Path, capsys, monkeypatch, pid: int) -> None:
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(emulator.os, "kill", lambda p, s: calls.append((p, s)))
+    state = tmp_path / ".hclforge"
+    state.mkdir()
+    record = {"pid": pid, "port": 9, "start_time": 1, "token": "x", "ready": True}
+    (state / "emulator.json").write_text(json.dumps(record))
+    stopped, _ = _stop(tmp_path, capsys)
+    assert not stopped and calls == []
+    assert not (state / "emulator.json").exists()
+    with pytest.raises(emulator.EmulatorError):
+        emulator.stop_pid(pid)
+    assert calls == []
+
+
+def test_environ_drops_the_users_aws_setup_and_proxies_for_localhost() -> None:
+    env = emulator.environ("http://127.0.0.1:4566", "eu-west-1", {**STRAY, "PATH": "/bin", "NO_PROXY": "corp"})
+    for name in STRAY:
+        if name.startswith("AWS_") and name not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert env.get(name) in (None, os.devnull), name
+    assert not [k for k in env if k.startswith("AWS_ENDPOINT_URL_")]
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("test", "test")
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
+    assert env["MOTO_IAM_LOAD_MANAGED_POLICIES"] == "true"
+    assert env["HTTP_PROXY"] == "http://127.0.0.1:9"  # kept for the registry...
+    assert env["NO_PROXY"] == "corp,127.0.0.1,localhost"  # ...never for the emulator
+    assert env["PATH"] == "/bin"
+
+
+@pytest.mark.emulator
+def test_a_second_start_waits_for_a_slow_first_and_moto_gets_a_scrubbed_environment(
+    tmp_path: Path, monkeypatch
+) -> None:
+    for name, value in STRAY.items():
+        monkeypatch.setenv(name, value)
+    state = tmp_path / ".hclforge"
+    first = emulator.start(state, 0)
+    try:
+        environ = dict(
+            item.split("=", 1) for item in Path(f"/proc/{first.pid}/environ").read_text().split("\0") if "=" in item
+        )
+        assert "AWS_PROFILE" not in environ and "AWS_ENDPOINT_URL_STS" not in environ
+        assert environ["AWS_CONFIG_FILE"] == os.devnull
+        # The first server is busy: it does not answer for a while.
+        answers = iter([False] * 5)
+        real = emulator.healthy
+        monkeypatch.setattr(emulator, "healthy", lambda port, timeout=2.0: next(answers, True) and real(port))
+        second = emulator.start(state, 0)
+        assert second.pid == first.pid, "a second emulator was started, orphaning the first"
+        # And the first start is the one that is stopped.
+        monkeypatch.setattr(emulator, "healthy", real)
+        assert emulator.status(state) == first
+    finally:
+        emulator.stop(state)
+    assert not emulator._alive(first.pid) or emulator.process_start_time(first.pid) is None
+
+
+@pytest.fixture
+def small(project) -> Iterator[Path]:
+    env = json.loads(json.dumps(MINIMAL_ENV))
+    env["aws"]["emulator"] = True
+    env["network"] = {"create": {"cidr": "10.9.0.0/16", "private_subnets": 1}}
+    root = project({"envs/small.yaml": env})
+    yield root
+    emulator.stop(root / ".hclforge")
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+def test_plan_on_the_emulator_ignores_the_users_aws_setup(small: Path) -> None:
+    env = {**os.environ, **STRAY}
+    proc = subprocess.run(
+        [HCLFORGE, "--no-color", "--root", str(small), "plan", "small"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Plan for small:" in proc.stdout
+    # Its files are private to the user.
+    assert (small / ".hclforge").stat().st_mode & 0o777 == 0o700
+    files = small / ".hclforge/envs/small"
+    for name in ("plan.tfplan", "plan.meta.json"):
+        assert (files / name).stat().st_mode & 0o777 == 0o600, name
+    assert (small / ".hclforge/emulator.log").stat().st_mode & 0o777 == 0o600
+    deadline = time.monotonic() + 120
+    while not (files / "plan.json").exists():  # written by a detached show -json
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert (files / "plan.json").stat().st_mode & 0o777 == 0o600
+    # Nothing under .hclforge/ is readable by others: directories 0700, files 0600 (or 0700).
+    loose = [
+        f"{oct(p.lstat().st_mode & 0o777)} {p}"
+        for p in (small / ".hclforge").rglob("*")
+        if not p.is_symlink() and p.lstat().st_mode & 0o077
+    ]
+    assert loose == []

@@ -1,0 +1,204 @@
+"""Fast checks of the safety mechanisms: the protected-types table, summaries of removed services,
+the signal exit codes, the bounded account check and a validate that needs no emulator."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+import render
+from cli import ops
+from cli.main import main
+from cli.ops import Workspace, protected_resources
+from cli.settings import load_settings
+from cli.summary import summarize, summarize_events
+from hclforge import protect
+from hclforge.errors import (
+    EXIT_SIGHUP,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    Interrupted,
+    TerraformError,
+    exit_code_for,
+)
+from tests.conftest import MINIMAL_ENV, ROOT
+
+
+def test_the_protected_types_are_exactly_those_rendered_with_prevent_destroy() -> None:
+    files = render.render(ROOT, "prod").files
+    marked = set()
+    for text in files.values():
+        current = None
+        for line in text.splitlines():
+            if line.startswith("resource "):
+                current = line.split('"')[1]
+            elif line.strip() == "prevent_destroy = true":
+                marked.add(current)
+    assert marked == set(protect.PROTECTED_TYPES)
+    listed = {rtype for resources in protected_resources(ROOT / "modules/prod").values() for rtype, _ in resources}
+    assert listed == set(protect.PROTECTED_TYPES)
+
+
+def _event(addr: str, action: str, module: str = "module.ecs") -> dict[str, object]:
+    rtype, name = addr.split(".")[-2:]
+    return {
+        "type": "planned_change",
+        "change": {
+            "action": action,
+            "resource": {"addr": addr, "module": module, "resource_type": rtype, "resource_name": name},
+        },
+    }
+
+
+REMOVED_WORKER = [
+    _event("module.ecs.aws_cloudwatch_log_group.worker", "delete"),
+    _event("module.ecs.aws_ecs_service.worker", "delete"),
+    _event("module.ecs.aws_ecs_task_definition.worker", "delete"),
+    _event("module.ecs.aws_security_group.worker", "delete"),
+    _event("module.iam.aws_iam_role.task_worker", "delete", "module.iam"),
+    _event("module.ecs.aws_ecs_cluster.this", "update"),
+    _event("module.ecs.aws_cloudwatch_log_group.api", "replace"),
+    _event("module.ecs.aws_security_group.api", "delete"),
+]
+
+
+def test_deletions_of_protected_types_are_refused_even_without_their_blocks() -> None:
+    assert protect.refused(protect.changes_of_events(REMOVED_WORKER)) == [
+        "module.ecs.aws_cloudwatch_log_group.api",
+        "module.ecs.aws_cloudwatch_log_group.worker",
+    ]
+    plan = {
+        "resource_changes": [
+            {"mode": "managed", "address": "module.ecs.aws_ecs_cluster.this", "change": {"actions": ["delete"]}},
+            {
+                "mode": "managed",
+                "address": "module.a.module.b.aws_apigatewayv2_api.this[0]",
+                "change": {"actions": ["create", "delete"]},
+            },
+            {"mode": "managed", "address": "module.ecs.aws_cloudwatch_log_group.x", "change": {"actions": ["update"]}},
+            {"mode": "data", "address": "data.aws_ecs_cluster.x", "change": {"actions": ["delete"]}},
+        ]
+    }
+    assert protect.refused(protect.changes_of_plan(plan)) == [
+        "module.a.module.b.aws_apigatewayv2_api.this[0]",
+        "module.ecs.aws_ecs_cluster.this",
+    ]
+
+
+def test_protected_resources_whose_blocks_are_gone_are_found_in_the_prior_state() -> None:
+    state = {
+        "resources": [
+            {
+                "mode": "managed",
+                "module": "module.ecs",
+                "type": "aws_cloudwatch_log_group",
+                "name": "worker",
+                "instances": [{}],
+            },
+            {
+                "mode": "managed",
+                "module": "module.ecs",
+                "type": "aws_cloudwatch_log_group",
+                "name": "api",
+                "instances": [{}],
+            },
+            {
+                "mode": "managed",
+                "module": "module.ecs",
+                "type": "aws_ecs_cluster",
+                "name": "this",
+                "instances": [{"index_key": 0}],
+            },
+            {"mode": "managed", "module": "module.ecs", "type": "aws_ecs_service", "name": "worker", "instances": [{}]},
+            {"mode": "data", "type": "aws_ecs_cluster", "name": "x", "instances": [{}]},
+        ]
+    }
+    configured = ["module.ecs.aws_cloudwatch_log_group.api", "module.ecs.aws_ecs_cluster.this"]
+    assert protect.removed_blocks(state, configured) == ["module.ecs.aws_cloudwatch_log_group.worker"]
+    assert protect.removed_blocks(None, configured) == []
+
+
+def test_a_removed_services_rows_are_filed_under_it() -> None:
+    summary = summarize_events("prod", REMOVED_WORKER, ["api"])
+    rows = {(r.module, r.service): r for r in summary.rows}
+    assert rows[("ecs", "worker")].delete == 4
+    assert rows[("iam", "worker")].delete == 1
+    assert rows[("ecs", "-")].update == 1
+    assert rows[("ecs", "api")].delete == 1 and rows[("ecs", "api")].replace == 1
+    plan = {
+        "resource_changes": [
+            {
+                "mode": "managed",
+                "module_address": "module.ecs",
+                "name": "worker",
+                "address": "module.ecs.aws_ecs_service.worker",
+                "change": {"actions": ["delete"]},
+            },
+            {
+                "mode": "managed",
+                "module_address": "module.ecs",
+                "name": "worker_egress",
+                "address": "module.ecs.aws_security_group_rule.worker_egress",
+                "change": {"actions": ["delete"]},
+            },
+        ]
+    }
+    assert [(r.module, r.service, r.delete) for r in summarize("prod", plan, ["api"]).rows] == [("ecs", "worker", 2)]
+
+
+def test_signals_have_their_exit_codes_in_the_one_table() -> None:
+    assert (EXIT_SIGHUP, EXIT_SIGINT, EXIT_SIGTERM) == (129, 130, 143)
+    assert exit_code_for(Interrupted("x")) == 130
+    assert exit_code_for(Interrupted("x", signum=signal.SIGTERM)) == 143
+    assert exit_code_for(Interrupted("x", signum=signal.SIGHUP)) == 129
+
+
+def test_the_account_check_gives_up_on_a_dead_sts_endpoint_quickly_and_names_it(project, monkeypatch) -> None:
+    env = json.loads(json.dumps(MINIMAL_ENV))
+    env["aws"]["account_id"] = "111111111111"
+    root = project({"envs/demo.yaml": env})
+    # A server that accepts connections and never answers.
+    with socket.socket() as dead:
+        dead.bind(("127.0.0.1", 0))
+        dead.listen(16)
+        endpoint = f"http://127.0.0.1:{dead.getsockname()[1]}"
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_STS", endpoint)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+        # The real bound: 3 attempts of at most connect + read timeout each, under 30 s.
+        cfg = ops.STS_CLIENT_CONFIG
+        assert cfg["retries"]["total_max_attempts"] * (cfg["connect_timeout"] + cfg["read_timeout"]) < 30
+        monkeypatch.setattr(ops, "STS_CLIENT_CONFIG", {**cfg, "connect_timeout": 1, "read_timeout": 1})
+        started = time.monotonic()
+        with pytest.raises(TerraformError, match=f"STS at {endpoint}"):
+            Workspace(load_settings(root), "demo").check_account()
+        assert time.monotonic() - started < 10
+
+
+@pytest.mark.terraform
+def test_validate_starts_no_emulator(tmp_path: Path, capsys) -> None:
+    for name in ("envs", "modules"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
+    assert main(["--no-color", "--root", str(tmp_path), "validate", "local"]) == 0
+    assert "valid  local" in capsys.readouterr().out
+    assert not (tmp_path / ".hclforge/emulator.json").exists()
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    import re
+
+    from hclforge import errors
+
+    documented = {int(code) for code in re.findall(r"^\| (\d+) \|", (ROOT / "README.md").read_text(), flags=re.M)}
+    codes = {value for name, value in vars(errors).items() if name.startswith("EXIT_")}
+    assert codes <= documented
