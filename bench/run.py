@@ -62,7 +62,7 @@ def machine() -> dict[str, Any]:
 
 
 def bench_render(results: dict[str, Any]) -> None:
-    import render
+    from hclforge import render
 
     examples = {env: median_time(lambda env=env: render.render(ROOT, env), 7) for env in ("local", "dev", "prod")}
     results["render_examples_s"] = examples

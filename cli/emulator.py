@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cli.private import private_dir, write_private
+from hclforge.cli.private import private_dir, write_private
 from hclforge.errors import EmulatorError
 from hclforge.shims import emulator_process_env
 

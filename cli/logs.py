@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from cli.awsapi import aws_call
+from hclforge.cli.awsapi import aws_call
 from hclforge.errors import UsageError, printable
 
 AWSLOGS_PREFIX = "ecs"  # awslogs-stream-prefix in render.py's container definitions

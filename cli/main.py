@@ -37,12 +37,12 @@ class App:
     verbose: bool
 
     def settings(self) -> Any:
-        from cli.settings import load_settings
+        from hclforge.cli.settings import load_settings
 
         return load_settings(self.root)
 
     def workspace(self, env: str, *, emulator: bool = False, stream: bool = True, allow_replace: bool = False) -> Any:
-        from cli.ops import Workspace
+        from hclforge.cli.ops import Workspace
 
         return Workspace(
             self.settings(),
@@ -62,7 +62,7 @@ class App:
 
         Without ``progress`` (plan), only diagnostics and ``-v`` messages are shown.
         """
-        from cli.progress import EventStream, PlainView, RichView
+        from hclforge.cli.progress import EventStream, PlainView, RichView
 
         view: Any = None
         if progress:
@@ -101,7 +101,7 @@ def _confirm(question: str) -> bool:
 def cli(ctx: click.Context, root: Path | None, no_color: bool, verbose: bool) -> None:
     """Render envs/<env>.yaml into Terraform modules and run terraform on them."""
     color = not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-    from cli.settings import find_root
+    from hclforge.cli.settings import find_root
 
     ctx.obj = App(root=(root or find_root(Path.cwd())).resolve(), color=color, verbose=verbose)
 
@@ -194,13 +194,11 @@ def diff(app: App, left: str, right: str) -> None:
 @pass_app
 def cost(app: App, env: str, prices: Path | None) -> None:
     """Monthly estimate of ENV's Fargate tasks, with the same tasks on EKS."""
-    import render as renderer
     from hclforge.config import load_env
-    from hclforge.cost import PRICES_FILE, estimate, load_prices
+    from hclforge.cost import estimate, load_prices, prices_path
 
     if prices is None:
-        local = app.root / PRICES_FILE
-        prices = local if local.is_file() else renderer.TEMPLATES.parent / PRICES_FILE
+        prices = prices_path(app.root)
     est = estimate(env, load_env(app.root, env).config, load_prices(prices, str(prices)), str(prices))
 
     def money(pair: tuple[float, float]) -> str:
@@ -235,7 +233,7 @@ def cost(app: App, env: str, prices: Path | None) -> None:
 @pass_app
 def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> None:
     """Render ENV... into modules/<env>/."""
-    import render as renderer
+    from hclforge import render as renderer
 
     results = renderer.render_many(app.root, renderer.select_envs(app.root, envs, all_envs), check=check, warn=_warn)
     for env, changes in results.items():
@@ -252,8 +250,8 @@ def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> 
 @pass_app
 def validate(app: App, envs: tuple[str, ...], all_envs: bool, no_routes: bool) -> None:
     """Check schema, domain rules, terraform validate, and the request path (routes)."""
-    import render as renderer
-    from cli.ops import validate_env
+    from hclforge import render as renderer
+    from hclforge.cli.ops import validate_env
     from hclforge.errors import BrokenPath, TerraformError
 
     failed, broken = [], []
@@ -338,7 +336,7 @@ def init(app: App, env: str, emulator: bool, force: bool) -> None:
 
 
 def _print_summary(app: App, summary: Any, fmt: str) -> None:
-    from cli.summary import as_json, as_markdown, as_table
+    from hclforge.cli.summary import as_json, as_markdown, as_table
 
     if fmt == "json":
         click.echo(as_json(summary))
@@ -381,7 +379,7 @@ def plan(
     json_out: Path | None,
 ) -> None:
     """Render if stale, init if needed, plan -out, and print a summary."""
-    import render as renderer
+    from hclforge import render as renderer
 
     names = renderer.select_envs(app.root, [env] if env else [], all_envs)
     if not all_envs:
@@ -394,7 +392,7 @@ def plan(
         if detailed_exitcode and result.summary.has_changes:
             raise ChangesPresent("the plan has changes")
         return
-    from cli.ops import plan_many
+    from hclforge.cli.ops import plan_many
     from hclforge.errors import TerraformError
 
     failed: list[HclforgeError] = []
@@ -544,7 +542,7 @@ def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulato
 @click.option("--region", default="eu-west-1", show_default=True, help="AWS region of the environments.")
 def new(directory: Path, project: str | None, region: str) -> None:
     """Scaffold a project in DIRECTORY: envs/, hclforge.toml, Makefile, CI workflow."""
-    from cli.scaffold import new_project
+    from hclforge.cli.scaffold import new_project
 
     made = new_project(directory, project=project, region=region)
     for rel in made.files:
@@ -565,7 +563,7 @@ def emulator_group() -> None:
 @pass_app
 def emulator_start(app: App, port: int | None) -> None:
     """Start the emulator (or report the running one)."""
-    from cli import emulator
+    from hclforge.cli import emulator
 
     settings = app.settings()
     emu = emulator.start(settings.state_dir, settings.emulator_port if port is None else port)
@@ -576,7 +574,7 @@ def emulator_start(app: App, port: int | None) -> None:
 @pass_app
 def emulator_stop(app: App) -> None:
     """Stop the emulator; its resources are gone with it."""
-    from cli import emulator
+    from hclforge.cli import emulator
 
     stopped = emulator.stop(app.settings().state_dir, info=app.info)
     click.echo("emulator stopped" if stopped else "emulator was not running")
@@ -586,7 +584,7 @@ def emulator_stop(app: App) -> None:
 @pass_app
 def emulator_status(app: App) -> None:
     """Say whether the emulator runs (exit 1 when not)."""
-    from cli import emulator
+    from hclforge.cli import emulator
     from hclforge.errors import EmulatorError
 
     emu = emulator.status(app.settings().state_dir)
@@ -620,7 +618,7 @@ def _report(err: HclforgeError) -> None:
 
 
 def _raise_interrupt(signum: int, _frame: Any) -> None:
-    from cli.terraform import SignalInterrupt
+    from hclforge.cli.terraform import SignalInterrupt
 
     raise SignalInterrupt(signum)
 

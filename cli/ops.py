@@ -21,20 +21,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import render
-from cli import emulator
-from cli.private import private_dir, write_private
-from cli.settings import Settings
-from cli.summary import Drift, Summary, drift_of, from_json, summarize_events
-from cli.terraform import Detached, LineSink, Terraform, file_digest
-from cli.tfconfig import write_cli_config
-from hclforge import protect
+from hclforge import protect, render
+from hclforge.cli import emulator
+from hclforge.cli.private import private_dir, write_private
+from hclforge.cli.settings import Settings
+from hclforge.cli.summary import Drift, Summary, drift_of, from_json, summarize_events
+from hclforge.cli.terraform import Detached, LineSink, Terraform, file_digest
+from hclforge.cli.tfconfig import write_cli_config
 from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import ConfigError, HclforgeError, PlanRefused, Problem, TerraformError, UsageError
 from hclforge.hcl import quote
 
 if TYPE_CHECKING:
-    from cli.execute import ExecPlan
+    from hclforge.cli.execute import ExecPlan
     from hclforge.routes import PathReport
 
 OVERRIDE_FILE = "hclforge_override.tf"
@@ -822,7 +821,7 @@ class Workspace:
 
     def bootstrap(self) -> None:
         """Create the environment's S3 state bucket (and lock table), idempotently."""
-        from cli.bootstrap import bootstrap
+        from hclforge.cli.bootstrap import bootstrap
 
         self.check_account()
         cfg = self.loaded.config
@@ -868,7 +867,7 @@ class Workspace:
 
     def exec_plan(self, service: str, command: list[str]) -> ExecPlan:
         """The ``aws ecs execute-command`` line for a running task of ``service`` (see :mod:`cli.execute`)."""
-        from cli.execute import check_exec_enabled, exec_plan
+        from hclforge.cli.execute import check_exec_enabled, exec_plan
 
         check_exec_enabled(self.loaded.config, service)
         endpoint = (

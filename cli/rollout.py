@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cli.awsapi import aws_call, batches
+from hclforge.cli.awsapi import aws_call, batches
 from hclforge.errors import RolloutFailed, RolloutTimeout, UsageError, printable
 
 COMPLETED = "COMPLETED"

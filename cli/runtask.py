@@ -23,9 +23,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from cli.awsapi import aws_call
-from cli.logs import task_stream_prefix
-from cli.rollout import describe_stopped_task, task_id
+from hclforge.cli.awsapi import aws_call
+from hclforge.cli.logs import task_stream_prefix
+from hclforge.cli.rollout import describe_stopped_task, task_id
 from hclforge.errors import TaskFailed, TaskTimeout, UsageError, printable
 from hclforge.model import EnvConfig
 

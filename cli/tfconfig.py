@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from cli.settings import Settings
+from hclforge.cli.settings import Settings
 from hclforge.errors import UsageError
 from hclforge.hcl import quote
 

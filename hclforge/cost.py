@@ -7,6 +7,7 @@ which users can override. Autoscaling gives a range: min..max tasks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,12 @@ from hclforge.errors import ConfigError, Problem
 from hclforge.model import EnvConfig, Service
 
 PRICES_FILE = "pricing/aws-prices.yaml"
+
+
+def prices_path(root: Path) -> Path:
+    """The price file: the project's own ``pricing/aws-prices.yaml``, else the one packaged with hclforge."""
+    own = root / PRICES_FILE
+    return own if own.is_file() else Path(str(resources.files("hclforge") / "data" / "aws-prices.yaml"))
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ def emulator_process_env() -> dict[str, str]:
     """The variables the emulator's process is started with, from :data:`EMULATOR_PROCESS_SHIMS`."""
     return dict(EMULATOR_PROCESS_SHIMS.values())
 
+
 # Where hclforge reads the emulator differently from AWS.
 EMULATOR_READ_SHIMS: dict[str, str] = {
     "rollout_ignores_task_definition": (

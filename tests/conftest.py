@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cli import emulator
-from cli.settings import load_settings
-from cli.tfconfig import write_cli_config
+from hclforge.cli import emulator
+from hclforge.cli.settings import load_settings
+from hclforge.cli.tfconfig import write_cli_config
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_ENVS = ("local", "dev", "prod")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cli.emulator import Emulator
+from hclforge.cli.emulator import Emulator
 
 REGION = "ap-northeast-1"
 

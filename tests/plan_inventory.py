@@ -30,10 +30,10 @@ from typing import Any
 import tftest
 import yaml
 
-from cli import emulator
-from cli.ops import OVERRIDE_FILE, emulator_override
-from cli.settings import load_settings
-from cli.tfconfig import write_cli_config
+from hclforge.cli import emulator
+from hclforge.cli.ops import OVERRIDE_FILE, emulator_override
+from hclforge.cli.settings import load_settings
+from hclforge.cli.tfconfig import write_cli_config
 from hclforge.config import load_env
 
 ROOT = Path(__file__).resolve().parent.parent

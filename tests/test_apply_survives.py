@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from cli.main import main
+from hclforge.cli.main import main
 from tests.conftest import MINIMAL_ENV, ROOT, emulator_client, write_files
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
 from hclforge import hcl
+from hclforge.cli.main import main
 from hclforge.config import load_env
 from hclforge.rules import NAME_RULES, derived_names
 from tests.conftest import ROOT, tree_snapshot

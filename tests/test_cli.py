@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from cli.summary import summarize
+from hclforge.cli.main import main
+from hclforge.cli.summary import summarize
 from tests.conftest import ROOT, emulator_client
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cli.main import main
+from hclforge.cli.main import main
 from hclforge.config import load_env
 from hclforge.cost import PRICES_FILE, estimate, load_prices, split_tasks
 from tests.conftest import MINIMAL_ENV, ROOT

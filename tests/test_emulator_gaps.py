@@ -59,7 +59,7 @@ def test_gap_ecs_services_running(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     from moto.server import ThreadedMotoServer
 
-    from cli.emulator import free_port
+    from hclforge.cli.emulator import free_port
 
     var, _value = EMULATOR_PROCESS_SHIMS["ecs_services_running"]
     monkeypatch.delenv(var, raising=False)

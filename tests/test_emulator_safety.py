@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import emulator
-from cli.main import main
+from hclforge.cli import emulator
+from hclforge.cli.main import main
 from tests.conftest import MINIMAL_ENV
 
 HCLFORGE = str(Path(sys.executable).parent / "hclforge")

@@ -11,8 +11,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cli.execute import exec_plan
-from cli.main import main
+from hclforge.cli.execute import exec_plan
+from hclforge.cli.main import main
 from hclforge.config import load_env
 from hclforge.errors import UsageError
 from tests.conftest import ROOT

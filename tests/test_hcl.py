@@ -12,8 +12,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import render
-from hclforge import hcl
+from hclforge import hcl, render
 from hclforge.config import load_env
 from hclforge.errors import ConfigError
 from tests.conftest import MINIMAL_ENV, write_files

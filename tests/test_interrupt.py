@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from hclforge.cli.main import main
 from tests.conftest import ROOT
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
-from cli.scaffold import project_name
-from cli.settings import find_root
+from hclforge.cli.main import main
+from hclforge.cli.scaffold import project_name
+from hclforge.cli.settings import find_root
 from hclforge.config import env_names, load_env
 from tests.conftest import tree_snapshot
 
@@ -77,3 +77,18 @@ def test_version(capsys) -> None:
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"hclforge, version {__version__}"
+
+
+def test_one_import_package(tmp_path: Path) -> None:
+    """The code imports itself as hclforge.*, never through the top-level cli/ or render.py of a clone."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    probe = (
+        "import sys; import hclforge.cli.main, hclforge.cli.ops, hclforge.render; "
+        "print(sorted(m for m in sys.modules if m in ('cli', 'render') or m.startswith('cli.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

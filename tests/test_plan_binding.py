@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from cli import emulator
-from cli.ops import Workspace
-from cli.settings import load_settings
-from cli.terraform import Terraform
+from hclforge.cli import emulator
+from hclforge.cli.ops import Workspace
+from hclforge.cli.settings import load_settings
+from hclforge.cli.terraform import Terraform
 from hclforge.errors import PlanRefused
 from tests.conftest import MINIMAL_ENV
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from cli import emulator
-from cli.ops import Workspace
-from cli.settings import load_settings
+from hclforge.cli import emulator
+from hclforge.cli.ops import Workspace
+from hclforge.cli.settings import load_settings
 from hclforge.errors import PlanRefused
 from tests.conftest import MINIMAL_ENV
 

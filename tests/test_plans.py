@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-import render
-from cli.emulator import Emulator
+from hclforge import render
+from hclforge.cli.emulator import Emulator
 from hclforge.routes import check_paths
 from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, tree_snapshot
 from tests.plan_inventory import counts, mismatches, output_values, plan_on_emulator, planned_values

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-import render
+from hclforge import render
 from tests.test_bad_input import AUTH, HEAD, VALID, test_bad_environment_file
 
 DOMAIN = """\
@@ -328,7 +328,7 @@ def test_production_field_refused(project, capsys, text: str, ypath: str, messag
 
 
 def test_plain_sidecar_secret_is_never_echoed(project, capsys) -> None:
-    from cli.main import main
+    from hclforge.cli.main import main
 
     root = project(
         {
@@ -342,7 +342,7 @@ def test_plain_sidecar_secret_is_never_echoed(project, capsys) -> None:
 
 
 def test_alarms_without_container_insights_leave_out_the_running_alarm(project, capsys) -> None:
-    from cli.main import main
+    from hclforge.cli.main import main
 
     text = HEAD + ALARMS + "cluster:\n  container_insights: false\n" + VALID[len(HEAD) :]
     files = _render(project, text)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.progress import EventStream, PlainView, RichView
-from cli.terraform import Terraform
+from hclforge.cli.progress import EventStream, PlainView, RichView
+from hclforge.cli.terraform import Terraform
 from hclforge.errors import TerraformError
 
 pytestmark = pytest.mark.terraform

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import render
-from cli.main import main
+from hclforge import render
+from hclforge.cli.main import main
 from tests.conftest import MINIMAL_ENV, ROOT, emulator_client
 
 PROTECTED = (
@@ -26,7 +26,7 @@ def test_prevent_destroy_is_rendered_on_long_lived_resources_of_protected_envs()
     text = "".join(prod.values())
     assert text.count("prevent_destroy = true") == 1 + 1 + 1 + 3  # cluster, namespace, api, 3 log groups
     assert "prevent_destroy" not in "".join(dev.values())
-    from cli.ops import protected_addresses
+    from hclforge.cli.ops import protected_addresses
 
     addresses = protected_addresses(ROOT / "modules/prod")
     assert "module.ecs.aws_ecs_cluster.this" in addresses

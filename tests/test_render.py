@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-import render
+from hclforge import render
 from hclforge.config import load_env
 from hclforge.errors import StaleTreeError, TemplateError
 from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, tree_snapshot

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import render
+from hclforge import render
 from hclforge.errors import UnsafePathError, exit_code_for
 from tests.conftest import MINIMAL_ENV
 

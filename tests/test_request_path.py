@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-import render
+from hclforge import render
 from tests.conftest import ROOT
 from tests.test_bad_input import AUTH, HEAD, VALID, test_bad_environment_file
 
@@ -156,7 +156,7 @@ def test_dev_example_is_refused_without_its_calls_entry(project, capsys) -> None
             "envs/dev.yaml": dev.replace("    calls: [api]\n", ""),
         }
     )
-    from cli.main import main
+    from hclforge.cli.main import main
     from tests.conftest import tree_snapshot
 
     before = tree_snapshot(root)

@@ -28,8 +28,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cli import emulator
-from cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
+from hclforge.cli import emulator
+from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
 from hclforge.errors import (
     AwsError,
     RolloutFailed,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-import render
-from cli.emulator import Emulator
-from cli.main import main
+from hclforge import render
+from hclforge.cli.emulator import Emulator
+from hclforge.cli.main import main
 from hclforge.config import load_env
 from hclforge.routes import as_table, check_paths
 from tests.conftest import ROOT

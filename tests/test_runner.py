@@ -10,9 +10,9 @@ import pytest
 from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as PyTerraform
 
-from cli.ops import Workspace
-from cli.settings import load_settings
-from cli.terraform import Terraform, build_args
+from hclforge.cli.ops import Workspace
+from hclforge.cli.settings import load_settings
+from hclforge.cli.terraform import Terraform, build_args
 from hclforge.errors import TerraformError
 from tests.conftest import MINIMAL_ENV
 
@@ -53,7 +53,7 @@ def _argv(tf: Terraform, method: str, *args: object) -> list[str]:
 
     def fake_execute(argv, **_kw):  # type: ignore[no-untyped-def]
         seen.append(list(argv))
-        from cli.terraform import Result
+        from hclforge.cli.terraform import Result
 
         return Result(tuple(argv), 2 if method == "plan" else 0, "{}", "")
 

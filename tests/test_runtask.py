@@ -19,8 +19,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cli import emulator
-from cli.runtask import run_task, wait_stopped
+from hclforge.cli import emulator
+from hclforge.cli.runtask import run_task, wait_stopped
 from hclforge.config import load_env
 from hclforge.errors import TaskFailed, TaskTimeout, UsageError, exit_code_for
 from hclforge.model import EnvConfig

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-import render
-from cli import ops
-from cli.main import main
-from cli.ops import Workspace, protected_resources
-from cli.settings import load_settings
-from cli.summary import summarize, summarize_events
-from hclforge import protect
+from hclforge import protect, render
+from hclforge.cli import ops
+from hclforge.cli.main import main
+from hclforge.cli.ops import Workspace, protected_resources
+from hclforge.cli.settings import load_settings
+from hclforge.cli.summary import summarize, summarize_events
 from hclforge.errors import (
     EXIT_SIGHUP,
     EXIT_SIGINT,

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from cli.main import main
+from hclforge.cli.main import main
 from hclforge.schema import SCHEMA_PATH, env_schema_text
 from tests.conftest import ROOT
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from hclforge.cli.main import main
 from tests.conftest import MINIMAL_ENV, emulator_client
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]

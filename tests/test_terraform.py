@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import render
-from cli.terraform import Terraform
+from hclforge import render
+from hclforge.cli.terraform import Terraform
 from tests.conftest import EXAMPLE_ENVS, ROOT
 
 pytestmark = pytest.mark.terraform

@@ -1,0 +1,613 @@
+"""Render environment files into plain Terraform under ``modules/<env>/``.
+
+This module is both the library the CLI calls and a script::
+
+    python render.py dev            # write modules/dev/
+    python render.py --all --check  # exit 1 with a unified diff when modules/ is stale
+
+Rendering happens in memory first; only then are files written, each through a
+temporary file and an atomic replace. Only generated ``.tf`` files are written or
+removed: ``.terraform/``, ``.terraform.lock.hcl``, saved plans and state are never
+touched. ``--check`` runs the same code path and compares instead of writing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import fcntl
+import ipaddress
+import os
+import re
+import stat
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from hclforge import hcl
+from hclforge.config import LoadedEnv, env_names, load_env
+from hclforge.errors import (
+    HclforgeError,
+    Problem,
+    StaleTreeError,
+    TemplateError,
+    UnsafePathError,
+    UsageError,
+    exit_code_for,
+)
+from hclforge.model import EnvConfig
+from hclforge.rules import SECRET_ARN_RE, route_address
+from hclforge.shims import shims_for
+
+# Inside the package (a wheel carries them); in a clone, hclforge/templates links to templates/.
+TEMPLATES = Path(str(resources.files("hclforge") / "templates"))
+MODULES_DIR = "modules"
+GENERATED_MARK = "generated — do not edit"
+TERRAFORM_VERSION = ">= 1.10.0"
+AWS_PROVIDER_VERSION = ">= 5.68.0, < 6.0.0"
+EMULATOR_ACCOUNT_ID = "123456789012"
+CHILD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
+TMP_VOLUME = "tmp"
+# What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
+# image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
+# Per-environment render locks live here, under the project root.
+RENDER_LOCK_DIR = ".hclforge/locks"
+
+
+@dataclass
+class RenderedTree:
+    """The files of one environment's generated tree, path relative to ``modules/<env>/``."""
+
+    env: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """What writing a tree did, or would do, to one file: create, update, delete or identical."""
+
+    path: str
+    action: str
+
+
+# ------------------------------------------------------------------ jinja
+
+
+def _finalize(obj: Any) -> Any:
+    """Refuse to print a plain string: YAML text must pass through an escaping filter."""
+    if isinstance(obj, hcl.HclText):
+        return obj
+    if isinstance(obj, bool):
+        return "true" if obj else "false"
+    if isinstance(obj, int | float):
+        return repr(obj)
+    raise TemplateError(f"unescaped {type(obj).__name__} {obj!r} in a template: use '| q' or '| hcl'")
+
+
+@cache
+def jinja_env() -> jinja2.Environment:
+    """The one Jinja environment: strict, with the HCL filters registered."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+        finalize=_finalize,
+    )
+    env.filters["q"] = hcl.quote
+    env.filters["hcl"] = hcl.value
+    env.filters["ident"] = hcl.ident
+    env.filters["label"] = hcl.label
+    return env
+
+
+def _render_template(name: str, context: dict[str, Any]) -> str:
+    try:
+        text = jinja_env().get_template(name).render(context)
+    except jinja2.UndefinedError as err:
+        raise TemplateError(f"template {name}: undefined value: {err.message}") from err
+    except jinja2.TemplateError as err:
+        raise TemplateError(f"template {name}: {err}") from err
+    return hcl.format_hcl(context["header"] + "\n" + text)
+
+
+# ---------------------------------------------------------------- render
+
+
+def _subnet_cidrs(cidr: str, count: int) -> tuple[list[str], list[str]]:
+    """Private and public subnet CIDRs: ``count`` of each, private first, /4 longer than the VPC."""
+    net = ipaddress.IPv4Network(cidr)
+    new_prefix = min(net.prefixlen + 4, 28)
+    blocks = [str(s) for s in net.subnets(new_prefix=new_prefix)]
+    return blocks[:count], blocks[count : 2 * count]
+
+
+# A Secrets Manager secret's full ARN ends in "-" and six random characters.
+_SECRET_SUFFIX_RE = re.compile(r"-[A-Za-z0-9]{6}")
+
+
+def _secret_resource(arn: str) -> str:
+    """The IAM resource that grants reading the secret ``arn`` refers to.
+
+    JSON-key and version suffixes (``:key:stage:id``) are dropped. A Secrets Manager
+    ARN without its 6-character suffix matches no secret in an IAM policy, so it is
+    granted as ``<arn>-??????`` (AWS: "Resource: secrets in IAM policies").
+    """
+    parts = arn.split(":")
+    if parts[2] != "secretsmanager":
+        return arn
+    base = ":".join(parts[:7])
+    name = parts[6]
+    return base if _SECRET_SUFFIX_RE.fullmatch(name[-7:]) else f"{base}-??????"
+
+
+def container_definitions(cfg: EnvConfig, name: str) -> list[dict[str, Any]]:
+    """The ECS container definitions of service ``name``: its own container, then its sidecars.
+
+    Keys AWS leaves out when empty are left out here too, so a re-plan stays clean.
+    """
+    svc = cfg.services[name]
+    main = _container(cfg, name, name, svc.image, True, svc.command, svc.environment, svc.secrets, svc.port)
+    waits = [{"containerName": side, "condition": "START"} for side, car in svc.sidecars.items() if car.depends_on_main]
+    if waits:
+        main["dependsOn"] = waits
+    if svc.health_check is not None:
+        hc = svc.health_check
+        main["healthCheck"] = {
+            "command": hc.command,
+            "interval": hc.interval,
+            "timeout": hc.timeout,
+            "retries": hc.retries,
+            "startPeriod": hc.start_period,
+        }
+    containers = [main]
+    for side, car in svc.sidecars.items():
+        sidecar = _container(
+            cfg, name, side, car.image, car.essential, car.command, car.environment, car.secrets, car.port
+        )
+        if car.memory_reservation is not None:
+            sidecar["memoryReservation"] = car.memory_reservation
+        containers.append(sidecar)
+    for container in containers:
+        # Last, as it always was: the rendered HCL reads top-down from name and image.
+        container["logConfiguration"] = container.pop("logConfiguration")
+    return containers
+
+
+def _container(
+    cfg: EnvConfig,
+    service: str,
+    name: str,
+    image: str,
+    essential: bool,
+    command: list[str],
+    environment: dict[str, str],
+    secrets: dict[str, str],
+    port: int | None,
+) -> dict[str, Any]:
+    """One container of ``service``'s task: what its own container and its sidecars share."""
+    svc = cfg.services[service]
+    container: dict[str, Any] = {"name": name, "image": image, "essential": essential}
+    if command:
+        container["command"] = command
+    if port is not None:
+        mapping = "http" if name == service else name
+        container["portMappings"] = [{"name": mapping, "containerPort": port, "protocol": "tcp"}]
+    if environment:
+        container["environment"] = [{"name": k, "value": v} for k, v in sorted(environment.items())]
+    if secrets:
+        container["secrets"] = [{"name": k, "valueFrom": v} for k, v in sorted(secrets.items())]
+    if svc.readonly_root_filesystem:
+        container["readonlyRootFilesystem"] = True
+        # Most runtimes need a writable /tmp: an ephemeral task volume (see the task definition).
+        container["mountPoints"] = [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
+    if svc.stop_timeout is not None:
+        container["stopTimeout"] = svc.stop_timeout
+    container["logConfiguration"] = {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": hcl.HclText(f"aws_cloudwatch_log_group.{hcl.ident(service)}.name"),
+            "awslogs-region": hcl.HclText("data.aws_region.current.name"),
+            "awslogs-stream-prefix": "ecs",
+        },
+    }
+    return container
+
+
+def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hcl.HclText]:
+    ignored = []
+    if cfg.services[name].autoscaling is not None:
+        ignored.append(hcl.HclText("desired_count"))
+    if "ecs_service_ignore_az_rebalancing" in shims:
+        ignored.append(hcl.HclText("availability_zone_rebalancing"))
+    return ignored
+
+
+def interface_endpoints(cfg: EnvConfig) -> tuple[str, ...]:
+    """The interface endpoints of a created network with ``egress: endpoints``; none otherwise.
+
+    ECS Exec's agent opens its channels through ``ssmmessages``, so a service with
+    ``exec: true`` adds that endpoint.
+    """
+    if cfg.egress != "endpoints":
+        return ()
+    extra = ("ssmmessages",) if any(svc.exec for svc in cfg.services.values()) else ()
+    return INTERFACE_ENDPOINTS + extra
+
+
+def local_state_path(env: str) -> str:
+    """Where a local backend keeps state, relative to ``modules/<env>/``: outside the generated tree."""
+    return f"../../.hclforge/state/{env}/terraform.tfstate"
+
+
+def build_context(loaded: LoadedEnv) -> dict[str, Any]:
+    """Everything the templates see, derived once from the validated config."""
+    cfg = loaded.config
+    secret_arns = sorted(
+        {
+            _secret_resource(arn)
+            for svc in cfg.services.values()
+            for secrets in (svc.secrets, *(car.secrets for car in svc.sidecars.values()))
+            for arn in secrets.values()
+            if SECRET_ARN_RE.fullmatch(arn)
+        }
+    )
+    sources = ", ".join(loaded.sources)
+    shims = shims_for(cfg)
+    private_cidrs, public_cidrs = (
+        _subnet_cidrs(cfg.network.create.cidr, cfg.network.create.private_subnets) if cfg.network.create else ([], [])
+    )
+    return {
+        "cfg": cfg,
+        "env": loaded.name,
+        "header": f"# {GENERATED_MARK}: rendered by hclforge from {sources}\n",
+        "shims": shims,
+        "containers": {name: container_definitions(cfg, name) for name in cfg.services},
+        "ignore_changes": {name: _ignore_changes(cfg, name, shims) for name in cfg.services},
+        "default_tags": dict(
+            sorted(
+                {**cfg.tags, "Project": cfg.project, "Environment": cfg.environment, "ManagedBy": "hclforge"}.items()
+            )
+        ),
+        "terraform_version": TERRAFORM_VERSION,
+        "aws_provider_version": AWS_PROVIDER_VERSION,
+        "emulator_account_id": EMULATOR_ACCOUNT_ID,
+        "route_address": route_address,
+        "secret_arns": {
+            "secretsmanager": [a for a in secret_arns if a.split(":")[2] == "secretsmanager"],
+            "ssm": [a for a in secret_arns if a.split(":")[2] == "ssm"],
+        },
+        "kms_key_arns": sorted({k for s in cfg.services.values() for k in s.kms_key_arns}),
+        "callers": {n: sorted(c for c, s in cfg.services.items() if n in s.calls) for n in cfg.services},
+        "tmp_volume": TMP_VOLUME,
+        "subnet_cidrs": private_cidrs,
+        "public_subnet_cidrs": public_cidrs,
+        "nat_count": (len(private_cidrs) if cfg.network.create.nat_gateways == "per_az" else 1)
+        if cfg.network.create and cfg.egress == "nat"
+        else 0,
+        "private_route_tables": len(private_cidrs)
+        if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
+        else 1,
+        "interface_endpoints": interface_endpoints(cfg),
+        "state_path": local_state_path(loaded.name),
+    }
+
+
+def modules_for(loaded: LoadedEnv) -> list[str]:
+    """The child modules an environment gets, in dependency order."""
+    cfg = loaded.config
+    names = []
+    if cfg.network.create:
+        names.append("network")
+    if cfg.auth is not None and cfg.auth.cognito.create:
+        names.append("cognito")
+    names += ["iam", "cloudmap", "apigateway", "ecs"]
+    if cfg.scheduled_tasks:
+        names.append("scheduler")
+    if cfg.alarms is not None:
+        names.append("alarms")
+    return names
+
+
+def render_env(loaded: LoadedEnv) -> RenderedTree:
+    """Render a validated environment into file texts, writing nothing.
+
+    Args:
+        loaded: the environment from :func:`hclforge.config.load_env`.
+
+    Returns:
+        The tree: root ``main.tf`` and ``outputs.tf`` plus four files per module.
+
+    Raises:
+        TemplateError: a template failed (a bug in hclforge, not in the YAML).
+    """
+    context = build_context(loaded)
+    modules = modules_for(loaded)
+    context["modules"] = modules
+    tree = RenderedTree(loaded.name)
+    for name in ("main.tf", "outputs.tf"):
+        tree.files[name] = _render_template(f"root/{name}.j2", context)
+    for module in modules:
+        for name in CHILD_FILES:
+            template = f"{module}/{name}.j2" if name != "versions.tf" else "versions.tf.j2"
+            tree.files[f"{module}/{name}"] = _render_template(template, context)
+    return tree
+
+
+def render(root: Path, env: str) -> RenderedTree:
+    """Load ``env`` under ``root`` and render it (no files written)."""
+    return render_env(load_env(root, env))
+
+
+# ----------------------------------------------------------------- write
+
+
+def confined_path(root: Path, rel: str, *, kind: str = "file") -> Path:
+    """``root/rel``, checked component by component with ``lstat``, never following a link.
+
+    Every existing component under ``root`` must be a real directory, and the last
+    one a regular file (``kind="file"``) or directory (``kind="dir"``); a missing
+    component is fine (it will be created). ``rel`` may not leave ``root``.
+    (A local stand-in for the general path-confinement helper; same contract.)
+
+    Raises:
+        UnsafePathError: a component is a symlink, or of the wrong kind (a FIFO, a device...).
+    """
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        raise UnsafePathError(f"{rel!r} is not a path inside {root}")
+    path = root
+    for n, part in enumerate(parts):
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return root.joinpath(*parts)
+        last = n == len(parts) - 1
+        where = path.relative_to(root).as_posix()
+        if stat.S_ISLNK(mode):
+            raise UnsafePathError(f"{where} is a symbolic link: refusing to write or read through it")
+        wanted_file = last and kind == "file"
+        if wanted_file and not stat.S_ISREG(mode):
+            raise UnsafePathError(f"{where} is not a regular file: refusing to open it")
+        if not wanted_file and not stat.S_ISDIR(mode):
+            raise UnsafePathError(f"{where} is not a directory")
+    return path
+
+
+def _is_generated(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as f:
+            return GENERATED_MARK in f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _tree_files(root: Path, env: str) -> Iterator[str]:
+    """Relative paths of the ``.tf`` files under ``modules/<env>/`` (hidden dirs skipped), checked.
+
+    Raises:
+        UnsafePathError: a symlink, or a ``.tf`` that is not a regular file, is in the tree.
+    """
+    base = f"{MODULES_DIR}/{env}"
+    target = confined_path(root, base, kind="dir")
+    if not target.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(target):
+        here = Path(dirpath)
+        for name in list(dirnames):
+            rel = (here / name).relative_to(root).as_posix()
+            if name.startswith(".") and here == target:
+                dirnames.remove(name)
+                continue
+            confined_path(root, rel, kind="dir")
+        for name in filenames:
+            if name.endswith(".tf"):
+                rel = (here / name).relative_to(root).as_posix()
+                confined_path(root, rel)
+                yield (here / name).relative_to(target).as_posix()
+
+
+def _existing_generated(root: Path, env: str) -> set[str]:
+    target = root / MODULES_DIR / env
+    return {rel for rel in _tree_files(root, env) if _is_generated(target / rel)}
+
+
+def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
+    """Compare a rendered tree with ``modules/<env>/`` on disk (symlinks and non-regular files refused)."""
+    existing = _existing_generated(root, tree.env)
+    changes = []
+    for rel, text in sorted(tree.files.items()):
+        path = confined_path(root, f"{MODULES_DIR}/{tree.env}/{rel}")
+        if not path.exists():
+            changes.append(FileChange(rel, "create"))
+        elif path.read_text(encoding="utf-8") != text:
+            changes.append(FileChange(rel, "update"))
+        else:
+            changes.append(FileChange(rel, "identical"))
+    for rel in sorted(existing - set(tree.files)):
+        changes.append(FileChange(rel, "delete"))
+    return changes
+
+
+@contextmanager
+def render_lock(root: Path, env: str) -> Iterator[None]:
+    """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
+    lock_dir = root / RENDER_LOCK_DIR
+    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def unified_diff(root: Path, tree: RenderedTree) -> str:
+    """A unified diff from what is on disk to the fresh render ('' when identical)."""
+    target = root / MODULES_DIR / tree.env
+    chunks = []
+    for change in diff_tree(root, tree):
+        if change.action == "identical":
+            continue
+        path = target / change.path
+        old = path.read_text(encoding="utf-8") if change.action != "create" else ""
+        new = tree.files.get(change.path, "")
+        name = f"{MODULES_DIR}/{tree.env}/{change.path}"
+        chunks.append(
+            "".join(
+                difflib.unified_diff(
+                    old.splitlines(keepends=True),
+                    new.splitlines(keepends=True),
+                    fromfile=f"a/{name}" if change.action != "create" else "/dev/null",
+                    tofile=f"b/{name}" if change.action != "delete" else "/dev/null",
+                )
+            )
+        )
+    return "".join(chunks)
+
+
+def write_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
+    """Write ``tree`` into ``modules/<env>/``, touching only generated ``.tf`` files.
+
+    All new texts go to a temporary directory beside the target first, and each is
+    then moved into place with an atomic rename, so a failure never leaves a file
+    half-written. Stale generated files are removed; anything else is left alone.
+    One render of an environment at a time (a per-environment file lock); nothing
+    is written or read through a symlink, and nothing but regular files is opened.
+
+    Raises:
+        UnsafePathError: ``modules``, ``modules/<env>``, a subdirectory or a file is a
+            symlink, or a file is not a regular one.
+    """
+    with render_lock(root, tree.env):
+        return _write_tree_locked(root, tree)
+
+
+def _write_tree_locked(root: Path, tree: RenderedTree) -> list[FileChange]:
+    base = f"{MODULES_DIR}/{tree.env}"
+    changes = diff_tree(root, tree)
+    pending = [c for c in changes if c.action in ("create", "update")]
+    if pending:
+        target = confined_path(root, base, kind="dir")
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".render-", dir=target) as tmp:
+            staged = []
+            for change in pending:
+                tmp_path = Path(tmp) / change.path
+                tmp_path.parent.mkdir(parents=True, exist_ok=True)
+                tmp_path.write_text(tree.files[change.path], encoding="utf-8")
+                staged.append((tmp_path, change.path))
+            for tmp_path, rel in staged:
+                parent = confined_path(root, str(Path(base, rel).parent), kind="dir")
+                parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp_path, confined_path(root, f"{base}/{rel}"))
+    for change in changes:
+        if change.action == "delete":
+            path = confined_path(root, f"{base}/{change.path}")
+            path.unlink()
+            if path.parent != root / base and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+    return changes
+
+
+def check_tree(root: Path, tree: RenderedTree) -> None:
+    """Raise :class:`StaleTreeError` with a unified diff when ``modules/<env>/`` is stale."""
+    diff = unified_diff(root, tree)
+    if diff:
+        raise StaleTreeError(diff)
+
+
+def render_many(
+    root: Path, names: Iterable[str], *, check: bool, warn: Callable[[Problem], None] | None = None
+) -> dict[str, list[FileChange]]:
+    """Render (or, with ``check``, compare) several environments, validating all before writing any.
+
+    Args:
+        root: the project root.
+        names: the environments.
+        check: compare with ``modules/`` instead of writing.
+        warn: called with each warning of each environment (see :attr:`LoadedEnv.warnings`).
+
+    Returns:
+        The changes per environment: written ones, or with ``check`` the ones that would be.
+
+    Raises:
+        ConfigError: any environment is invalid (nothing is written).
+        StaleTreeError: with ``check``, some tree is stale; carries every diff.
+    """
+    loaded = [load_env(root, name) for name in names]
+    for env in loaded:
+        for problem in env.warnings:
+            if warn is not None:
+                warn(problem)
+    trees = [render_env(env) for env in loaded]
+    if check:
+        diff = "".join(unified_diff(root, tree) for tree in trees)
+        if diff:
+            raise StaleTreeError(diff)
+        return {tree.env: diff_tree(root, tree) for tree in trees}
+    return {tree.env: write_tree(root, tree) for tree in trees}
+
+
+def select_envs(root: Path, envs: Iterable[str], all_envs: bool) -> list[str]:
+    """The environments a command acts on: the named ones, or every one with ``--all``."""
+    names = list(envs)
+    if all_envs and names:
+        raise UsageError("give environment names or --all, not both")
+    if all_envs:
+        names = env_names(root)
+        if not names:
+            raise UsageError(f"no environments under {root / 'envs'}")
+    if not names:
+        raise UsageError("name an environment (e.g. dev) or use --all")
+    return names
+
+
+# ----------------------------------------------------------------- script
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python render.py ENV...|--all [--check] [--root DIR]``."""
+    parser = argparse.ArgumentParser(prog="render.py", description="Render envs/<env>.yaml into modules/<env>/.")
+    parser.add_argument("envs", nargs="*", metavar="ENV")
+    parser.add_argument("--all", action="store_true", help="every environment under envs/")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 with a diff when stale")
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project root (default: cwd)")
+    args = parser.parse_args(argv)
+    try:
+        results = render_many(
+            args.root,
+            select_envs(args.root, args.envs, args.all),
+            check=args.check,
+            warn=lambda problem: print(f"warning: {problem}", file=sys.stderr),
+        )
+    except StaleTreeError as err:
+        sys.stderr.write(err.diff)
+        print("modules/ is stale: run 'python render.py --all' and commit the result", file=sys.stderr)
+        return exit_code_for(err)
+    except HclforgeError as err:
+        print(f"error: {err}" if not hasattr(err, "problems") else str(err), file=sys.stderr)
+        return exit_code_for(err)
+    for env, changes in results.items():
+        for change in changes:
+            if change.action != "identical" and not args.check:
+                print(f"{change.action:>9}  {MODULES_DIR}/{env}/{change.path}")
+        print(f"{'up to date' if args.check else 'rendered'} {MODULES_DIR}/{env}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The wheel, installed into a fresh virtualenv, works outside the repository.
+
+No editable install and no repository on ``sys.path``: what a team gets from
+``pip install hclforge``. The project is made by ``hclforge new``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from hclforge import __version__
+from tests.conftest import ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.terraform, pytest.mark.emulator]
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist), str(ROOT)],
+        tmp_path,
+        dict(os.environ),
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = dist.glob("hclforge-*.whl")
+    assert wheel.name.startswith(f"hclforge-{__version__}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"hclforge", f"hclforge-{__version__}.dist-info"}
+    assert "hclforge/templates/ecs/main.tf.j2" in names
+    assert "hclforge/data/aws-prices.yaml" in names and "hclforge/data/hclforge-env.schema.json" in names
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    deps = _run([*pip, "-r", str(ROOT / "requirements.lock")], tmp_path, env)
+    assert deps.returncode == 0, deps.stderr[-2000:]
+    installed = _run([*pip, "--no-deps", str(wheel)], tmp_path, env)
+    assert installed.returncode == 0, installed.stderr
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    assert not (site / "cli").exists() and not (site / "render.py").exists()
+    assert not list(site.glob("__editable__*"))
+
+    hclforge = str(venv / "bin/hclforge")
+    project = tmp_path / "team"
+    assert _run([hclforge, "--version"], tmp_path, env).stdout.strip() == f"hclforge, version {__version__}"
+    assert _run([hclforge, "new", str(project)], tmp_path, env).returncode == 0
+    try:
+        for argv in (
+            [hclforge, "render", "--all"],
+            [hclforge, "validate", "local", "--no-routes"],
+            [hclforge, "plan", "dev", "--emulator"],
+            [hclforge, "plan", "local"],
+        ):
+            done = _run(argv, project, env)
+            assert done.returncode == 0, f"{argv[1:]}: {done.stdout}{done.stderr}"
+        assert "Plan for local:" in done.stdout and "total" in done.stdout
+        # The package's own code ran, not the repository's.
+        where = _run([str(venv / "bin/python"), "-c", "import hclforge; print(hclforge.__file__)"], project, env)
+        assert where.stdout.startswith(str(site))
+    finally:
+        _run([hclforge, "emulator", "stop"], project, env)
