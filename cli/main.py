@@ -387,7 +387,7 @@ def plan(
         result = ws.plan()
         if json_out is not None:
             json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(ws.terraform.show_json(result.plan_file)), encoding="utf-8")
+            json_out.write_text(json.dumps(ws.runner().show_json(result.plan_file)), encoding="utf-8")
         _print_summary(app, result.summary, fmt)
         if detailed_exitcode and result.summary.has_changes:
             raise ChangesPresent("the plan has changes")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hclforge import protect, render
-from hclforge.cli import ops
+from hclforge.cli import awsaccess
 from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace, protected_resources
 from hclforge.cli.settings import load_settings
@@ -174,9 +174,9 @@ def test_the_account_check_gives_up_on_a_dead_sts_endpoint_quickly_and_names_it(
         monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
         monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
         # The real bound: 3 attempts of at most connect + read timeout each, under 30 s.
-        cfg = ops.STS_CLIENT_CONFIG
+        cfg = awsaccess.STS_CLIENT_CONFIG
         assert cfg["retries"]["total_max_attempts"] * (cfg["connect_timeout"] + cfg["read_timeout"]) < 30
-        monkeypatch.setattr(ops, "STS_CLIENT_CONFIG", {**cfg, "connect_timeout": 1, "read_timeout": 1})
+        monkeypatch.setattr(awsaccess, "STS_CLIENT_CONFIG", {**cfg, "connect_timeout": 1, "read_timeout": 1})
         started = time.monotonic()
         with pytest.raises(TerraformError, match=f"STS at {endpoint}"):
             Workspace(load_settings(root), "demo").check_account()

@@ -1,0 +1,94 @@
+"""AWS access for one environment: the account guard and boto3 clients.
+
+On the emulator every client is the emulator's scrubbed one (nothing of the user's
+AWS setup is read); otherwise the environment's profile is used, after the account
+check when ``aws.account_id`` is set.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hclforge.cli import emulator
+from hclforge.errors import ConfigError, Problem, TerraformError
+
+if TYPE_CHECKING:
+    from hclforge.cli.ops import Workspace
+
+# The account check's STS call fails within 3 attempts x (3 s connect + 5 s read) = 24 s.
+STS_CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 3,
+    "read_timeout": 5,
+    "retries": {"total_max_attempts": 3, "mode": "standard"},
+}
+
+
+def check_account(ws: Workspace) -> None:
+    """Refuse credentials of another AWS account, before terraform runs.
+
+    Applies when ``aws.account_id`` is set and the target is not the emulator.
+
+    Raises:
+        ConfigError: the credentials belong to another account (exit 2).
+        TerraformError: the caller's account cannot be found out.
+    """
+    cfg = ws.loaded.config
+    if cfg.aws.account_id is None or ws.on_emulator:
+        return
+    import boto3
+    import botocore.exceptions
+    from botocore.config import Config
+
+    endpoint = "STS"
+    try:
+        session = boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+        client = session.client("sts", config=Config(**STS_CLIENT_CONFIG))
+        endpoint = str(client.meta.endpoint_url)
+        actual = client.get_caller_identity()["Account"]
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
+        raise TerraformError(
+            f"cannot check the AWS account before running terraform: STS at {endpoint}: {err}"
+        ) from None
+    if actual != cfg.aws.account_id:
+        file, line = ws.loaded.origins.get(("aws", "account_id"), (f"envs/{ws.env}.yaml", 0))
+        raise ConfigError(
+            [
+                Problem(
+                    file,
+                    line,
+                    "aws.account_id",
+                    f"your credentials are for AWS account {actual}, not {cfg.aws.account_id}; "
+                    "refusing before terraform runs (check AWS_PROFILE / aws.profile)",
+                )
+            ]
+        )
+
+
+class EmulatorSession:
+    """A boto3-session look-alike whose clients all talk to the emulator, with its scrubbed session."""
+
+    def __init__(self, emu: emulator.Emulator, region: str) -> None:
+        self.emu = emu
+        self.region = region
+
+    def client(self, service: str, **_kwargs: Any) -> Any:
+        return self.emu.client(service, self.region)
+
+
+def session(ws: Workspace) -> Any:
+    """A boto3 session (or look-alike) for the environment: the emulator's, or the profile's."""
+    cfg = ws.loaded.config
+    if ws.on_emulator:
+        return EmulatorSession(emulator.start(ws.settings.state_dir, ws.settings.emulator_port), cfg.aws.region)
+    import boto3
+
+    ws.check_account()
+    return boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
+
+
+def bootstrap(ws: Workspace) -> None:
+    """Create the environment's S3 state bucket (and lock table), idempotently."""
+    from hclforge.cli.bootstrap import bootstrap as make
+
+    ws.check_account()
+    make(ws.loaded.config, session(ws), ws.info, tls_only=not ws.on_emulator)

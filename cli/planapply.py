@@ -1,0 +1,192 @@
+"""Plan, apply and destroy of a :class:`~hclforge.cli.ops.Workspace`: the commands that change things.
+
+A plan is bound to what was reviewed (:mod:`~hclforge.cli.binding`) and refused when
+it would destroy what a protected environment keeps (:mod:`hclforge.protect`);
+apply and destroy run terraform detached (:mod:`~hclforge.cli.runs`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hclforge import protect
+from hclforge.cli import binding, runs
+from hclforge.cli.private import private_dir, write_private
+from hclforge.cli.summary import Summary, summarize_events
+from hclforge.cli.workcopy import protected_addresses
+from hclforge.errors import PlanRefused, TerraformError, UsageError
+
+if TYPE_CHECKING:
+    from hclforge.cli.ops import Confirm, ConfirmPlan, PlanResult, Workspace
+
+
+def plan(ws: Workspace) -> PlanResult:
+    """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
+
+    What the plan is bound to (YAML, tree, provider lock, target, state lineage
+    and serial) is read *before* terraform plans, so a change made while it plans
+    makes the saved plan stale, never silently part of it. The plan file's own
+    SHA-256 and the environment's name are recorded beside it.
+
+    The summary comes from the ``-json`` event stream. The plan's ``show -json``
+    is written to ``plan.json`` beside it just after the command returns.
+
+    Raises:
+        PlanRefused: a protected environment's plan deletes or replaces a
+            protected resource, or the state changed while planning.
+    """
+    ws.check_account()
+    runs.settle_interrupted_run(ws)
+    ws.init()
+    private_dir(ws.files_dir)
+    ws.plan_meta_file.unlink(missing_ok=True)
+    ws.plan_json_file.unlink(missing_ok=True)
+    tf = ws.runner()
+    bound = binding.freshness(ws)
+    prior = ws.state_doc()
+    state_before = binding.state_key(prior)
+    guarded = ws.loaded.config.protect and not ws.allow_replace
+    # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
+    removed = protect.removed_blocks(prior, protected_addresses(ws.tree_dir)) if guarded else []
+    try:
+        with ws.streaming(f"Planning {ws.env}", None, progress=False):
+            tf.plan(ws.plan_file, events=True)
+    except TerraformError as err:
+        blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
+        if blocked:
+            raise refuse_protected(ws, sorted({*blocked, *removed})) from None
+        raise
+    if guarded:
+        blocked = sorted({*protect.refused(protect.changes_of_events(tf.last_events)), *removed})
+        if blocked:
+            ws.plan_file.unlink(missing_ok=True)
+            raise refuse_protected(ws, blocked)
+    planned_state = binding.plan_state(ws.plan_file)
+    if planned_state != state_before:
+        ws.plan_file.unlink(missing_ok=True)
+        raise PlanRefused(f"the state of {ws.env} changed while planning; run 'hclforge plan {ws.env}' again")
+    summary = summarize_events(ws.env, tf.last_events, ws.loaded.config.services)
+    meta = {
+        **bound,
+        "state": state_before,
+        "plan_sha256": binding.sha256_file(ws.plan_file),
+        "terraform": binding.plan_terraform_version(ws.plan_file),
+        "created": time.time(),
+        "summary": summary.to_json(),
+    }
+    write_private(ws.plan_meta_file, json.dumps(meta, indent=2))
+    tf.show_json_detached(ws.plan_file, ws.plan_json_file)
+    from hclforge.cli.ops import PlanResult
+
+    return PlanResult(ws.plan_file, summary)
+
+
+def refuse_protected(ws: Workspace, addresses: list[str]) -> PlanRefused:
+    listed = "\n".join(f"  ! {a}" for a in addresses)
+    return PlanRefused(
+        f"{ws.env} is protected (protect: true) and the plan would destroy or replace:\n{listed}\n"
+        f"nothing was changed; to allow it once: hclforge apply {ws.env} --allow-replace"
+    )
+
+
+def apply(ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan) -> Summary:
+    """Apply the saved plan when it is fresh; otherwise plan again and ask.
+
+    Raises:
+        UsageError: confirmation is needed but there is no terminal to ask on.
+        PlanRefused: the saved plan is stale and there is no terminal to re-plan
+            and confirm on, or the user said no.
+    """
+    if not auto_approve and not interactive:
+        raise UsageError(
+            f"apply needs confirmation and there is no terminal: run 'hclforge apply {ws.env} --auto-approve' "
+            f"(make apply ENV={ws.env} AUTO_APPROVE=1) to apply without asking"
+        )
+    ws.check_account()
+    runs.settle_interrupted_run(ws)
+    ws.render()
+    ws.prepare_workdir()
+    problem = binding.saved_plan_problem(ws)
+    if problem is None:
+        summary = ws.load_saved_summary()
+        ws.info(f"applying the saved plan {ws.rel(ws.plan_file)}")
+    else:
+        if problem != "there is no saved plan":
+            if auto_approve and not interactive:
+                raise PlanRefused(f"the saved plan is stale: {problem}; run 'hclforge plan {ws.env}' again")
+            ws.info(f"the saved plan is stale: {problem}; planning again")
+        summary = ws.plan().summary
+    if not summary.has_changes:
+        ws.info("no changes to apply")
+        ws.discard_plan()
+        return summary
+    if not auto_approve and not confirm(summary):
+        raise PlanRefused("apply cancelled; nothing was changed")
+    t = summary.totals
+    # A replacement finishes twice in the event stream: its destroy and its create.
+    steps = t["create"] + t["update"] + t["delete"] + 2 * t["replace"]
+    # terraform applies a private copy whose bytes are the ones checked: the saved
+    # file cannot be swapped between the check and the apply.
+    meta = binding.read_json(ws.plan_meta_file) or {}
+    applying = ws.files_dir / f"applying.{os.getpid()}.tfplan"
+    shutil.copyfile(ws.plan_file, applying)
+    os.chmod(applying, 0o600)
+    if binding.sha256_file(applying) != meta.get("plan_sha256"):
+        applying.unlink(missing_ok=True)
+        raise PlanRefused(f"the plan file {ws.rel(ws.plan_file)} changed while being applied; nothing was")
+    try:
+        with ws.streaming(f"Applying {ws.env}", steps) as events:
+            runs.run_detached(ws, "apply", meta.get("plan_sha256"), events, applying)
+    finally:
+        applying.unlink(missing_ok=True)
+    ws.discard_plan()
+    return summary
+
+
+def destroy(
+    ws: Workspace,
+    *,
+    auto_approve: bool,
+    interactive: bool,
+    confirm: Confirm,
+    force: bool = False,
+    typed_name: Callable[[], str] | None = None,
+    yes_i_mean: bool = False,
+) -> None:
+    """Destroy the environment's resources, after confirmation.
+
+    A protected environment (protect: true) needs ``force`` and then the
+    environment's name typed, or ``yes_i_mean`` (``--yes-i-mean-ENV``) without a
+    terminal; its ``prevent_destroy`` is lifted on a copy of the tree.
+    """
+    if ws.loaded.config.protect:
+        if not force:
+            raise UsageError(
+                f"{ws.env} is protected (protect: true): destroy needs --force, then the environment name "
+                f"typed (or --force --yes-i-mean-{ws.env} without a terminal)"
+            )
+        if not yes_i_mean:
+            if not interactive or typed_name is None:
+                raise UsageError(f"no terminal to type the name on: add --yes-i-mean-{ws.env} to destroy {ws.env}")
+            if typed_name() != ws.env:
+                raise PlanRefused("the name typed does not match; nothing was destroyed")
+        assert not ws.has_runner, "allow_replace must be set before the runner is made"
+        ws.allow_replace = True
+    elif not auto_approve and not interactive:
+        raise UsageError(
+            f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {ws.env} --auto-approve'"
+        )
+    ws.check_account()
+    runs.settle_interrupted_run(ws)
+    ws.init()
+    if not ws.loaded.config.protect and not auto_approve and not confirm(f"Destroy every resource of {ws.env}?"):
+        raise PlanRefused("destroy cancelled; nothing was changed")
+    with ws.streaming(f"Destroying {ws.env}", None) as events:
+        runs.run_detached(ws, "destroy", None, events)
+    ws.discard_plan()

@@ -1,0 +1,149 @@
+"""Apply and destroy run detached from hclforge, and are accounted for if hclforge dies.
+
+terraform runs in its own session with its output in a log hclforge tails
+(:class:`~hclforge.cli.terraform.Detached`), so killing hclforge never cuts it off
+mid-apply. While it runs, ``running.json`` records it; the next command that finds a
+record whose hclforge is gone waits for that terraform, says how it ended, and
+throws away the plan it spent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hclforge.cli import emulator
+from hclforge.cli.binding import read_json
+from hclforge.cli.private import write_private
+from hclforge.cli.terraform import Detached
+
+if TYPE_CHECKING:
+    from hclforge.cli.ops import Workspace
+
+RUNNING_NOTE = "running.json"
+
+
+def owner_alive(note: dict[str, Any]) -> bool:
+    """Whether the hclforge that recorded a running apply is still alive (and so watching it)."""
+    owner, start = note.get("hclforge_pid"), note.get("hclforge_start_time")
+    return isinstance(owner, int) and isinstance(start, int) and emulator.same_process(owner, start)
+
+
+def run_outcome(log: Path) -> str:
+    """How a terraform run ended, read from its log: ``finished``, ``failed`` or ``interrupted``."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "interrupted"
+    events = [e for e in (_json_line(line) for line in text.splitlines()) if e is not None]
+    if any(e.get("type") == "diagnostic" and e.get("diagnostic", {}).get("severity") == "error" for e in events):
+        return "failed"
+    if any(e.get("type") == "change_summary" for e in events) or re.search(
+        r"^(Apply|Destroy) complete!", text, flags=re.M
+    ):
+        return "finished"
+    if re.search(r"^Error: ", text, flags=re.M):
+        return "failed"
+    return "interrupted"
+
+
+def _json_line(line: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def running_note(ws: Workspace) -> Path:
+    """The record of a running apply or destroy on this environment's state."""
+    return ws.files_dir / (f"emulator-{RUNNING_NOTE}" if ws.emulator_copy else RUNNING_NOTE)
+
+
+def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
+    """Report, and wait for, an apply or destroy that an earlier hclforge started and did not see end.
+
+    If it still runs, this waits for it; then it says how it ended, from its log,
+    and forgets the record. A run whose hclforge is still alive is left to it (the
+    state lock refuses a second run). Returns the record (None when there was none,
+    or it is still watched).
+    """
+    path = running_note(ws)
+    note = read_json(path)
+    if note is None:
+        path.unlink(missing_ok=True)
+        return None
+    if owner_alive(note):
+        return None
+    pid = int(note.get("pid", 0))
+    start = note.get("start_time")
+    start_time = int(start) if start is not None else None
+    what = f"an {note.get('command', 'apply')} of {ws.env} started at {note.get('started', '?')} by pid {pid}"
+    log = note.get("log", "?")
+    if emulator.same_process(pid, start_time):
+        ws.info(f"{what} is still running (hclforge pid {note.get('hclforge_pid')} stopped); its log is {log}")
+        ws.info("waiting for it to finish before going on")
+        while emulator.same_process(pid, start_time):
+            time.sleep(1)
+    told = {
+        "finished": "finished after hclforge stopped watching it",
+        "failed": "failed after hclforge stopped watching it",
+        "interrupted": "was interrupted before it finished",
+    }[run_outcome(Path(log))]
+    ws.info(f"{what} {told}; its log is {log}")
+    plan_sha = note.get("plan_sha256")
+    meta = read_json(ws.plan_meta_file)
+    if plan_sha and meta is not None and meta.get("plan_sha256") == plan_sha:
+        # That plan was (partly) applied: it is spent, and a new one starts from the state it left.
+        ws.discard_plan()
+        ws.info("its saved plan is spent; planning again from the state it left")
+    if note.get("plan"):
+        Path(note["plan"]).unlink(missing_ok=True)
+    path.unlink(missing_ok=True)
+    return note
+
+
+def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool, plan: Path | None = None) -> None:
+    """Run apply (``plan`` given) or destroy detached from hclforge, recorded while it runs.
+
+    Its output goes to a log of its own while it runs, renamed ``<command>.log``
+    once hclforge has seen it end. A record another live hclforge holds is left
+    alone (that run's terraform holds the state lock; this one will fail on it).
+    """
+    log = ws.files_dir / f"{command}.{os.getpid()}.log"
+    path = running_note(ws)
+    held = read_json(path)
+    owned = not (held and owner_alive(held))
+
+    def record(pid: int) -> None:
+        note = {
+            "command": command,
+            "pid": pid,
+            "start_time": emulator.process_start_time(pid),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "hclforge_pid": os.getpid(),
+            "hclforge_start_time": emulator.process_start_time(os.getpid()),
+            "log": str(log),
+            "plan": str(plan) if plan else None,
+            "plan_sha256": plan_sha,
+        }
+        if owned:
+            write_private(path, json.dumps(note, indent=2))
+
+    detached = Detached(log, on_start=record)
+    try:
+        if plan is not None:
+            ws.runner().apply_plan(plan, events=events, detached=detached)
+        else:
+            ws.runner().destroy(events=events, detached=detached)
+    finally:
+        # Reached only once terraform has exited: hclforge saw it end.
+        if owned:
+            path.unlink(missing_ok=True)
+        for done in (log, log.with_name(log.name + ".stderr")):
+            if done.is_file():
+                done.replace(ws.files_dir / done.name.replace(f".{os.getpid()}.log", ".log"))
