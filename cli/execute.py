@@ -11,10 +11,13 @@ from __future__ import annotations
 import shlex
 import shutil
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hclforge.errors import UsageError
 from hclforge.model import EnvConfig
+
+if TYPE_CHECKING:
+    from hclforge.cli.ops import Workspace
 
 SESSION_MANAGER_PLUGIN = "session-manager-plugin"
 
@@ -99,3 +102,12 @@ def exec_plan(cfg: EnvConfig, ecs: Any, service: str, command: list[str], *, end
         if shutil.which(tool) is None
     ]
     return ExecPlan(argv, env, missing)
+
+
+def exec_plan_for(ws: Workspace, service: str, command: list[str]) -> ExecPlan:
+    """:func:`exec_plan` for a workspace: its config, its ECS client, the emulator's endpoint on the emulator."""
+    from hclforge.cli import emulator
+
+    check_exec_enabled(ws.loaded.config, service)
+    endpoint = emulator.start(ws.settings.state_dir, ws.settings.emulator_port).endpoint if ws.on_emulator else None
+    return exec_plan(ws.loaded.config, ws.aws_client("ecs"), service, command, endpoint=endpoint)

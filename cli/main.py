@@ -251,7 +251,7 @@ def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> 
 def validate(app: App, envs: tuple[str, ...], all_envs: bool, no_routes: bool) -> None:
     """Check schema, domain rules, terraform validate, and the request path (routes)."""
     from hclforge import render as renderer
-    from hclforge.cli.ops import validate_env
+    from hclforge.cli.multi import validate_env
     from hclforge.errors import BrokenPath, TerraformError
 
     failed, broken = [], []
@@ -392,7 +392,7 @@ def plan(
         if detailed_exitcode and result.summary.has_changes:
             raise ChangesPresent("the plan has changes")
         return
-    from hclforge.cli.ops import plan_many
+    from hclforge.cli.multi import plan_many
     from hclforge.errors import TerraformError
 
     failed: list[HclforgeError] = []
@@ -527,9 +527,10 @@ def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) 
 @pass_app
 def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulator: bool) -> None:
     """ECS Exec into a running task of SERVICE: hclforge exec ENV SERVICE [-- CMD...] (default /bin/sh)."""
+    from hclforge.cli.execute import exec_plan_for
     from hclforge.errors import ToolMissing
 
-    plan = app.workspace(env, emulator=emulator, stream=False).exec_plan(service, list(command))
+    plan = exec_plan_for(app.workspace(env, emulator=emulator, stream=False), service, list(command))
     if plan.missing:
         click.echo(plan.command_line)
         raise ToolMissing("to run the command above, install: " + "; ".join(plan.missing))

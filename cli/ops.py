@@ -19,17 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hclforge import render
-from hclforge.cli import awsaccess, binding, emulator
+from hclforge.cli import awsaccess, binding, emulator, localstate, planapply
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.settings import Settings
 from hclforge.cli.summary import Drift, Summary, drift_of, from_json
 from hclforge.cli.terraform import LineSink, Terraform, file_digest
 from hclforge.cli.tfconfig import write_cli_config
-from hclforge.cli.workcopy import LOCK_FILE, overrides_for, protected_addresses, sync_copy
+from hclforge.cli.workcopy import LOCK_FILE, overrides_for, sync_copy
 from hclforge.config import LoadedEnv, load_env
 
 if TYPE_CHECKING:
-    from hclforge.cli.execute import ExecPlan
     from hclforge.routes import PathReport
 
 Confirm = Callable[[str], bool]
@@ -176,7 +175,7 @@ class Workspace:
             if self.on_emulator:
                 emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
                 base_env = emu.environ(self.loaded.config.aws.region)
-                self._void_stale_emulator_state(emu)
+                localstate.void_stale(self, emu)
             self._runner = self._make_runner(self.work_dir, self.data_dir, base_env)
         return self._runner
 
@@ -187,7 +186,7 @@ class Workspace:
 
     def _make_runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
         private_dir(self.settings.state_dir)
-        self._privatize_state()
+        localstate.privatize(self)
         env = {
             "TF_CLI_CONFIG_FILE": str(write_cli_config(self.settings)),
             "TF_DATA_DIR": str(data_dir),
@@ -228,35 +227,6 @@ class Workspace:
         if state is not None:
             return binding.read_json(state) if state.is_file() else None
         return self.runner().state_pull()
-
-    def _privatize_state(self) -> None:
-        """Make local state written before hclforge kept it private (0644 then) 0600 now."""
-        state = self.local_state_file()
-        if state is None or not state.parent.is_dir():
-            return
-        if state.parent.is_relative_to(self.settings.state_dir):
-            private_dir(state.parent)
-        for path in state.parent.glob(state.name + "*"):
-            if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-
-    def _void_stale_emulator_state(self, emu: emulator.Emulator) -> None:
-        """Set aside local state written against an earlier emulator process.
-
-        The emulator keeps everything in memory, so after a restart that state
-        lists resources that no longer exist, and refreshing them makes the
-        provider retry for minutes.
-        """
-        state = self.local_state_file()
-        if state is None or not emu.generation:
-            return
-        marker = state.with_name(state.name + ".emulator")
-        seen = marker.read_text(encoding="utf-8") if marker.is_file() else ""
-        if seen != emu.generation:
-            if state.is_file() and seen:
-                state.replace(state.with_name(f"{state.name}.void-{seen}"))
-                self.info(f"the emulator was restarted: its resources are gone, so {self.env} starts from empty state")
-            write_private(marker, emu.generation)
 
     def prepare_workdir(self) -> None:
         if not self.uses_copy:
@@ -308,11 +278,10 @@ class Workspace:
 
     # ------------------------------------------------------------ plan
 
-    def plan(self) -> PlanResult:
-        """Render if stale, init if needed, ``plan -out``, bound to what was reviewed (:func:`cli.planapply.plan`)."""
-        from hclforge.cli import planapply
-
-        return planapply.plan(self)
+    # Plan, apply and destroy: see cli/planapply.py.
+    plan = planapply.plan
+    apply = planapply.apply
+    destroy = planapply.destroy
 
     def load_saved_summary(self) -> Summary:
         meta = binding.read_json(self.plan_meta_file) or {}
@@ -328,35 +297,6 @@ class Workspace:
             path.unlink(missing_ok=True)
 
     # ------------------------------------------------------------ apply, destroy
-
-    def apply(self, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan) -> Summary:
-        """Apply the saved plan when it is fresh; otherwise plan again and ask (see :func:`cli.planapply.apply`)."""
-        from hclforge.cli import planapply
-
-        return planapply.apply(self, auto_approve=auto_approve, interactive=interactive, confirm=confirm)
-
-    def destroy(
-        self,
-        *,
-        auto_approve: bool,
-        interactive: bool,
-        confirm: Confirm,
-        force: bool = False,
-        typed_name: Callable[[], str] | None = None,
-        yes_i_mean: bool = False,
-    ) -> None:
-        """Destroy the environment's resources, after confirmation (see :func:`cli.planapply.destroy`)."""
-        from hclforge.cli import planapply
-
-        planapply.destroy(
-            self,
-            auto_approve=auto_approve,
-            interactive=interactive,
-            confirm=confirm,
-            force=force,
-            typed_name=typed_name,
-            yes_i_mean=yes_i_mean,
-        )
 
     def bootstrap(self) -> None:
         """Create the environment's S3 state bucket (and lock table), idempotently."""
@@ -383,16 +323,6 @@ class Workspace:
         """A boto3 client for this environment: the emulator's, or the profile's in the real account."""
         return awsaccess.session(self).client(service)
 
-    def exec_plan(self, service: str, command: list[str]) -> ExecPlan:
-        """The ``aws ecs execute-command`` line for a running task of ``service`` (see :mod:`cli.execute`)."""
-        from hclforge.cli.execute import check_exec_enabled, exec_plan
-
-        check_exec_enabled(self.loaded.config, service)
-        endpoint = (
-            emulator.start(self.settings.state_dir, self.settings.emulator_port).endpoint if self.on_emulator else None
-        )
-        return exec_plan(self.loaded.config, self.aws_client("ecs"), service, command, endpoint=endpoint)
-
     def routes(self) -> PathReport:
         """Plan, then follow every route and ``calls`` edge through the plan's JSON."""
         from hclforge.routes import check_paths
@@ -413,24 +343,3 @@ class Workspace:
         runner.sink = None
         runner.run("init", backend=False, stream=False)
         return runner.validate()
-
-
-# Kept importable from here for callers of the former single module.
-from hclforge.cli.awsaccess import STS_CLIENT_CONFIG  # noqa: E402
-from hclforge.cli.awsaccess import EmulatorSession as _EmulatorSession  # noqa: E402
-from hclforge.cli.multi import EnvOutcome, plan_many, validate_env  # noqa: E402
-from hclforge.cli.workcopy import OVERRIDE_FILE, emulator_override, protected_resources  # noqa: E402
-
-__all__ = [
-    "OVERRIDE_FILE",
-    "STS_CLIENT_CONFIG",
-    "EnvOutcome",
-    "PlanResult",
-    "Workspace",
-    "_EmulatorSession",
-    "emulator_override",
-    "plan_many",
-    "protected_addresses",
-    "protected_resources",
-    "validate_env",
-]

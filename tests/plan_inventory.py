@@ -31,9 +31,9 @@ import tftest
 import yaml
 
 from hclforge.cli import emulator
-from hclforge.cli.ops import OVERRIDE_FILE, emulator_override
 from hclforge.cli.settings import load_settings
 from hclforge.cli.tfconfig import write_cli_config
+from hclforge.cli.workcopy import OVERRIDE_FILE, emulator_override
 from hclforge.config import load_env
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ def test_prevent_destroy_is_rendered_on_long_lived_resources_of_protected_envs()
     text = "".join(prod.values())
     assert text.count("prevent_destroy = true") == 1 + 1 + 1 + 3  # cluster, namespace, api, 3 log groups
     assert "prevent_destroy" not in "".join(dev.values())
-    from hclforge.cli.ops import protected_addresses
+    from hclforge.cli.workcopy import protected_addresses
 
     addresses = protected_addresses(ROOT / "modules/prod")
     assert "module.ecs.aws_ecs_cluster.this" in addresses
@@ -76,7 +76,7 @@ def test_replacing_a_protected_resource_needs_allow_replace(guarded: Path, capsy
     # The tree itself (prevent_destroy in place) agrees with the state afterwards.
     code, text = _run(guarded, capsys, "plan", "guarded", "--detailed-exitcode")
     assert code == 0, text
-    assert not list((guarded / "modules/guarded").rglob("hclforge_override.tf"))
+    assert not list((guarded / "modules/guarded").rglob("hclforge_override.tf*"))
 
     # Destroy: --force, then the name typed, or --yes-i-mean-ENV without a terminal.
     code, text = _run(guarded, capsys, "destroy", "guarded", "--auto-approve")

@@ -50,9 +50,9 @@ def test_bootstrap_is_idempotent_and_hardens_the_bucket(shared: Path, capsys) ->
 
 def test_bootstrap_puts_a_tls_only_policy_and_a_lock_table_on_aws(shared: Path) -> None:
     """What real AWS gets, against the emulator: the TLS-only policy and a DynamoDB lock table."""
+    from hclforge.cli.awsaccess import EmulatorSession as _EmulatorSession
     from hclforge.cli.bootstrap import bootstrap
     from hclforge.cli.emulator import Emulator
-    from hclforge.cli.ops import _EmulatorSession
     from hclforge.config import load_env
 
     main(["--root", str(shared), "emulator", "start"])

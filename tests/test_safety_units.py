@@ -15,9 +15,10 @@ import pytest
 from hclforge import protect, render
 from hclforge.cli import awsaccess
 from hclforge.cli.main import main
-from hclforge.cli.ops import Workspace, protected_resources
+from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
 from hclforge.cli.summary import summarize, summarize_events
+from hclforge.cli.workcopy import protected_resources
 from hclforge.errors import (
     EXIT_SIGHUP,
     EXIT_SIGINT,

@@ -1,0 +1,42 @@
+"""Local state files of a workspace: kept private, and set aside when the emulator restarted."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hclforge.cli.private import private_dir, write_private
+
+if TYPE_CHECKING:
+    from hclforge.cli.emulator import Emulator
+    from hclforge.cli.ops import Workspace
+
+
+def privatize(ws: Workspace) -> None:
+    """Make local state written before hclforge kept it private (0644 then) 0600 now."""
+    state = ws.local_state_file()
+    if state is None or not state.parent.is_dir():
+        return
+    if state.parent.is_relative_to(ws.settings.state_dir):
+        private_dir(state.parent)
+    for path in state.parent.glob(state.name + "*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
+def void_stale(ws: Workspace, emu: Emulator) -> None:
+    """Set aside local state written against an earlier emulator process.
+
+    The emulator keeps everything in memory, so after a restart that state
+    lists resources that no longer exist, and refreshing them makes the
+    provider retry for minutes.
+    """
+    state = ws.local_state_file()
+    if state is None or not emu.generation:
+        return
+    marker = state.with_name(state.name + ".emulator")
+    seen = marker.read_text(encoding="utf-8") if marker.is_file() else ""
+    if seen != emu.generation:
+        if state.is_file() and seen:
+            state.replace(state.with_name(f"{state.name}.void-{seen}"))
+            ws.info(f"the emulator was restarted: its resources are gone, so {ws.env} starts from empty state")
+        write_private(marker, emu.generation)
