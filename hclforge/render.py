@@ -44,6 +44,7 @@ from hclforge.errors import (
     exit_code_for,
 )
 from hclforge.model import EnvConfig
+from hclforge.protect import PROTECTED_TYPES
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
 
@@ -284,6 +285,7 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "aws_provider_version": AWS_PROVIDER_VERSION,
         "emulator_account_id": EMULATOR_ACCOUNT_ID,
         "route_address": route_address,
+        "protected_types": PROTECTED_TYPES,
         "secret_arns": {
             "secretsmanager": [a for a in secret_arns if a.split(":")[2] == "secretsmanager"],
             "ssm": [a for a in secret_arns if a.split(":")[2] == "ssm"],
