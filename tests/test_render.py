@@ -23,7 +23,30 @@ def test_committed_modules_equal_a_fresh_render(env: str) -> None:
 
 @pytest.mark.parametrize("env", EXAMPLE_ENVS)
 def test_render_is_deterministic(env: str) -> None:
-    assert render.render(ROOT, env).files == render.render(ROOT, env).files
+    """Two processes with different hash seeds render byte-identical trees (no set or dict order leaks)."""
+    import hashlib
+    import json
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import hashlib, json, sys; from pathlib import Path; from hclforge import render; "
+        "files = render.render(Path(sys.argv[1]), sys.argv[2]).files; "
+        "print(hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", probe, str(ROOT), env],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "4242")
+    }
+    files = render.render(ROOT, env).files
+    assert digests == {hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()}
 
 
 @pytest.mark.parametrize("env", EXAMPLE_ENVS)
