@@ -99,11 +99,10 @@ def parse_confirmation_flag(env: str, extra_args: Iterable[str]) -> bool:
     flag = f"--yes-i-mean-{env}"
     args = list(extra_args)
     for arg in args:
-        if arg != flag:
-            hint = (
-                f" (to confirm destroying {env} without a terminal: --force {flag})"
-                if arg.startswith("--yes-i-mean-")
-                else ""
-            )
-            raise UsageError(f"no such option: {arg}{hint}")
+        if arg == flag:
+            continue
+        if not arg.startswith("-"):
+            raise UsageError(f"unexpected extra argument: {arg}")
+        hint = f" (to confirm destroying {env} without a terminal: --force {flag})" if arg.startswith("--yes-") else ""
+        raise UsageError(f"no such option: {arg}{hint}")
     return flag in args
