@@ -224,8 +224,14 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
 @pytest.mark.terraform
 @pytest.mark.emulator
 def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> None:
-    code, out, err = run(repo, capsys, "plan", "--all", "--emulator", "--jobs", "3", "--detailed-exitcode")
+    scans = repo / "scans"
+    code, out, err = run(
+        repo, capsys, "plan", "--all", "--emulator", "--jobs", "3", "--detailed-exitcode", "--allow-replace",
+        "--json-out", str(scans / "{env}.json"),
+    )  # fmt: skip
     assert code == 3, err
+    assert sorted(p.name for p in scans.iterdir()) == ["dev.json", "local.json", "prod.json"]
+    assert all("planned_values" in json.loads(p.read_text()) for p in scans.iterdir())
     blocks = [b for b in out.split("\n\n") if b.strip()]
     assert sorted(b.splitlines()[0] for b in blocks) == ["Plan for dev:", "Plan for local:", "Plan for prod:"]
     for block in blocks:
@@ -233,6 +239,49 @@ def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> No
         assert lines[1].startswith("module ") and lines[-1].startswith("total"), block
     status = json.loads((repo / ".hclforge/emulator.json").read_text())
     assert isinstance(status["port"], int)  # one emulator, shared by the three plans
+
+
+def test_plan_all_json_out_needs_one_file_per_environment(repo: Path, capsys) -> None:
+    code, _, err = run(repo, capsys, "plan", "--all", "--emulator", "--json-out", str(repo / "plan.json"))
+    assert code == 2
+    assert "error: --json-out with --all needs {env} in the path, e.g. plans/{env}.json" in err
+    assert not (repo / ".hclforge/envs").exists()  # refused before anything was planned
+
+
+def test_plan_all_passes_allow_replace_and_json_out_to_every_environment(tmp_path: Path, monkeypatch) -> None:
+    from hclforge.cli import batch
+    from hclforge.cli.ops import PlanResult
+
+    made: list[tuple[str, bool]] = []
+
+    class FakeTerraform:
+        def show_json(self, plan_file: Path) -> dict[str, str]:
+            return {"plan": plan_file.name}
+
+    class FakeWorkspace:
+        terraform = FakeTerraform()
+
+        def __init__(self, _settings: object, env: str, *, allow_replace: bool, **_kwargs: object) -> None:
+            self.env = env
+            made.append((env, allow_replace))
+
+        def plan(self) -> PlanResult:
+            return PlanResult(tmp_path / f"{self.env}.tfplan", summarize(self.env, {}, []))
+
+    monkeypatch.setattr(batch, "Workspace", FakeWorkspace)
+    shown: list[str] = []
+    out = tmp_path / "out/{env}.json"
+    batch.plan_all(
+        object(),
+        ["dev", "prod"],
+        show=lambda outcome: shown.append(outcome.env),
+        emulator=True,
+        allow_replace=True,
+        json_out=out,
+        jobs=2,
+    )
+    assert sorted(made) == [("dev", True), ("prod", True)] and sorted(shown) == ["dev", "prod"]
+    assert json.loads((tmp_path / "out/prod.json").read_text()) == {"plan": "prod.tfplan"}
 
 
 def test_plan_all_config_error_exits_2(repo: Path, capsys) -> None:
