@@ -14,12 +14,10 @@ tokens, endpoint overrides, CA bundles, proxies) never reaches it.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from hclforge.cli.private import private_dir, write_private
+from hclforge.cli.procs import alive
+from hclforge.cli.procs import process_start_time as process_start_time
+from hclforge.cli.procs import stop_pid as stop_pid
 from hclforge.errors import EmulatorError
 from hclforge.shims import emulator_process_env
 
@@ -167,55 +168,6 @@ def healthy(port: int, timeout: float = 2.0) -> bool:
         return False
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 1:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def process_start_time(pid: int) -> int | None:
-    """When process ``pid`` started, as a number that differs for a reused pid; None when it is gone.
-
-    On Linux: clock ticks since boot, /proc/PID/stat field 22. Elsewhere (no /proc):
-    seconds since the epoch from ``ps -o lstart=``.
-    """
-    if pid <= 0:
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return None if Path("/proc/self/stat").exists() else _ps_start_time(pid)
-    except OSError:
-        return None
-    # Field 2 (the command name) is in parentheses and may hold spaces: split after its last ')'.
-    fields = stat[stat.rfind(")") + 2 :].split()
-    try:
-        return int(fields[19])  # field 22 of the whole line
-    except (IndexError, ValueError):
-        return None
-
-
-def _ps_start_time(pid: int) -> int | None:
-    try:
-        out = subprocess.run(
-            ["ps", "-o", "lstart=", "-p", str(pid)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "LC_ALL": "C"},
-            timeout=10,
-            check=False,
-        ).stdout.strip()
-        return int(time.mktime(time.strptime(out, "%a %b %d %H:%M:%S %Y")))
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-
-
 def _has_token(pid: int, token: str) -> bool:
     if not Path("/proc/self/environ").exists():
         return True  # no /proc to read it from: pid and start time carry the identity
@@ -233,7 +185,7 @@ def same_process(pid: int, start_time: int | None, token: str | None = None) -> 
     time must be the recorded one (a reused pid has another), and when a token is
     given the process's environment must carry it.
     """
-    if pid <= 1 or start_time is None or not _alive(pid):
+    if pid <= 1 or start_time is None or not alive(pid):
         return False
     if process_start_time(pid) != start_time:
         return False
@@ -324,7 +276,7 @@ def _wait_healthy(pid: int, port: int, proc: subprocess.Popen[bytes] | None, log
         if proc is not None and proc.poll() is not None:
             tail = log.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise EmulatorError(f"the emulator exited at start (code {proc.returncode}):\n{tail}")
-        if proc is None and not _alive(pid):
+        if proc is None and not alive(pid):
             raise EmulatorError(f"the emulator (pid {pid}) exited before it answered (log: {log})")
         if healthy(port, timeout=0.5):
             return
@@ -386,7 +338,7 @@ def stop(state_dir: Path, *, info: Callable[[str], None] | None = None) -> bool:
         return False
     path.unlink(missing_ok=True)
     if not record.is_ours:
-        if info is not None and _alive(record.emu.pid):
+        if info is not None and alive(record.emu.pid):
             info(
                 f"{path} named pid {record.emu.pid}, which is not the emulator hclforge started "
                 "(another process, or a stale record): removed the file, signalled nothing"
@@ -394,20 +346,3 @@ def stop(state_dir: Path, *, info: Callable[[str], None] | None = None) -> bool:
         return False
     stop_pid(record.emu.pid)
     return True
-
-
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """Terminate a server process, then kill it if it lingers (never pid 1 or below)."""
-    if pid <= 1:
-        raise EmulatorError(f"refusing to signal pid {pid}")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)

@@ -37,7 +37,7 @@ from tests.conftest import ROOT
 MAX_MODULE_LINES = 350
 MAX_COMMAND_LINES = 25
 # Over the limit today, each split in its own branch; remove a name when it is.
-OVERSIZED = {"ops.py", "terraform.py", "emulator.py"}
+OVERSIZED = {"ops.py", "terraform.py"}
 SKIP_DIRS = {".venv", ".venv-scan", "node_modules", ".git", ".hclforge", ".terraform", "build", "dist"}
 
 
