@@ -24,7 +24,7 @@ for _module in (cmd_config, cmd_terraform, cmd_deploy, cmd_emulator):
 
 
 def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
-    from hclforge.cli.terraform import SignalInterrupt
+    from hclforge.cli.tfprocess import SignalInterrupt
 
     raise SignalInterrupt(signum)
 

@@ -25,59 +25,25 @@ hclforge waits for it to stop gracefully.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PyTerraform
 
-from hclforge.errors import Interrupted, StateLocked, TerraformError
-
-LineSink = Callable[[str], None]
-PRIVATE_UMASK = 0o077
-
-
-class SignalInterrupt(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised like Ctrl-C so every command stops the same graceful way."""
-
-    def __init__(self, signum: int) -> None:
-        self.signum = signum
-        super().__init__(signal.Signals(signum).name)
-
-
-@dataclass(frozen=True)
-class Detached:
-    """How to run one command detached: its log file, and who to tell its pid.
-
-    Attributes:
-        log: terraform's stdout goes here (stderr to ``log`` + ``.stderr``); hclforge tails both.
-        on_start: called with the pid once terraform runs (to record it).
-    """
-
-    log: Path
-    on_start: Callable[[int], None] | None = None
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a terraform command returned."""
-
-    args: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
+from hclforge.cli.tfoutput import error_text, lock_message, parse_events
+from hclforge.cli.tfprocess import PRIVATE_UMASK, run_attached, run_detached
+from hclforge.cli.tfprocess import Detached as Detached
+from hclforge.cli.tfprocess import LineSink as LineSink
+from hclforge.cli.tfprocess import Result as Result
+from hclforge.cli.tfprocess import SignalInterrupt as SignalInterrupt
+from hclforge.errors import StateLocked, TerraformError
 
 
 class _Commands(_PyTerraform):  # type: ignore[misc]
@@ -187,91 +153,12 @@ class Terraform:
                 f"terraform not found: '{argv[0]}' is not on PATH "
                 "(install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
             )
+        cmd, sink = [binary, *argv[1:]], self.sink if stream else None
         if detached is not None:
-            return self._execute_detached([binary, *argv[1:]], tuple(argv), ok, stream, detached)
-        try:
-            proc = subprocess.Popen(
-                [binary, *argv[1:]],
-                cwd=self.workdir,
-                env=self.environ(),
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                umask=PRIVATE_UMASK,
-            )
-        except OSError as err:
-            raise TerraformError(f"cannot run {binary}: {err}") from None
-        stderr_lines: list[str] = []
-
-        def pump_stderr() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                stderr_lines.append(line)
-                if stream and self.sink is not None:
-                    self.sink(line.rstrip("\n"))
-
-        reader = threading.Thread(target=pump_stderr, daemon=True)
-        reader.start()
-        stdout_lines: list[str] = []
-        try:
-            if stdin is not None:
-                assert proc.stdin is not None
-                proc.stdin.write(stdin)
-                proc.stdin.close()
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                stdout_lines.append(line)
-                if stream and self.sink is not None:
-                    self.sink(line.rstrip("\n"))
-            proc.wait()
-        except KeyboardInterrupt as interrupt:
-            _stop_gracefully(proc)
-            reader.join(timeout=5)
-            raise _interrupted(argv, interrupt) from None
-        reader.join()
-        return self._result(Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines)), ok)
-
-    def _execute_detached(
-        self, cmd: list[str], argv: tuple[str, ...], ok: Sequence[int], stream: bool, detached: Detached
-    ) -> Result:
-        log, err_log = detached.log, detached.log.with_name(detached.log.name + ".stderr")
-        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) for p in (log, err_log)]
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=self.workdir,
-                env=self.environ(),
-                stdin=subprocess.DEVNULL,
-                stdout=fds[0],
-                stderr=fds[1],
-                start_new_session=True,
-                umask=PRIVATE_UMASK,
-            )
-        except OSError as err:
-            raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
-        finally:
-            for fd in fds:
-                os.close(fd)
-        out_tail, err_tail = _Tail(log), _Tail(err_log)
-        sink = self.sink if stream else None
-        try:
-            if detached.on_start is not None:
-                detached.on_start(proc.pid)
-            while proc.poll() is None:
-                if not out_tail.pump(sink) and not err_tail.pump(sink):
-                    time.sleep(0.1)
-        except KeyboardInterrupt as interrupt:
-            _stop_gracefully(proc)
-            out_tail.pump(sink, final=True)
-            err_tail.pump(sink, final=True)
-            raise _interrupted(argv, interrupt) from None
-        out_tail.pump(sink, final=True)
-        err_tail.pump(sink, final=True)
-        return self._result(Result(argv, proc.returncode, "".join(out_tail.lines), "".join(err_tail.lines)), ok)
+            result = run_detached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), sink=sink, detached=detached)
+        else:
+            result = run_attached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), stdin=stdin, sink=sink)
+        return self._result(result, ok)
 
     def _result(self, result: Result, ok: Sequence[int]) -> Result:
         if result.returncode not in ok:
@@ -395,105 +282,6 @@ class Terraform:
         """The current state document, or None when there is no state yet."""
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
-
-
-class _Tail:
-    """Reads a growing log file line by line (a partial last line waits for its end)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-        self.lines: list[str] = []
-
-    def pump(self, sink: LineSink | None, *, final: bool = False) -> bool:
-        """Pass new complete lines to ``sink``; returns whether anything new was read."""
-        try:
-            with self.path.open("rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return False
-        self.offset += len(data)
-        chunks = (self.partial + data).split(b"\n")
-        self.partial = chunks.pop()
-        if final and self.partial:
-            chunks.append(self.partial)
-            self.partial = b""
-        for chunk in chunks:
-            line = chunk.decode("utf-8", errors="replace")
-            self.lines.append(line + "\n")
-            if sink is not None:
-                sink(line)
-        return bool(data)
-
-
-def _stop_gracefully(proc: subprocess.Popen[Any]) -> None:
-    """Give terraform one SIGINT and wait for it to stop (it releases its lock and writes state).
-
-    Further signals while waiting do not cut it off: a second Ctrl-C or SIGTERM is
-    ignored here, since stopping terraform hard is what loses state.
-    """
-    with contextlib.suppress(ProcessLookupError):
-        proc.send_signal(signal.SIGINT)
-    while True:
-        try:
-            proc.wait()
-            return
-        except KeyboardInterrupt:
-            continue
-
-
-def _interrupted(argv: Sequence[str], interrupt: KeyboardInterrupt) -> Interrupted:
-    signum = interrupt.signum if isinstance(interrupt, SignalInterrupt) else signal.SIGINT
-    name = signal.Signals(signum).name
-    command = argv[1] if len(argv) > 1 else ""
-    return Interrupted(f"interrupted ({name}): terraform {command} stopped", signum=int(signum))
-
-
-def parse_events(stdout: str) -> list[dict[str, Any]]:
-    """The events of a ``-json`` stream (lines that are not JSON objects are skipped)."""
-    events = []
-    for line in stdout.splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            events.append(event)
-    return events
-
-
-def diagnostic_text(event: dict[str, Any]) -> str:
-    """A ``-json`` diagnostic event as terraform prints it: severity, summary, where, detail."""
-    diag = event.get("diagnostic", {})
-    where = diag.get("range") or {}
-    loc = f" ({where.get('filename')}:{where.get('start', {}).get('line')})" if where.get("filename") else ""
-    head = f"{str(diag.get('severity', 'error')).capitalize()}: {diag.get('summary', '')}{loc}"
-    detail = diag.get("detail") or ""
-    return head + (f"\n{detail}" if detail else "")
-
-
-def error_text(stdout: str) -> str:
-    """Every error diagnostic of a ``-json`` event stream ('' when there is none)."""
-    return "\n".join(
-        diagnostic_text(event)
-        for event in parse_events(stdout)
-        if event.get("type") == "diagnostic" and event.get("diagnostic", {}).get("severity") == "error"
-    )
-
-
-def lock_message(detail: str) -> str:
-    """Terraform's state-lock error, said plainly: who holds the lock, doing what, since when."""
-    info = dict(re.findall(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$", detail, flags=re.M))
-    created = info.get("Created", "")
-    since = re.sub(r"(\d{2}:\d{2}:\d{2})\.\d+ \+0000 UTC", r"\1 UTC", created) or "an unknown time"
-    operation = info.get("Operation", "").removeprefix("OperationType").lower() or "an operation"
-    return (
-        f"the state is locked by {info.get('Who', 'someone')} ({operation}), since {since}: another terraform "
-        f"is working on this environment; try again when it is done. Lock ID {info.get('ID', '?')} on "
-        f"{info.get('Path', 'the state')}; only if that run crashed: terraform force-unlock {info.get('ID', 'ID')}"
-    )
 
 
 def file_digest(paths: Sequence[Path], base: Path) -> str:

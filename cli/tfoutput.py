@@ -1,0 +1,52 @@
+"""Reading what terraform prints: ``-json`` events, diagnostics, and its state-lock error said plainly."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+
+def parse_events(stdout: str) -> list[dict[str, Any]]:
+    """The events of a ``-json`` stream (lines that are not JSON objects are skipped)."""
+    events = []
+    for line in stdout.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def diagnostic_text(event: dict[str, Any]) -> str:
+    """A ``-json`` diagnostic event as terraform prints it: severity, summary, where, detail."""
+    diag = event.get("diagnostic", {})
+    where = diag.get("range") or {}
+    loc = f" ({where.get('filename')}:{where.get('start', {}).get('line')})" if where.get("filename") else ""
+    head = f"{str(diag.get('severity', 'error')).capitalize()}: {diag.get('summary', '')}{loc}"
+    detail = diag.get("detail") or ""
+    return head + (f"\n{detail}" if detail else "")
+
+
+def error_text(stdout: str) -> str:
+    """Every error diagnostic of a ``-json`` event stream ('' when there is none)."""
+    return "\n".join(
+        diagnostic_text(event)
+        for event in parse_events(stdout)
+        if event.get("type") == "diagnostic" and event.get("diagnostic", {}).get("severity") == "error"
+    )
+
+
+def lock_message(detail: str) -> str:
+    """Terraform's state-lock error, said plainly: who holds the lock, doing what, since when."""
+    info = dict(re.findall(r"^\s*(ID|Path|Operation|Who|Created):\s*(.*?)\s*$", detail, flags=re.M))
+    created = info.get("Created", "")
+    since = re.sub(r"(\d{2}:\d{2}:\d{2})\.\d+ \+0000 UTC", r"\1 UTC", created) or "an unknown time"
+    operation = info.get("Operation", "").removeprefix("OperationType").lower() or "an operation"
+    return (
+        f"the state is locked by {info.get('Who', 'someone')} ({operation}), since {since}: another terraform "
+        f"is working on this environment; try again when it is done. Lock ID {info.get('ID', '?')} on "
+        f"{info.get('Path', 'the state')}; only if that run crashed: terraform force-unlock {info.get('ID', 'ID')}"
+    )
