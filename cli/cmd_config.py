@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from hclforge.cli.app import App, echo_lines, pass_app, warn
-from hclforge.errors import ConfigError, StaleTreeError
+from hclforge.errors import ConfigError
 
 
 @click.command()
@@ -127,21 +127,16 @@ def validate(app: App, envs: tuple[str, ...], all_envs: bool, no_routes: bool) -
 @pass_app
 def schema(app: App, output: Path | None, check: bool) -> None:
     """JSON Schema of the environment file, from the typed model."""
-    from hclforge.schema import SCHEMA_PATH, env_schema_text
+    from hclforge.schema import SCHEMA_PATH, check_schema, env_schema_text, write_schema
 
-    text = env_schema_text()
     if check:
-        committed = app.root / SCHEMA_PATH
-        current = committed.read_text(encoding="utf-8") if committed.is_file() else ""
-        if current != text:
-            raise StaleTreeError(f"{SCHEMA_PATH} is stale: run 'hclforge schema -o {SCHEMA_PATH}'\n")
+        check_schema(app.root)
         click.echo(f"up to date  {SCHEMA_PATH}")
     elif output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_schema(output)
         click.echo(f"wrote {output}")
     else:
-        click.echo(text, nl=False)
+        click.echo(env_schema_text(), nl=False)
 
 
 @click.command()
