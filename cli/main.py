@@ -18,7 +18,7 @@ from hclforge.cli import cmd_config, cmd_deploy, cmd_emulator, cmd_terraform
 from hclforge.cli.app import cli, report
 from hclforge.errors import EXIT_OK, Aborted, HclforgeError, UsageError, exit_code_for
 
-# Fixed order: a later module could not silently replace an earlier one's command.
+# In a fixed order (config, terraform, day two, emulator), so the result never depends on import order.
 for _module in (cmd_config, cmd_terraform, cmd_deploy, cmd_emulator):
     _module.register(cli)
 
