@@ -14,12 +14,10 @@ tokens, endpoint overrides, CA bundles, proxies) never reaches it.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -32,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from hclforge.cli.private import private_dir, write_private
-from hclforge.cli.procid import TOKEN_VAR, alive, process_start_time, same_process
+from hclforge.cli.procs import alive
+from hclforge.cli.procs import process_start_time as process_start_time
+from hclforge.cli.procs import stop_pid as stop_pid
 from hclforge.errors import EmulatorError
 from hclforge.shims import emulator_process_env
 
@@ -49,6 +49,7 @@ _DROPPED_PREFIXES = ("AWS_", "MOTO_", "BOTO_")
 _DROPPED = frozenset({"BOTO_CONFIG", "TEST_SERVER_MODE"})
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 _NO_PROXY = "127.0.0.1,localhost"
+TOKEN_VAR = "HCLFORGE_EMULATOR_TOKEN"
 START_TIMEOUT = 30.0
 
 
@@ -165,6 +166,30 @@ def healthy(port: int, timeout: float = 2.0) -> bool:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def _has_token(pid: int, token: str) -> bool:
+    if not Path("/proc/self/environ").exists():
+        return True  # no /proc to read it from: pid and start time carry the identity
+    try:
+        environ_bytes = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{TOKEN_VAR}={token}".encode() in environ_bytes.split(b"\0")
+
+
+def same_process(pid: int, start_time: int | None, token: str | None = None) -> bool:
+    """True only when ``pid`` is still the very process that was recorded.
+
+    A pid of 0, 1 or below names no single process and never matches; the start
+    time must be the recorded one (a reused pid has another), and when a token is
+    given the process's environment must carry it.
+    """
+    if pid <= 1 or start_time is None or not alive(pid):
+        return False
+    if process_start_time(pid) != start_time:
+        return False
+    return token is None or _has_token(pid, token)
 
 
 @dataclass(frozen=True)
@@ -321,20 +346,3 @@ def stop(state_dir: Path, *, info: Callable[[str], None] | None = None) -> bool:
         return False
     stop_pid(record.emu.pid)
     return True
-
-
-def stop_pid(pid: int, timeout: float = 10.0) -> None:
-    """Terminate a server process, then kill it if it lingers (never pid 1 or below)."""
-    if pid <= 1:
-        raise EmulatorError(f"refusing to signal pid {pid}")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not alive(pid):
-            return
-        time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)

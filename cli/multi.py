@@ -1,9 +1,7 @@
-"""Commands over several environments, or several workspaces of one: plan --all, validate."""
+"""Validate with the request-path check, and the outcome of one environment of ``plan --all``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +16,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class EnvOutcome:
-    """One environment of :func:`plan_many`: its result or error, and the output it buffered."""
+    """One environment of ``plan --all`` (:func:`~hclforge.cli.batch.plan_each`): result or error, and output."""
 
     env: str
     result: PlanResult | None
@@ -46,26 +44,3 @@ def validate_env(
     finally:
         if not running:
             emulator.stop(settings.state_dir)
-
-
-def plan_many(
-    settings: Settings, names: list[str], *, emulator: bool, jobs: int, allow_replace: bool = False
-) -> Iterator[EnvOutcome]:
-    """Plan several environments in a bounded pool; yields each as it finishes.
-
-    Each environment's terraform output and messages are buffered, so a caller
-    can print every environment as one block, never interleaved.
-    """
-
-    def one(env: str) -> EnvOutcome:
-        lines: list[str] = []
-        ws = Workspace(settings, env, emulator=emulator, sink=None, info=lines.append, allow_replace=allow_replace)
-        try:
-            return EnvOutcome(env, ws.plan(), None, lines)
-        except HclforgeError as err:
-            return EnvOutcome(env, None, err, lines)
-
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(one, env) for env in names]
-        for future in as_completed(futures):
-            yield future.result()

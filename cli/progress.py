@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hclforge.cli.terraform import diagnostic_text
+from hclforge.cli.tfoutput import diagnostic_text
 
 VERBS = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced", "read": "read"}
 Echo = Callable[[str], None]

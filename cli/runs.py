@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hclforge.cli import procid
+from hclforge.cli import emulator
 from hclforge.cli.binding import read_json
 from hclforge.cli.private import write_private
 from hclforge.cli.terraform import Detached
@@ -30,7 +30,7 @@ RUNNING_NOTE = "running.json"
 def owner_alive(note: dict[str, Any]) -> bool:
     """Whether the hclforge that recorded a running apply is still alive (and so watching it)."""
     owner, start = note.get("hclforge_pid"), note.get("hclforge_start_time")
-    return isinstance(owner, int) and isinstance(start, int) and procid.same_process(owner, start)
+    return isinstance(owner, int) and isinstance(start, int) and emulator.same_process(owner, start)
 
 
 def run_outcome(log: Path) -> str:
@@ -84,10 +84,10 @@ def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
     start_time = int(start) if start is not None else None
     what = f"an {note.get('command', 'apply')} of {ws.env} started at {note.get('started', '?')} by pid {pid}"
     log = note.get("log", "?")
-    if procid.same_process(pid, start_time):
+    if emulator.same_process(pid, start_time):
         ws.info(f"{what} is still running (hclforge pid {note.get('hclforge_pid')} stopped); its log is {log}")
         ws.info("waiting for it to finish before going on")
-        while procid.same_process(pid, start_time):
+        while emulator.same_process(pid, start_time):
             time.sleep(1)
     told = {
         "finished": "finished after hclforge stopped watching it",
@@ -123,10 +123,10 @@ def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool
         note = {
             "command": command,
             "pid": pid,
-            "start_time": procid.process_start_time(pid),
+            "start_time": emulator.process_start_time(pid),
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
             "hclforge_pid": os.getpid(),
-            "hclforge_start_time": procid.process_start_time(os.getpid()),
+            "hclforge_start_time": emulator.process_start_time(os.getpid()),
             "log": str(log),
             "plan": str(plan) if plan else None,
             "plan_sha256": plan_sha,

@@ -25,57 +25,25 @@ hclforge waits for it to stop gracefully.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PyTerraform
 
-from hclforge.cli.tfoutput import diagnostic_text, error_text, file_digest, lock_message, parse_events
-from hclforge.cli.tfprocess import (
-    PRIVATE_UMASK,
-    Detached,
-    SignalInterrupt,
-    _interrupted,
-    _stop_gracefully,
-    execute_detached,
-    spawn_show_json,
-)
+from hclforge.cli.tfoutput import error_text, lock_message, parse_events
+from hclforge.cli.tfprocess import PRIVATE_UMASK, run_attached, run_detached
+from hclforge.cli.tfprocess import Detached as Detached
+from hclforge.cli.tfprocess import LineSink as LineSink
+from hclforge.cli.tfprocess import Result as Result
+from hclforge.cli.tfprocess import SignalInterrupt as SignalInterrupt
 from hclforge.errors import StateLocked, TerraformError
-
-# Re-exported: callers read these from the runner's module.
-__all__ = [
-    "Detached",
-    "LineSink",
-    "Result",
-    "SignalInterrupt",
-    "Terraform",
-    "build_args",
-    "diagnostic_text",
-    "error_text",
-    "file_digest",
-    "lock_message",
-    "parse_events",
-]
-
-LineSink = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a terraform command returned."""
-
-    args: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 class _Commands(_PyTerraform):  # type: ignore[misc]
@@ -185,60 +153,12 @@ class Terraform:
                 f"terraform not found: '{argv[0]}' is not on PATH "
                 "(install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
             )
+        cmd, sink = [binary, *argv[1:]], self.sink if stream else None
         if detached is not None:
-            return self._execute_detached([binary, *argv[1:]], tuple(argv), ok, stream, detached)
-        try:
-            proc = subprocess.Popen(
-                [binary, *argv[1:]],
-                cwd=self.workdir,
-                env=self.environ(),
-                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                umask=PRIVATE_UMASK,
-            )
-        except OSError as err:
-            raise TerraformError(f"cannot run {binary}: {err}") from None
-        stderr_lines: list[str] = []
-
-        def pump_stderr() -> None:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                stderr_lines.append(line)
-                if stream and self.sink is not None:
-                    self.sink(line.rstrip("\n"))
-
-        reader = threading.Thread(target=pump_stderr, daemon=True)
-        reader.start()
-        stdout_lines: list[str] = []
-        try:
-            if stdin is not None:
-                assert proc.stdin is not None
-                proc.stdin.write(stdin)
-                proc.stdin.close()
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                stdout_lines.append(line)
-                if stream and self.sink is not None:
-                    self.sink(line.rstrip("\n"))
-            proc.wait()
-        except KeyboardInterrupt as interrupt:
-            _stop_gracefully(proc)
-            reader.join(timeout=5)
-            raise _interrupted(argv, interrupt) from None
-        reader.join()
-        return self._result(Result(tuple(argv), proc.returncode, "".join(stdout_lines), "".join(stderr_lines)), ok)
-
-    def _execute_detached(
-        self, cmd: list[str], argv: tuple[str, ...], ok: Sequence[int], stream: bool, detached: Detached
-    ) -> Result:
-        code, out, err = execute_detached(
-            cmd, argv, cwd=self.workdir, env=self.environ(), sink=self.sink if stream else None, detached=detached
-        )
-        return self._result(Result(argv, code, out, err), ok)
+            result = run_detached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), sink=sink, detached=detached)
+        else:
+            result = run_attached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), stdin=stdin, sink=sink)
+        return self._result(result, ok)
 
     def _result(self, result: Result, ok: Sequence[int]) -> Result:
         if result.returncode not in ok:
@@ -309,10 +229,30 @@ class Terraform:
         return result.returncode == 2
 
     def show_json_detached(self, plan: Path, dest: Path) -> None:
-        """Write ``show -json PLAN`` to ``dest`` from a process that outlives this one (:func:`spawn_show_json`)."""
+        """Write ``show -json PLAN`` to ``dest`` from a process that outlives this one.
+
+        ``show -json`` starts the provider again to load its schemas (about as long
+        as a small plan), so it runs after the command has answered. The plan is
+        copied first, and the JSON appears atomically (a temporary file, then a rename).
+        """
         binary = shutil.which(self.binary, path=self.env.get("PATH", os.environ.get("PATH")))
-        if binary is not None:
-            spawn_show_json(binary, plan, dest, cwd=self.workdir, env=self.environ())
+        if binary is None:
+            return
+        snapshot = dest.with_suffix(".src.tfplan")
+        shutil.copyfile(plan, snapshot)
+        script = '"$0" show -json -no-color "$1" > "$2.tmp" && mv "$2.tmp" "$2"; rm -f "$1"'
+        subprocess.Popen(
+            ["sh", "-c", script, binary, str(snapshot), str(dest)],
+            cwd=self.workdir,
+            env=self.environ(),
+            umask=PRIVATE_UMASK,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            # Deferred work must not slow what the user waits on next.
+            preexec_fn=lambda: os.nice(10),
+        )
 
     def apply_plan(self, plan: Path, *, events: bool = False, detached: Detached | None = None) -> Result:
         """Apply a saved plan: no variables, no ``-var-file``, no prompt (the plan is the approval)."""
@@ -342,3 +282,13 @@ class Terraform:
         """The current state document, or None when there is no state yet."""
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
+
+
+def file_digest(paths: Sequence[Path], base: Path) -> str:
+    """SHA-256 over the relative names and contents of ``paths`` (missing files count as absent)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
+        digest.update(b"\0")
+    return digest.hexdigest()

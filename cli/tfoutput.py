@@ -1,12 +1,9 @@
-"""Reading what terraform printed: its ``-json`` events, diagnostics, lock errors; file digests."""
+"""Reading what terraform prints: ``-json`` events, diagnostics, and its state-lock error said plainly."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 
@@ -53,13 +50,3 @@ def lock_message(detail: str) -> str:
         f"is working on this environment; try again when it is done. Lock ID {info.get('ID', '?')} on "
         f"{info.get('Path', 'the state')}; only if that run crashed: terraform force-unlock {info.get('ID', 'ID')}"
     )
-
-
-def file_digest(paths: Sequence[Path], base: Path) -> str:
-    """SHA-256 over the relative names and contents of ``paths`` (missing files count as absent)."""
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes() if path.is_file() else b"<absent>")
-        digest.update(b"\0")
-    return digest.hexdigest()

@@ -1,6 +1,8 @@
-"""How terraform runs as a process: detached for apply and destroy, stopped gracefully on a signal.
+"""Running a terraform process: attached (pipes) or detached (its own session, tailed logs), and stopping it gracefully.
 
-Used by the runner (:mod:`hclforge.cli.terraform`) only.
+Used only by :class:`hclforge.cli.terraform.Terraform`, which builds the command
+lines. SIGINT, SIGTERM and SIGHUP all reach terraform as one SIGINT, and the
+caller waits for terraform to stop (it releases its lock and writes state).
 """
 
 from __future__ import annotations
@@ -9,16 +11,16 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hclforge.errors import Interrupted
+from hclforge.errors import Interrupted, TerraformError
 
 LineSink = Callable[[str], None]
-# State, plans and their JSON, and logs are private to the user.
 PRIVATE_UMASK = 0o077
 
 
@@ -43,7 +45,17 @@ class Detached:
     on_start: Callable[[int], None] | None = None
 
 
-class _Tail:
+@dataclass(frozen=True)
+class Result:
+    """What a terraform command returned."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+class Tail:
     """Reads a growing log file line by line (a partial last line waits for its end)."""
 
     def __init__(self, path: Path) -> None:
@@ -74,7 +86,7 @@ class _Tail:
         return bool(data)
 
 
-def _stop_gracefully(proc: subprocess.Popen[Any]) -> None:
+def stop_gracefully(proc: subprocess.Popen[Any]) -> None:
     """Give terraform one SIGINT and wait for it to stop (it releases its lock and writes state).
 
     Further signals while waiting do not cut it off: a second Ctrl-C or SIGTERM is
@@ -90,32 +102,81 @@ def _stop_gracefully(proc: subprocess.Popen[Any]) -> None:
             continue
 
 
-def _interrupted(argv: Sequence[str], interrupt: KeyboardInterrupt) -> Interrupted:
+def interrupted(argv: Sequence[str], interrupt: KeyboardInterrupt) -> Interrupted:
+    """The error for a command stopped by Ctrl-C, SIGTERM or SIGHUP, naming the signal."""
     signum = interrupt.signum if isinstance(interrupt, SignalInterrupt) else signal.SIGINT
     name = signal.Signals(signum).name
     command = argv[1] if len(argv) > 1 else ""
     return Interrupted(f"interrupted ({name}): terraform {command} stopped", signum=int(signum))
 
 
-def execute_detached(
-    cmd: list[str],
-    argv: tuple[str, ...],
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    sink: LineSink | None,
-    detached: Detached,
-) -> tuple[int, str, str]:
-    """Run ``cmd`` in its own session, its output in ``detached.log`` (tailed to ``sink``).
-
-    Returns:
-        The exit code, stdout and stderr.
+def run_attached(
+    cmd: list[str], argv: tuple[str, ...], *, cwd: Path, env: dict[str, str], stdin: str | None, sink: LineSink | None
+) -> Result:
+    """Run ``cmd`` with its output on pipes, passing each line to ``sink`` as it arrives.
 
     Raises:
-        Interrupted: a signal stopped it (terraform was given SIGINT and waited for).
+        TerraformError: it cannot be started.
+        Interrupted: SIGINT, SIGTERM or SIGHUP; the command was given a SIGINT and
+            time to stop gracefully before this is raised.
     """
-    from hclforge.errors import TerraformError
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            umask=PRIVATE_UMASK,
+        )
+    except OSError as err:
+        raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
+    stderr_lines: list[str] = []
 
+    def pump_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            stderr_lines.append(line)
+            if sink is not None:
+                sink(line.rstrip("\n"))
+
+    reader = threading.Thread(target=pump_stderr, daemon=True)
+    reader.start()
+    stdout_lines: list[str] = []
+    try:
+        if stdin is not None:
+            assert proc.stdin is not None
+            proc.stdin.write(stdin)
+            proc.stdin.close()
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            stdout_lines.append(line)
+            if sink is not None:
+                sink(line.rstrip("\n"))
+        proc.wait()
+    except KeyboardInterrupt as interrupt:
+        stop_gracefully(proc)
+        reader.join(timeout=5)
+        raise interrupted(argv, interrupt) from None
+    reader.join()
+    return Result(argv, proc.returncode, "".join(stdout_lines), "".join(stderr_lines))
+
+
+def run_detached(
+    cmd: list[str], argv: tuple[str, ...], *, cwd: Path, env: dict[str, str], sink: LineSink | None, detached: Detached
+) -> Result:
+    """Run ``cmd`` in its own session, its output in log files that are tailed to ``sink``.
+
+    The command outlives this process, even a ``kill -9`` of it.
+
+    Raises:
+        TerraformError: it cannot be started.
+        Interrupted: as :func:`run_attached`.
+    """
     log, err_log = detached.log, detached.log.with_name(detached.log.name + ".stderr")
     log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) for p in (log, err_log)]
@@ -135,7 +196,7 @@ def execute_detached(
     finally:
         for fd in fds:
             os.close(fd)
-    out_tail, err_tail = _Tail(log), _Tail(err_log)
+    out_tail, err_tail = Tail(log), Tail(err_log)
     try:
         if detached.on_start is not None:
             detached.on_start(proc.pid)
@@ -143,36 +204,10 @@ def execute_detached(
             if not out_tail.pump(sink) and not err_tail.pump(sink):
                 time.sleep(0.1)
     except KeyboardInterrupt as interrupt:
-        _stop_gracefully(proc)
+        stop_gracefully(proc)
         out_tail.pump(sink, final=True)
         err_tail.pump(sink, final=True)
-        raise _interrupted(argv, interrupt) from None
+        raise interrupted(argv, interrupt) from None
     out_tail.pump(sink, final=True)
     err_tail.pump(sink, final=True)
-    return proc.returncode, "".join(out_tail.lines), "".join(err_tail.lines)
-
-
-def spawn_show_json(binary: str, plan: Path, dest: Path, *, cwd: Path, env: dict[str, str]) -> None:
-    """Write ``show -json PLAN`` to ``dest`` from a process that outlives this one.
-
-    ``show -json`` starts the provider again to load its schemas (about as long as a
-    small plan), so it runs after the command has answered. The plan is copied
-    first, and the JSON appears atomically (a temporary file, then a rename).
-    """
-    import shutil
-
-    snapshot = dest.with_suffix(".src.tfplan")
-    shutil.copyfile(plan, snapshot)
-    script = '"$0" show -json -no-color "$1" > "$2.tmp" && mv "$2.tmp" "$2"; rm -f "$1"'
-    subprocess.Popen(
-        ["sh", "-c", script, binary, str(snapshot), str(dest)],
-        cwd=cwd,
-        env=env,
-        umask=PRIVATE_UMASK,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        # Deferred work must not slow what the user waits on next.
-        preexec_fn=lambda: os.nice(10),
-    )
+    return Result(argv, proc.returncode, "".join(out_tail.lines), "".join(err_tail.lines))

@@ -159,3 +159,31 @@ def estimate(env: str, cfg: EnvConfig, prices: dict[str, Any], display: str) -> 
     est.eks_fargate = (eks[0], eks[1])
     est.eks_control_plane = float(prices["eks"]["control_plane_hour"]) * hours
     return est
+
+
+def _money(pair: tuple[float, float]) -> str:
+    low, high = pair
+    return f"{low:,.2f}" if abs(high - low) < 0.005 else f"{low:,.2f} .. {high:,.2f}"
+
+
+def _tasks(line: Line) -> str:
+    if line.tasks == (0, 0) and not line.name.startswith("service "):
+        return ""
+    low, high = line.tasks
+    return str(low) if low == high else f"{low}..{high}"
+
+
+def estimate_lines(est: Estimate) -> list[str]:
+    """``cost ENV``'s report: a table of the monthly items, then what ECS saves against EKS."""
+    saving = (est.eks_total[0] - est.tasks_total[0], est.eks_total[1] - est.tasks_total[1])
+    return [
+        f"Monthly estimate for {est.env} ({est.region}, prices of {est.date}, {est.currency})",
+        f"{'item':<24} {'detail':<34} {'tasks':>7} {'per month':>22}",
+        *(f"{line.name:<24} {line.detail:<34} {_tasks(line):>7} {_money(line.monthly):>22}" for line in est.lines),
+        f"{'total on ECS':<24} {'':<34} {'':>7} {_money(est.total):>22}",
+        "",
+        f"The same tasks on EKS: {_money(est.eks_fargate)} Fargate on demand + "
+        f"{est.eks_control_plane:,.2f} control plane = {_money(est.eks_total)} {est.currency}/month",
+        f"against {_money(est.tasks_total)} on ECS: ECS saves {_money(saving)} {est.currency}/month.",
+        *(f"note: {note}" for note in est.notes),
+    ]

@@ -2,7 +2,8 @@
 
 Every failure a user can meet is raised as a subclass of :class:`HclforgeError`.
 The CLI and ``render.py`` both call :func:`exit_code_for`, so the mapping from
-error to exit code lives here and nowhere else.
+error to exit code lives here and nowhere else, and both print an error with
+:func:`report_lines`, so it reads the same from either.
 """
 
 from __future__ import annotations
@@ -150,6 +151,17 @@ class Interrupted(HclforgeError):
         super().__init__(message)
 
 
+class Aborted(Interrupted):
+    """The user stopped a prompt or a command (Ctrl-C, or a signal handled like it); exits as :class:`Interrupted`.
+
+    Args:
+        signum: the signal behind it (SIGINT unless a SIGTERM or SIGHUP was handled like Ctrl-C).
+    """
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(f"aborted ({signal.Signals(signum).name})", signum=signum)
+
+
 class AwsError(HclforgeError):
     """An AWS API call failed (access denied, throttled, unreachable) (exit 1); names the call."""
 
@@ -204,3 +216,29 @@ def exit_code_for(error: BaseException) -> int:
         if isinstance(error, cls):
             return code
     return EXIT_FAILURE
+
+
+def report_lines(error: HclforgeError, *, render_command: str = "hclforge render --all") -> list[str]:
+    """The lines that tell the user about ``error``; every front end prints them to stderr.
+
+    Args:
+        error: what stopped the command.
+        render_command: the command that refreshes ``modules/``, named when it is stale.
+
+    Returns:
+        A :class:`ConfigError`'s problems and their count; a :class:`StaleTreeError`'s
+        diff and the command that fixes it; nothing for :class:`ChangesPresent` (the
+        command printed the changes, exit 3 says the rest); otherwise ``error: ...``.
+    """
+    if isinstance(error, ConfigError):
+        return [*(str(p) for p in error.problems), f"{len(error.problems)} problem(s); nothing was written"]
+    if isinstance(error, StaleTreeError):
+        diff = error.diff.removesuffix("\n").split("\n")
+        if error.diff.startswith("schema/"):
+            return diff
+        return [*diff, f"modules/ is stale: run '{render_command}' and commit the result"]
+    if isinstance(error, ChangesPresent):
+        return []
+    if isinstance(error, Aborted):
+        return [str(error)]
+    return [f"error: {error}"]

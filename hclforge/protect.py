@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from hclforge.errors import UsageError
+
 # Long-lived resources whose loss costs data or a stable name/endpoint.
 PROTECTED_TYPES = frozenset(
     {
@@ -83,3 +85,24 @@ def removed_blocks(state: dict[str, Any] | None, configured: Iterable[str]) -> l
     """
     blocks = set(configured)
     return [address for address in in_state(state) if address.split("[")[0] not in blocks]
+
+
+def parse_confirmation_flag(env: str, extra_args: Iterable[str]) -> bool:
+    """Whether the extra arguments of ``destroy ENV`` hold ``--yes-i-mean-ENV``.
+
+    The flag's name holds the environment's, so it cannot be declared as a click
+    option; every other extra argument is refused.
+
+    Raises:
+        UsageError: an extra argument other than ``--yes-i-mean-ENV`` (exit 2).
+    """
+    flag = f"--yes-i-mean-{env}"
+    args = list(extra_args)
+    for arg in args:
+        if arg == flag:
+            continue
+        if not arg.startswith("-"):
+            raise UsageError(f"unexpected extra argument: {arg}")
+        hint = f" (to confirm destroying {env} without a terminal: --force {flag})" if arg.startswith("--yes-") else ""
+        raise UsageError(f"no such option: {arg}{hint}")
+    return flag in args

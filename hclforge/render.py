@@ -35,6 +35,7 @@ import jinja2
 from hclforge import hcl
 from hclforge.config import LoadedEnv, env_names, load_env
 from hclforge.errors import (
+    EXIT_OK,
     HclforgeError,
     Problem,
     StaleTreeError,
@@ -42,6 +43,7 @@ from hclforge.errors import (
     UnsafePathError,
     UsageError,
     exit_code_for,
+    report_lines,
 )
 from hclforge.model import EnvConfig
 from hclforge.protect import PROTECTED_TYPES
@@ -581,6 +583,16 @@ def select_envs(root: Path, envs: Iterable[str], all_envs: bool) -> list[str]:
 # ----------------------------------------------------------------- script
 
 
+def result_lines(results: dict[str, list[FileChange]], *, check: bool) -> list[str]:
+    """What ``render`` (or ``render --check``) reports: each file written, then each tree's state."""
+    lines = []
+    for env, changes in results.items():
+        if not check:
+            lines += [f"{c.action:>9}  {MODULES_DIR}/{env}/{c.path}" for c in changes if c.action != "identical"]
+        lines.append(f"{'up to date' if check else 'rendered'} {MODULES_DIR}/{env}/")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python render.py ENV...|--all [--check] [--root DIR]``."""
     parser = argparse.ArgumentParser(prog="render.py", description="Render envs/<env>.yaml into modules/<env>/.")
@@ -596,19 +608,13 @@ def main(argv: list[str] | None = None) -> int:
             check=args.check,
             warn=lambda problem: print(f"warning: {problem}", file=sys.stderr),
         )
-    except StaleTreeError as err:
-        sys.stderr.write(err.diff)
-        print("modules/ is stale: run 'python render.py --all' and commit the result", file=sys.stderr)
-        return exit_code_for(err)
     except HclforgeError as err:
-        print(f"error: {err}" if not hasattr(err, "problems") else str(err), file=sys.stderr)
+        for line in report_lines(err, render_command="python render.py --all"):
+            print(line, file=sys.stderr)
         return exit_code_for(err)
-    for env, changes in results.items():
-        for change in changes:
-            if change.action != "identical" and not args.check:
-                print(f"{change.action:>9}  {MODULES_DIR}/{env}/{change.path}")
-        print(f"{'up to date' if args.check else 'rendered'} {MODULES_DIR}/{env}/")
-    return 0
+    for line in result_lines(results, check=args.check):
+        print(line)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

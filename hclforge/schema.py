@@ -9,8 +9,10 @@ patterns are checked. The full rules run in hclforge itself.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+from hclforge.errors import StaleTreeError
 from hclforge.model import SCHEMA_VERSION, EnvConfig
 
 SCHEMA_PATH = "schema/hclforge-env.schema.json"
@@ -62,3 +64,21 @@ def env_schema() -> dict[str, Any]:
 def env_schema_text() -> str:
     """The schema as committed: sorted keys, two-space indent, trailing newline."""
     return json.dumps(env_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def check_schema(root: Path) -> None:
+    """``schema --check``: the committed copy under ``root`` equals a fresh one.
+
+    Raises:
+        StaleTreeError: it is missing or stale; names the command that refreshes it.
+    """
+    committed = root / SCHEMA_PATH
+    current = committed.read_text(encoding="utf-8") if committed.is_file() else ""
+    if current != env_schema_text():
+        raise StaleTreeError(f"{SCHEMA_PATH} is stale: run 'hclforge schema -o {SCHEMA_PATH}'\n")
+
+
+def write_schema(path: Path) -> None:
+    """Write the schema to ``path``, creating its directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(env_schema_text(), encoding="utf-8")

@@ -220,8 +220,14 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
 @pytest.mark.terraform
 @pytest.mark.emulator
 def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> None:
-    code, out, err = run(repo, capsys, "plan", "--all", "--emulator", "--jobs", "3", "--detailed-exitcode")
+    scans = repo / "scans"
+    code, out, err = run(
+        repo, capsys, "plan", "--all", "--emulator", "--jobs", "3", "--detailed-exitcode", "--allow-replace",
+        "--json-out", str(scans / "{env}.json"),
+    )  # fmt: skip
     assert code == 3, err
+    assert sorted(p.name for p in scans.iterdir()) == ["dev.json", "local.json", "prod.json"]
+    assert all("planned_values" in json.loads(p.read_text()) for p in scans.iterdir())
     blocks = [b for b in out.split("\n\n") if b.strip()]
     assert sorted(b.splitlines()[0] for b in blocks) == ["Plan for dev:", "Plan for local:", "Plan for prod:"]
     for block in blocks:
@@ -229,6 +235,29 @@ def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> No
         assert lines[1].startswith("module ") and lines[-1].startswith("total"), block
     status = json.loads((repo / ".hclforge/emulator.json").read_text())
     assert isinstance(status["port"], int)  # one emulator, shared by the three plans
+
+
+def test_plan_all_json_out_needs_one_file_per_environment(repo: Path, capsys) -> None:
+    code, _, err = run(repo, capsys, "plan", "--all", "--emulator", "--json-out", str(repo / "plan.json"))
+    assert code == 2
+    assert "error: --json-out with --all needs {env} in the path, e.g. plans/{env}.json" in err
+    assert not (repo / ".hclforge/envs").exists()  # refused before anything was planned
+
+
+@pytest.mark.terraform
+@pytest.mark.emulator
+def test_plan_all_passes_allow_replace_and_json_out_to_every_environment(repo: Path, capsys) -> None:
+    out = repo / "out"
+    code, _, err = run(
+        repo, capsys, "plan", "--all", "--emulator", "--allow-replace", "--json-out", f"{out}/{{env}}.json"
+    )
+    assert code == 0, err
+    for env in ("local", "dev", "prod"):
+        doc = json.loads((out / f"{env}.json").read_text())
+        assert doc["format_version"] and doc["planned_values"]
+    # --allow-replace reached every environment: each planned an unprotected copy of its tree.
+    assert (repo / ".hclforge/envs/prod/emulator-unprotected-tree").is_dir()
+    assert (repo / ".hclforge/envs/local/unprotected-tree").is_dir()
 
 
 def test_plan_all_config_error_exits_2(repo: Path, capsys) -> None:

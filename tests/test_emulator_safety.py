@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hclforge.cli import emulator, procid
+from hclforge.cli import emulator
 from hclforge.cli.main import main
 from tests.conftest import MINIMAL_ENV
 
@@ -118,7 +118,7 @@ def test_a_second_start_waits_for_a_slow_first_and_moto_gets_a_scrubbed_environm
         assert emulator.status(state) == first
     finally:
         emulator.stop(state)
-    assert not procid.alive(first.pid) or procid.process_start_time(first.pid) is None
+    assert not emulator.alive(first.pid) or emulator.process_start_time(first.pid) is None
 
 
 @pytest.fixture

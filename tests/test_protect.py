@@ -88,3 +88,35 @@ def test_replacing_a_protected_resource_needs_allow_replace(guarded: Path, capsy
     code, text = _run(guarded, capsys, "destroy", "guarded", "--force", "--yes-i-mean-guarded")
     assert code == 0, text
     assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["demo-guarded-v2"])["clusters"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "confirmed"),
+    [([], False), (["--yes-i-mean-guarded"], True), (["--yes-i-mean-guarded", "--yes-i-mean-guarded"], True)],
+)
+def test_destroy_confirmation_flag(extra: list[str], confirmed: bool) -> None:
+    from hclforge.protect import parse_confirmation_flag
+
+    assert parse_confirmation_flag("guarded", extra) is confirmed
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--yes-i-mean-prod"], "no such option: --yes-i-mean-prod (to confirm destroying guarded"),
+        (["--yes-i-mean-guarded", "--colour"], "no such option: --colour"),
+        (["other"], "unexpected extra argument: other"),
+    ],
+)
+def test_destroy_refuses_other_extra_arguments(extra: list[str], message: str) -> None:
+    from hclforge.errors import UsageError
+    from hclforge.protect import parse_confirmation_flag
+
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")):
+        parse_confirmation_flag("guarded", extra)
+
+
+def test_destroy_with_an_unknown_option_exits_2_before_anything_runs(project, capsys) -> None:
+    root = project({"envs/dev.yaml": MINIMAL_ENV})
+    assert main(["--root", str(root), "destroy", "dev", "--force", "--yes-i-mean-prod"]) == 2
+    assert "error: no such option: --yes-i-mean-prod" in capsys.readouterr().err

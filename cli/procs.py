@@ -1,22 +1,23 @@
-"""Process identity: is this pid still the very process that was recorded?
+"""Processes hclforge started and recorded: is a pid still alive, when did it start, and stopping it.
 
-A pid alone can be reused; its start time (Linux: /proc/PID/stat field 22) and a
-token in its environment cannot. hclforge signals or waits for a process only when
-all of them match (the emulator, a detached terraform).
+A start time read from the system tells a reused pid from the recorded process;
+nothing here ever signals pid 1 or below (process groups, init).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
 
-TOKEN_VAR = "HCLFORGE_EMULATOR_TOKEN"
+from hclforge.errors import EmulatorError
 
 
 def alive(pid: int) -> bool:
-    """Whether a process ``pid`` (> 1) exists, ours or not."""
+    """True while a process ``pid`` exists (pid 1 and below never count)."""
     if pid <= 1:
         return False
     try:
@@ -65,25 +66,18 @@ def _ps_start_time(pid: int) -> int | None:
         return None
 
 
-def _has_token(pid: int, token: str) -> bool:
-    if not Path("/proc/self/environ").exists():
-        return True  # no /proc to read it from: pid and start time carry the identity
-    try:
-        environ_bytes = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return False
-    return f"{TOKEN_VAR}={token}".encode() in environ_bytes.split(b"\0")
-
-
-def same_process(pid: int, start_time: int | None, token: str | None = None) -> bool:
-    """True only when ``pid`` is still the very process that was recorded.
-
-    A pid of 0, 1 or below names no single process and never matches; the start
-    time must be the recorded one (a reused pid has another), and when a token is
-    given the process's environment must carry it.
-    """
-    if pid <= 1 or start_time is None or not alive(pid):
-        return False
-    if process_start_time(pid) != start_time:
-        return False
-    return token is None or _has_token(pid, token)
+def stop_pid(pid: int, timeout: float = 10.0) -> None:
+    """Terminate a server process, then kill it if it lingers (never pid 1 or below)."""
+    if pid <= 1:
+        raise EmulatorError(f"refusing to signal pid {pid}")
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not alive(pid):
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,226 @@
+"""Terraform commands: init, plan, apply, destroy, output, drift, bootstrap, routes, exec."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from hclforge.cli.app import App, confirm, echo_lines, interactive, pass_app, print_summary, report
+from hclforge.errors import ChangesPresent, ConfigError
+
+if TYPE_CHECKING:
+    from hclforge.cli.multi import EnvOutcome
+    from hclforge.cli.summary import Summary
+
+
+@click.command()
+@click.argument("env")
+@click.option("--emulator", is_flag=True, help="Against the local emulator (on a copy of the tree).")
+@click.option("--force", is_flag=True, help="Run init even when nothing changed.")
+@pass_app
+def init(app: App, env: str, emulator: bool, force: bool) -> None:
+    """terraform init, with the provider mirror/cache; skipped when nothing changed."""
+    ran = app.workspace(env, emulator=emulator).init(force=force)
+    click.echo("initialized" if ran else "init skipped: nothing changed since the last init")
+
+
+def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
+    """One environment of ``plan --all``, printed whole: its messages, then its summary or failure."""
+    for line in outcome.lines:
+        app.info(line)
+    if isinstance(outcome.error, ConfigError):
+        click.echo(f"Plan for {outcome.env}: invalid configuration (listed at the end)", err=True)
+    elif outcome.error is not None:
+        click.echo(f"Plan for {outcome.env}: failed", err=True)
+        report(outcome.error)
+    elif outcome.result is not None:
+        print_summary(app, outcome.result.summary, fmt)
+    click.echo("")
+
+
+@click.command()
+@click.argument("env", required=False)
+@click.option("--all", "all_envs", is_flag=True, help="Every environment, in a bounded parallel pool.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(1, 16), default=None, help="Parallel plans with --all (default: CPUs)."
+)
+@click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when a plan has changes.")
+@click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
+@click.option(
+    "--json-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the plan's show -json to FILE before returning (for scanners); "
+    "{env} in FILE is the environment's name, and needed with --all.",
+)
+@pass_app
+def plan(
+    app: App,
+    env: str | None,
+    all_envs: bool,
+    jobs: int | None,
+    emulator: bool,
+    fmt: str,
+    detailed_exitcode: bool,
+    allow_replace: bool,
+    json_out: Path | None,
+) -> None:
+    """Render if stale, init if needed, plan -out, and print a summary."""
+    from hclforge import render as renderer
+    from hclforge.cli import batch
+
+    names = renderer.select_envs(app.root, [env] if env else [], all_envs)
+    if all_envs:
+        options = {"emulator": emulator, "allow_replace": allow_replace, "json_out": json_out, "jobs": jobs}
+        show = partial(_show_outcome, app, fmt)
+        batch.plan_all(app.settings(), names, show=show, detailed_exitcode=detailed_exitcode, **options)
+        return
+    ws = app.workspace(names[0], emulator=emulator, allow_replace=allow_replace)
+    result = batch.plan_env(ws, json_out)
+    print_summary(app, result.summary, fmt)
+    if detailed_exitcode and result.summary.has_changes:
+        raise ChangesPresent("the plan has changes")
+
+
+@click.command()
+@click.argument("env")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--emulator", is_flag=True, help="Apply against the local emulator (on a copy of the tree).")
+@click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
+@pass_app
+def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool) -> None:
+    """Apply the saved plan if still fresh, else plan and confirm."""
+    ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
+
+    def confirm_plan(summary: Summary) -> bool:
+        print_summary(app, summary, "table")
+        return confirm(f"Apply these changes to {env}?")
+
+    summary = ws.apply(auto_approve=auto_approve, interactive=interactive(), confirm=confirm_plan)
+    if summary.has_changes:
+        t = summary.totals
+        click.echo(
+            f"applied {env}: {t['create']} created, {t['update']} updated, "
+            f"{t['replace']} replaced, {t['delete']} deleted"
+        )
+
+
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.argument("env")
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking (not for protected environments).")
+@click.option("--force", is_flag=True, help="Protected environments: required, then the name typed.")
+@click.option("--emulator", is_flag=True, help="Destroy on the local emulator (the copy of the tree).")
+@click.pass_context
+def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emulator: bool) -> None:
+    """Destroy every resource of ENV, after confirmation.
+
+    A protected environment (protect: true) needs --force and its name typed,
+    or --force --yes-i-mean-ENV without a terminal.
+    """
+    from hclforge.protect import parse_confirmation_flag
+
+    app: App = ctx.obj
+    yes_i_mean = parse_confirmation_flag(env, ctx.args)
+    app.workspace(env, emulator=emulator).destroy(
+        auto_approve=auto_approve,
+        interactive=interactive(),
+        confirm=confirm,
+        force=force,
+        typed_name=lambda: click.prompt(f"Type {env} to destroy every resource of it", default="", show_default=False),
+        yes_i_mean=yes_i_mean,
+    )
+    click.echo(f"destroyed {env}")
+
+
+@click.command()
+@click.argument("env")
+@pass_app
+def bootstrap(app: App, env: str) -> None:
+    """Create ENV's S3 state bucket (and DynamoDB lock table), idempotently."""
+    app.workspace(env, stream=False).bootstrap()
+    click.echo(f"bootstrapped {env}")
+
+
+@click.command()
+@click.argument("env")
+@click.option("--emulator", is_flag=True, help="Check the emulator copy.")
+@pass_app
+def drift(app: App, env: str, emulator: bool) -> None:
+    """Refresh-only plan: exit 3 when something changed behind Terraform."""
+    found = app.workspace(env, emulator=emulator).drift()
+    if not found:
+        click.echo(f"No drift in {env}: the infrastructure matches the state.")
+        return
+    click.echo(f"Drift in {env} (changed outside Terraform):")
+    for item in found:
+        detail = ", ".join(item.attributes) if item.action == "changed" else "deleted"
+        click.echo(app.styled(f"  ~ {item.address}: {detail}", fg="yellow"))
+    raise ChangesPresent(f"{len(found)} resource(s) drifted")
+
+
+@click.command()
+@click.argument("env")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--emulator", is_flag=True, help="Outputs of the emulator copy.")
+@pass_app
+def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) -> None:
+    """Show the outputs of ENV (all, or NAME)."""
+    values = app.workspace(env, emulator=emulator, stream=False).outputs(name)
+    if as_json:
+        click.echo(json.dumps(values, indent=2, sort_keys=True))
+    elif name:
+        click.echo(values if isinstance(values, str) else json.dumps(values))
+    else:
+        for key, item in sorted(values.items()):
+            value = item["value"]
+            click.echo(f"{key} = {value if isinstance(value, str) else json.dumps(value)}")
+
+
+@click.command()
+@click.argument("env")
+@click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_app
+def routes(app: App, env: str, emulator: bool, fmt: str) -> None:
+    """The request path read from the plan: routes to containers, and calls between services."""
+    from hclforge.errors import BrokenPath
+    from hclforge.routes import as_table
+
+    report_ = app.workspace(env, emulator=emulator).routes()
+    if fmt == "json":
+        click.echo(json.dumps(report_.to_json(), indent=2))
+    else:
+        echo_lines(as_table(report_))
+    if not report_.ok:
+        raise BrokenPath(f"{len(report_.problems)} broken link(s) in the request path of {env}")
+
+
+@click.command("exec", context_settings={"ignore_unknown_options": True})
+@click.argument("env")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("--emulator", is_flag=True, help="A task on the local emulator.")
+@pass_app
+def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulator: bool) -> None:
+    """ECS Exec into a running task of SERVICE: hclforge exec ENV SERVICE [-- CMD...] (default /bin/sh)."""
+    from hclforge.cli.execute import exec_plan_for
+    from hclforge.errors import ToolMissing
+
+    handover = exec_plan_for(app.workspace(env, emulator=emulator, stream=False), service, list(command))
+    if handover.missing:
+        click.echo(handover.command_line)
+        raise ToolMissing("to run the command above, install: " + "; ".join(handover.missing))
+    os.execvpe(handover.argv[0], handover.argv, {**os.environ, **handover.env})
+
+
+def register(group: click.Group) -> None:
+    """Add the terraform commands to ``group``."""
+    for command in (init, plan, apply, destroy, output, drift, bootstrap, routes, exec_cmd):
+        group.add_command(command)
