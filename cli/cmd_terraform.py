@@ -59,6 +59,11 @@ def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
     help="Also write the plan's show -json to FILE before returning (for scanners); "
     "{env} in FILE is the environment's name, and needed with --all.",
 )
+@click.option(
+    "--baseline",
+    metavar="GIT_REF",
+    help="On the emulator: apply GIT_REF's committed tree first, so the plan shows what changed since.",
+)
 @pass_app
 def plan(
     app: App,
@@ -70,6 +75,7 @@ def plan(
     detailed_exitcode: bool,
     allow_replace: bool,
     json_out: Path | None,
+    baseline: str | None,
 ) -> None:
     """Render if stale, init if needed, plan -out, and print a summary."""
     from hclforge import render as renderer
@@ -82,6 +88,10 @@ def plan(
         batch.plan_all(app.settings(), names, show=show, detailed_exitcode=detailed_exitcode, **options)
         return
     ws = app.workspace(names[0], emulator=emulator, allow_replace=allow_replace)
+    if baseline is not None:
+        from hclforge.cli.baseline import apply_baseline
+
+        apply_baseline(ws, baseline)
     result = batch.plan_env(ws, json_out)
     print_summary(app, result.summary, fmt)
     if detailed_exitcode and result.summary.has_changes:

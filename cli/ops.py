@@ -179,6 +179,11 @@ class Workspace:
             self._runner = self._make_runner(self.work_dir, self.data_dir, base_env)
         return self._runner
 
+    def baseline_runner(self, workdir: Path, data_dir: Path) -> Terraform:
+        """A runner for another tree on this workspace's emulator (see :mod:`cli.baseline`)."""
+        emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
+        return self._make_runner(workdir, data_dir, emu.environ(self.loaded.config.aws.region))
+
     @property
     def has_runner(self) -> bool:
         """Whether :meth:`runner` was called (what it was made for is then fixed)."""
