@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import ROOT
 
 WORKFLOW = ROOT / ".github/workflows/ci.yml"
+DEPLOY = ROOT / ".github/workflows/deploy.yml"
 
 
 def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
@@ -27,8 +28,8 @@ def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_workflow_passes_actionlint() -> None:
-    result = _actionlint(WORKFLOW)
+def test_workflows_pass_actionlint() -> None:
+    result = _actionlint(WORKFLOW, DEPLOY)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
 
@@ -48,8 +49,21 @@ def test_workflow_runs_check_test_and_posts_plan_summaries() -> None:
     summary = jobs["plan-summary"]
     assert summary["if"] == "github.event_name == 'pull_request'"
     script = "\n".join(step.get("run", "") for step in summary["steps"])
-    assert "FORMAT=markdown" in script and "EMULATOR=1" in script and "gh pr comment" in script
+    # Against real state with an OIDC role; otherwise on the emulator against the base branch's tree.
+    assert '--emulator --baseline "$BASE_REF" --format markdown' in script and "gh pr comment" in script
+    assert any(step.get("uses", "").startswith("aws-actions/configure-aws-credentials") for step in summary["steps"])
     assert summary["permissions"]["pull-requests"] == "write"
+    assert summary["steps"][0]["with"]["fetch-depth"] == 0
+
+
+def test_deploy_workflow_deploys_changed_environments_behind_their_environment_gate() -> None:
+    workflow = yaml.safe_load(DEPLOY.read_text())
+    assert workflow[True]["push"]["branches"] == ["main"]  # YAML 1.1 reads the key "on" as True
+    deploy = workflow["jobs"]["deploy"]
+    assert deploy["environment"] == "${{ matrix.env }}"
+    assert deploy["strategy"]["matrix"]["env"] == "${{ fromJSON(needs.changed.outputs.envs) }}"
+    script = "\n".join(step.get("run", "") for step in deploy["steps"])
+    assert 'hclforge deploy "$DEPLOY_ENV" --auto-approve' in script
 
 
 def test_pre_commit_hooks_run_green_on_the_repository() -> None:
