@@ -566,8 +566,10 @@ class Workspace:
         """Lineage and serial of the state right now (None: no state yet)."""
         return _state_key(self._state_doc())
 
-    def plan(self) -> PlanResult:
+    def plan(self, *, targets: list[str] | None = None) -> PlanResult:
         """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
+
+        ``targets`` limits the plan to those resource addresses (terraform ``-target``).
 
         What the plan is bound to (YAML, tree, provider lock, target, state lineage
         and serial) is read *before* terraform plans, so a change made while it plans
@@ -596,7 +598,7 @@ class Workspace:
         removed = protect.removed_blocks(prior, protected_addresses(self.tree_dir)) if guarded else []
         try:
             with self._streaming(f"Planning {self.env}", None, progress=False):
-                tf.plan(self.plan_file, events=True)
+                tf.plan(self.plan_file, events=True, targets=targets)
         except TerraformError as err:
             blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
             if blocked:
