@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from hclforge import __version__
+from hclforge.cli import cmd_deploy
 from hclforge.errors import (
     ChangesPresent,
     ConfigError,
@@ -427,8 +428,9 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--emulator", is_flag=True, help="Apply against the local emulator (on a copy of the tree).")
 @click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the rollouts of the ECS services the apply changed.")
 @pass_app
-def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool) -> None:
+def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool, no_wait: bool) -> None:
     """Apply the saved plan if still fresh, else plan and confirm."""
     ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
 
@@ -443,6 +445,7 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
             f"applied {env}: {t['create']} created, {t['update']} updated, "
             f"{t['replace']} replaced, {t['delete']} deleted"
         )
+    cmd_deploy.wait_after_apply(ws, summary, wait=not no_wait)
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -548,6 +551,9 @@ def new(directory: Path, project: str | None, region: str) -> None:
     for rel in made.files:
         click.echo(f"   create  {rel}")
     click.echo(f"new project {made.project} in {directory}: cd {directory} && hclforge plan local")
+
+
+cmd_deploy.register(cli)
 
 
 # ----------------------------------------------------------------- emulator
