@@ -21,8 +21,16 @@ from hclforge.cli.logs import follow, format_line, parse_since, read_logs
 from hclforge.cli.rollout import ServiceProgress, wait_for_rollouts
 from hclforge.cli.runtask import TaskResult, TaskSpec, run_task, task_status, wait_stopped
 from hclforge.cli.summary import ACTIONS, Summary, service_of
-from hclforge.config import load_env
-from hclforge.errors import AwsError, ConfigError, HclforgeError, TaskExitCode, UsageError, printable
+from hclforge.config import env_names, load_env
+from hclforge.errors import (
+    AwsError,
+    ConfigError,
+    HclforgeError,
+    PlanRefused,
+    TaskExitCode,
+    UsageError,
+    printable,
+)
 from hclforge.hcl import ident
 from hclforge.paths import confined
 from hclforge.shims import EMULATOR_READ_SHIMS
@@ -69,20 +77,42 @@ def set_image(root: Path, env: str, service: str, image: str, *, layer: str | No
         UsageError: unknown service, bad image, a layer outside envs/ (nothing written).
         ConfigError: the environment no longer validates after the edit (the file is put back).
     """
-    known = list(load_env(root, env).config.services)
+    loaded = load_env(root, env)
+    known = list(loaded.config.services)
     envs_dir = root / "envs"
     path = confined(envs_dir, layer if layer is not None else f"{env}.yaml")
+    layers = {(root / source).resolve() for source in loaded.sources}
+    if path not in layers:
+        raise UsageError(
+            f"{printable(str(layer))} is not a layer of {env} (layers: {', '.join(loaded.sources)}); nothing written"
+        )
     result = edit_image(path, service, image, known_services=known)
     if not result.changed:
         return ImagePin(path, "", "", False)
     try:
-        tree = render.render_env(load_env(root, env))
+        trees = [render.render_env(load_env(root, name)) for name in _envs_using(root, env, path)]
     except ConfigError:
         path.write_text(result.old_text, encoding="utf-8", newline="")
         raise
-    hcl_diff = render.unified_diff(root, tree)
-    render.write_tree(root, tree)
+    hcl_diff = "".join(render.unified_diff(root, tree) for tree in trees)
+    for tree in trees:
+        render.write_tree(root, tree)
     return ImagePin(path, result.diff(path.relative_to(root).as_posix()), hcl_diff, True)
+
+
+def _envs_using(root: Path, env: str, path: Path) -> list[str]:
+    """``env``, then every other environment layered on ``path`` (a shared layer pins theirs too)."""
+    names = [env]
+    for name in env_names(root):
+        if name == env:
+            continue
+        try:
+            sources = load_env(root, name).sources
+        except ConfigError:
+            continue  # an environment already broken is not this edit's to render
+        if path in {(root / source).resolve() for source in sources}:
+            names.append(name)
+    return names
 
 
 # ------------------------------------------------------------------ deploy / apply
@@ -232,16 +262,22 @@ def deploy(
             f"deploy needs confirmation and there is no terminal: run 'hclforge deploy {ws.env} --auto-approve'"
         )
     ws.plan(targets=targets)
-    return apply_and_wait(
-        ws,
-        auto_approve=auto_approve,
-        interactive=interactive,
-        confirm=confirm,
-        wait=wait,
-        timeout=timeout,
-        on_progress=on_progress,
-        poll=poll,
-    )
+    try:
+        return apply_and_wait(
+            ws,
+            auto_approve=auto_approve,
+            interactive=interactive,
+            confirm=confirm,
+            wait=wait,
+            timeout=timeout,
+            on_progress=on_progress,
+            poll=poll,
+        )
+    except PlanRefused:
+        if targets:  # a targeted plan left saved would be applied, partial, by a later 'hclforge apply'
+            ws.plan_file.unlink(missing_ok=True)
+            ws.plan_meta_file.unlink(missing_ok=True)
+        raise
 
 
 def apply_and_wait(

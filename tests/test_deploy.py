@@ -74,7 +74,11 @@ def test_day_two_round_trip_on_the_emulator(repo: Path, capsys: pytest.CaptureFi
     assert run(repo, capsys, "set-image", "local", "nope", NEW_IMAGE)[0] == 2
     assert run(repo, capsys, "set-image", "local", "api", "not an image")[0] == 2
     assert run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "../hclforge.toml")[0] == 2
+    assert run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "missing.yaml")[0] == 2
+    code, _, err = run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "prod.yaml")
+    assert code == 2 and "not a layer of local" in err
     assert env_file.read_bytes() == snapshot
+    assert (repo / "envs/prod.yaml").read_bytes() == (ROOT / "envs/prod.yaml").read_bytes()
 
     # deploy --service api: a targeted plan, apply, and the rollout completes.
     code, out, err = run(repo, capsys, "deploy", "local", "--service", "api", "--auto-approve", "--timeout", "2m")
