@@ -329,6 +329,8 @@ def service_status(ecs: Any, cfg: Any) -> list[dict[str, Any]]:
     names = list(cfg.services)
     described: dict[str, dict[str, Any]] = {}
     for i in range(0, len(names), 10):
+        if not _cluster_exists(ecs, cfg.cluster_name):
+            break  # not applied yet: every service is reported missing
         answer = _aws(
             "ecs", "DescribeServices", ecs.describe_services, cluster=cfg.cluster_name, services=names[i : i + 10]
         )
@@ -527,6 +529,11 @@ def run_one(
             + (f" ({result.stopped_reason})" if result.stopped_reason else ""),
         )
     return result
+
+
+def _cluster_exists(ecs: Any, cluster: str) -> bool:
+    found = _aws("ecs", "DescribeClusters", ecs.describe_clusters, clusters=[cluster]).get("clusters", [])
+    return any(c.get("status") == "ACTIVE" for c in found)
 
 
 def _aws(service: str, operation: str, call: Callable[..., Any], **kwargs: Any) -> Any:

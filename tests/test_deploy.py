@@ -276,3 +276,47 @@ def test_run_exits_with_the_containers_exit_code() -> None:
     assert exit_code_for(info.value) == 3
     assert "exited with code 3" in str(info.value)
     assert any("boom" in line for line in lines)
+
+
+def test_status_reads_services_schedules_and_alarms() -> None:
+    """prod: a missing cluster, a schedule (EventBridge Scheduler GetSchedule), an alarm in ALARM (DescribeAlarms)."""
+    cfg = load_env(ROOT, "prod").config
+    keys = {"region_name": "ap-northeast-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    ecs, scheduler, cloudwatch = (boto3.client(s, **keys) for s in ("ecs", "scheduler", "cloudwatch"))
+    ws = SimpleNamespace(
+        env="prod",
+        loaded=SimpleNamespace(config=cfg),
+        aws_client={"ecs": ecs, "scheduler": scheduler, "cloudwatch": cloudwatch}.__getitem__,
+        outputs=lambda: {"api_endpoint": {"value": "https://api.example.com/"}},
+    )
+    alarm = f"{cfg.prefix}-api-cpu"
+    with Stubber(ecs) as e, Stubber(scheduler) as s, Stubber(cloudwatch) as c:
+        e.add_response(
+            "describe_clusters", {"clusters": [], "failures": [{"arn": cfg.cluster_name, "reason": "MISSING"}]}
+        )
+        s.add_response(
+            "get_schedule",
+            {
+                "Name": f"{cfg.prefix}-nightly-report",
+                "ScheduleExpression": "cron(0 18 * * ? *)",
+                "ScheduleExpressionTimezone": "Asia/Tokyo",
+                "State": "ENABLED",
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "Target": {
+                    "Arn": "arn:aws:ecs:ap-northeast-1:222222222222:cluster/x",
+                    "RoleArn": "arn:aws:iam::2:role/r",
+                },
+            },
+            {"Name": f"{cfg.prefix}-nightly-report"},
+        )
+        c.add_response(
+            "describe_alarms",
+            {"MetricAlarms": [{"AlarmName": alarm, "StateValue": "ALARM", "StateReason": "Threshold Crossed"}]},
+            {"AlarmNamePrefix": f"{cfg.prefix}-", "StateValue": "ALARM"},
+        )
+        doc = lib.status(ws)
+    text = "\n".join(lib.status_lines(doc))
+    assert "service api: not in the cluster" in text
+    assert "api endpoint: https://api.example.com/" in text
+    assert "schedule nightly-report (api): cron(0 18 * * ? *) Asia/Tokyo  ENABLED" in text
+    assert f"! {alarm}: Threshold Crossed" in text
