@@ -35,12 +35,11 @@ def _confirm_for(app: Any, env: str) -> Any:
     return confirm
 
 
-def _progress(progress: list[Any]) -> None:
-    """Rollout progress: plain lines on stderr (one per service and new event, per poll)."""
-    from hclforge.cli.rollout import format_progress
+def _progress() -> Any:
+    """A rollout progress sink for one command: plain lines on stderr, a service's only when it changed."""
+    from hclforge.cli import deploy as lib
 
-    for line in format_progress(progress):
-        click.echo(line, err=True)
+    return lib.progress_printer(lambda line: click.echo(line, err=True))
 
 
 def report_deployed(env: str, done: lib.Deployed) -> None:
@@ -61,7 +60,7 @@ def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m")
     """``apply``'s wait: the rollouts of the services the applied plan changed (exit 1 on failure)."""
     from hclforge.cli import deploy as lib
 
-    done = lib.wait_applied(ws, summary, wait=wait, timeout=lib.seconds(timeout), on_progress=_progress)
+    done = lib.wait_applied(ws, summary, wait=wait, timeout=lib.seconds(timeout), on_progress=_progress())
     if done.waited:
         click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
 
@@ -107,7 +106,7 @@ def deploy(
         confirm=_confirm_for(app, env),
         wait=not no_wait,
         timeout=lib.seconds(timeout),
-        on_progress=_progress,
+        on_progress=_progress(),
     )
     report_deployed(env, done)
 

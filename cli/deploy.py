@@ -18,7 +18,7 @@ from typing import Any
 
 from hclforge import render
 from hclforge.cli.logs import follow, format_line, parse_since, read_logs
-from hclforge.cli.rollout import ServiceProgress, wait_for_rollouts
+from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
 from hclforge.cli.runtask import TaskResult, TaskSpec, run_task, task_status, wait_stopped
 from hclforge.cli.summary import ACTIONS, Summary, service_of
 from hclforge.config import env_names, load_env
@@ -225,6 +225,34 @@ def wait_services(
         expected_task_definitions=expected_task_definitions(ws, services),
         events_since=since,
     )
+
+
+def progress_printer(echo: Callable[[str], None]) -> ProgressSink:
+    """An ``on_progress`` that prints each service's line only when it changed since the last poll.
+
+    A 15-minute wait polls 150 times: unchanged counts are not repeated; new events always print.
+    """
+    last: dict[str, str] = {}
+
+    def show(progress: list[ServiceProgress]) -> None:
+        for p, line in zip(progress, _status_lines(progress), strict=True):
+            for event_line in line[:-1]:
+                echo(event_line)
+            if last.get(p.service) != line[-1]:
+                last[p.service] = line[-1]
+                echo(line[-1])
+
+    return show
+
+
+def _status_lines(progress: list[ServiceProgress]) -> list[list[str]]:
+    """:func:`format_progress`'s lines, grouped per service (its event lines, then its status line)."""
+    lines = iter(format_progress(progress))
+    grouped: list[list[str]] = []
+    for p in progress:
+        count = max(len(p.new_events) - 1, 0) + 1
+        grouped.append([next(lines) for _ in range(count)])
+    return grouped
 
 
 @dataclass

@@ -320,3 +320,21 @@ def test_status_reads_services_schedules_and_alarms() -> None:
     assert "api endpoint: https://api.example.com/" in text
     assert "schedule nightly-report (api): cron(0 18 * * ? *) Asia/Tokyo  ENABLED" in text
     assert f"! {alarm}: Threshold Crossed" in text
+
+
+def test_progress_printer_repeats_no_unchanged_line() -> None:
+    def poll(running: int, events: tuple[str, ...] = ()) -> list[Any]:
+        return [lib.ServiceProgress("api", "IN_PROGRESS", "", running, 2, 0, 0, TD_NEW, "ecs-svc/1", events)]
+
+    printed: list[str] = []
+    show = lib.progress_printer(printed.append)
+    show(poll(1))
+    show(poll(1))
+    show(poll(1, ("e1", "e2")))
+    show(poll(2))
+    assert printed == [
+        "api  running 1/2 pending 0  IN_PROGRESS",
+        "api  event: e1",
+        "api  running 1/2 pending 0  IN_PROGRESS  (event: e2)",
+        "api  running 2/2 pending 0  IN_PROGRESS",
+    ]
