@@ -161,11 +161,12 @@ def rollout_services_of_plan(plan: dict[str, Any], services: Iterable[str]) -> l
     return rollout_services(events, services)
 
 
-def applied_services(ws: Any, *, plan_json_wait: float = 60.0) -> list[str]:
+def applied_services(ws: Any, summary: Summary, *, plan_json_wait: float = 5.0) -> list[str]:
     """The services the plan just applied by ``ws`` rolls out.
 
     From the plan's event stream when this process planned it; otherwise from the
-    saved plan's ``plan.json`` (written beside it after planning, kept after apply).
+    saved plan's ``plan.json`` (written beside it after planning, kept after apply);
+    failing both, every service with a change in the ecs module of ``summary``.
     """
     services = list(ws.loaded.config.services)
     events = ws.terraform.last_events
@@ -173,11 +174,10 @@ def applied_services(ws: Any, *, plan_json_wait: float = 60.0) -> list[str]:
         return rollout_services(events, services)
     deadline = time.monotonic() + plan_json_wait
     while not ws.plan_json_file.is_file() and time.monotonic() < deadline:
-        time.sleep(0.5)
-    if not ws.plan_json_file.is_file():
-        ws.info("the applied plan's plan.json is missing: waiting for every service")
-        return services
-    return rollout_services_of_plan(json.loads(ws.plan_json_file.read_text(encoding="utf-8")), services)
+        time.sleep(0.2)
+    if ws.plan_json_file.is_file():
+        return rollout_services_of_plan(json.loads(ws.plan_json_file.read_text(encoding="utf-8")), services)
+    return [r.service for r in summary.rows if r.module == "ecs" and r.service in services and r.total]
 
 
 def expected_task_definitions(ws: Any, services: Sequence[str]) -> dict[str, str] | None:
@@ -338,7 +338,7 @@ def wait_applied(
     """After ``ws.apply`` returned ``summary``: wait for the services it rolled out (none without changes)."""
     if not summary.has_changes:
         return Deployed(summary)
-    services = applied_services(ws)
+    services = applied_services(ws, summary)
     if not wait:
         return Deployed(summary, services)
     progress = wait_services(ws, services, timeout=timeout, since=since, on_progress=on_progress, poll=poll)

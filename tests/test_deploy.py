@@ -338,3 +338,16 @@ def test_progress_printer_repeats_no_unchanged_line() -> None:
         "api  running 1/2 pending 0  IN_PROGRESS  (event: e2)",
         "api  running 2/2 pending 0  IN_PROGRESS",
     ]
+
+
+def test_applied_services_fall_back_to_the_summary(tmp_path: Path) -> None:
+    from hclforge.cli.summary import Row, Summary
+
+    cfg = load_env(ROOT, "local").config
+    ws = SimpleNamespace(
+        loaded=SimpleNamespace(config=cfg),
+        terraform=SimpleNamespace(last_events=[]),
+        plan_json_file=tmp_path / "plan.json",  # missing
+    )
+    summary = Summary("local", [Row("ecs", "web", update=1), Row("iam", "api", update=1), Row("ecs", "-", create=1)])
+    assert lib.applied_services(ws, summary, plan_json_wait=0) == ["web"]
