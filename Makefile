@@ -17,14 +17,17 @@ AUTO_APPROVE ?= $(if $(filter local,$(ENV)),1,)
 EMULATOR ?=
 FORMAT ?= table
 PYTEST_ARGS ?=
+SERVICE ?=
+SINCE ?= 10m
 
 emu_flag = $(if $(EMULATOR),--emulator,)
 approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
+service_flag = $(foreach s,$(SERVICE),--service $(s))
 
-.PHONY: help venv plan apply destroy render check test bench scan emulator-up emulator-down completion clean
+.PHONY: help venv plan apply deploy status logs destroy render check test bench scan emulator-up emulator-down completion clean
 
 help: ## Show this help
-	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1]"
+	@echo "usage: make TARGET [ENV=local|dev|prod] [EMULATOR=1] [AUTO_APPROVE=1] [SERVICE=name] [SINCE=10m]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.lock pyproject.toml
@@ -45,6 +48,16 @@ plan: $(STAMP) ## Plan ENV (default local, on the emulator); EMULATOR=1 plans an
 
 apply: $(STAMP) ## Apply ENV (asks unless AUTO_APPROVE=1; local never asks)
 	$(HCLFORGE) apply $(ENV) $(emu_flag) $(approve_flag)
+
+deploy: $(STAMP) ## Plan, apply and wait for the rollouts of ENV (SERVICE=name: only that service)
+	$(HCLFORGE) deploy $(ENV) $(emu_flag) $(approve_flag) $(service_flag)
+
+status: $(STAMP) ## Services, rollouts, endpoint, schedules and alarms of ENV (read-only)
+	$(HCLFORGE) status $(ENV) $(emu_flag)
+
+logs: $(STAMP) ## Logs of SERVICE in ENV since SINCE (default 10m); FOLLOW=1 keeps following
+	@test -n "$(SERVICE)" || { echo "make logs needs SERVICE=name" >&2; exit 2; }
+	$(HCLFORGE) logs $(ENV) $(SERVICE) --since $(SINCE) $(if $(FOLLOW),--follow,) $(emu_flag)
 
 destroy: $(STAMP) ## Destroy ENV (asks unless AUTO_APPROVE=1; local never asks)
 	$(HCLFORGE) destroy $(ENV) $(emu_flag) $(approve_flag)

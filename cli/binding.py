@@ -91,8 +91,12 @@ _REASONS = {
 }
 
 
-def saved_plan_problem(ws: Workspace) -> str | None:
-    """Why the saved plan may not be applied as it is, or None when it is the one planned and still fresh."""
+def saved_plan_problem(ws: Workspace, *, targets: list[str] | None = None) -> str | None:
+    """Why the saved plan may not be applied as it is, or None when it is the one planned and still fresh.
+
+    ``targets``: the part of the environment the apply is for (``deploy --service``); a
+    plan of a part is applied only by a deploy of that same part, never by ``apply``.
+    """
     if not ws.plan_file.is_file() or not ws.plan_meta_file.is_file():
         return "there is no saved plan"
     meta = read_json(ws.plan_meta_file) or {}
@@ -103,6 +107,9 @@ def saved_plan_problem(ws: Workspace) -> str | None:
             f"the plan file {ws.rel(ws.plan_file)} is not the one hclforge planned "
             "(its SHA-256 differs from the one recorded)"
         )
+    if sorted(meta.get("targets") or []) != sorted(targets or []):
+        planned = ", ".join(meta.get("targets") or []) or "the whole environment"
+        return f"the saved plan covers {planned}, not what this command applies"
     now = freshness(ws)
     for key, reason in _REASONS.items():
         if meta.get(key) != now[key]:

@@ -1,12 +1,178 @@
-"""Day-two commands: set-image, deploy, status, logs, run.
+"""Day-two commands: set-image, deploy, status, logs, run (DESIGN §5).
 
-A placeholder: the commands are written in another branch, which replaces this file.
+Each command parses, calls :mod:`cli.deploy` and prints. ``register(group)`` adds
+them to the ``hclforge`` group. ``run`` exits with the task's container exit code:
+the library raises :class:`~hclforge.errors.TaskExitCode`, whose exit code
+``exit_code_for`` reads from the instance (the one deliberate exception to the table).
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
 import click
+
+if TYPE_CHECKING:  # imported in each command: `hclforge --help` stays fast
+    from hclforge.cli import deploy as lib
+
+EMULATOR_HELP = "Against the local emulator, without credentials."
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _confirm_for(app: Any, env: str) -> Any:
+    def confirm(summary: Any) -> bool:
+        from hclforge.cli.summary import as_table
+
+        for text, style in as_table(summary):
+            click.echo(click.style(text, bold=True) if app.color and style else text)
+        return click.confirm(f"Apply these changes to {env}?", default=False)
+
+    return confirm
+
+
+def _progress() -> Any:
+    """A rollout progress sink for one command: plain lines on stderr, a service's only when it changed."""
+    from hclforge.cli import deploy as lib
+
+    return lib.progress_printer(lambda line: click.echo(line, err=True))
+
+
+def report_deployed(env: str, done: lib.Deployed) -> None:
+    """What deploy / apply did, after the wait."""
+    t = done.summary.totals
+    if done.summary.has_changes:
+        click.echo(
+            f"applied {env}: {t['create']} created, {t['update']} updated, "
+            f"{t['replace']} replaced, {t['delete']} deleted"
+        )
+    if done.waited:
+        click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
+    elif done.services:
+        click.echo(f"not waiting (--no-wait) for: {', '.join(done.services)}")
+
+
+def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m") -> None:
+    """``apply``'s wait: the rollouts of the services the applied plan changed (exit 1 on failure)."""
+    from hclforge.cli import deploy as lib
+
+    done = lib.wait_applied(ws, summary, wait=wait, timeout=lib.seconds(timeout), on_progress=_progress())
+    if done.waited:
+        click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
+
+
+@click.command("set-image")
+@click.argument("env")
+@click.argument("service")
+@click.argument("image")
+@click.option("--layer", help="Pin in this layer under envs/ (e.g. _base.yaml), not envs/ENV.yaml.")
+@click.pass_obj
+def set_image_cmd(app: Any, env: str, service: str, image: str, layer: str | None) -> None:
+    """Pin SERVICE's IMAGE in the YAML (only that line changes), re-render, and show both diffs."""
+    from hclforge.cli import deploy as lib
+
+    pin = lib.set_image(app.root, env, service, image, layer=layer)
+    if not pin.changed:
+        click.echo(f"{service} already runs {image} in {pin.path.name}: nothing changed")
+        return
+    click.echo(pin.yaml_diff, nl=False)
+    click.echo(pin.hcl_diff or "(the rendered tree did not change)\n", nl=False)
+
+
+@click.command()
+@click.argument("env")
+@click.option("--service", "services", multiple=True, help="Only this service's resources (repeatable).")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking.")
+@click.option("--timeout", default="15m", show_default=True, help="How long to wait for the rollouts.")
+@click.option("--no-wait", is_flag=True, help="Apply, and do not wait for the rollouts.")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.pass_obj
+def deploy(
+    app: Any, env: str, services: tuple[str, ...], auto_approve: bool, timeout: str, no_wait: bool, emulator: bool
+) -> None:
+    """Plan, apply, then wait for every changed ECS service's rollout (exit 1 on failure or timeout)."""
+    from hclforge.cli import deploy as lib
+
+    ws = app.workspace(env, emulator=emulator)
+    done = lib.deploy(
+        ws,
+        services=list(services),
+        auto_approve=auto_approve,
+        interactive=_interactive(),
+        confirm=_confirm_for(app, env),
+        wait=not no_wait,
+        timeout=lib.seconds(timeout),
+        on_progress=_progress(),
+    )
+    report_deployed(env, done)
+
+
+@click.command()
+@click.argument("env")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.pass_obj
+def status(app: Any, env: str, as_json: bool, emulator: bool) -> None:
+    """Services (counts, task definition, image, rollout, events), API endpoint, schedules, alarms. Read-only."""
+    from hclforge.cli import deploy as lib
+
+    doc = lib.status(app.workspace(env, emulator=emulator, stream=False))
+    if as_json:
+        click.echo(json.dumps(doc, indent=2, default=str))
+        return
+    for line in lib.status_lines(doc):
+        click.echo(line)
+
+
+@click.command()
+@click.argument("env")
+@click.argument("service")
+@click.option("--since", default="10m", show_default=True, help="How far back: 30s, 10m, 1h, 2d, 1h30m.")
+@click.option("--follow", "-f", "follow_logs", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.pass_obj
+def logs(app: Any, env: str, service: str, since: str, follow_logs: bool, emulator: bool) -> None:
+    """SERVICE's CloudWatch Logs, ordered by time (Ctrl-C ends --follow: main maps it to Interrupted, 130)."""
+    from hclforge.cli import deploy as lib
+
+    ws = app.workspace(env, emulator=emulator, stream=False)
+    for line in lib.log_lines(ws, service, since=since, follow_logs=follow_logs):
+        click.echo(line)
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("env")
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("--no-wait", is_flag=True, help="Print the task ARN and return.")
+@click.option("--timeout", default="10m", show_default=True, help="How long to wait for the task to stop.")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.pass_obj
+def run_cmd(
+    app: Any, env: str, service: str, command: tuple[str, ...], no_wait: bool, timeout: str, emulator: bool
+) -> None:
+    """One-off task: hclforge run ENV SERVICE -- CMD...; exits with the container's exit code."""
+    from hclforge.cli import deploy as lib
+
+    ws = app.workspace(env, emulator=emulator, stream=False)
+    result = lib.run_one(
+        ws,
+        service,
+        list(command),
+        wait=not no_wait,
+        timeout=lib.seconds(timeout),
+        on_started=lambda spec: click.echo(spec.task_arn),
+        on_line=click.echo,
+    )
+    if result is not None:
+        click.echo(f"task stopped: exit code 0 ({result.stopped_reason or 'done'})", err=True)
 
 
 def register(group: click.Group) -> None:
-    """Add the day-two commands to ``group`` (none yet)."""
+    """Add set-image, deploy, status, logs and run to ``group``."""
+    for command in (set_image_cmd, deploy, status, logs, run_cmd):
+        group.add_command(command)

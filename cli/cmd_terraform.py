@@ -103,9 +103,12 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--emulator", is_flag=True, help="Apply against the local emulator (on a copy of the tree).")
 @click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
+@click.option("--no-wait", is_flag=True, help="Do not wait for the rollouts of the ECS services it changed.")
 @pass_app
-def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool) -> None:
-    """Apply the saved plan if still fresh, else plan and confirm."""
+def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool, no_wait: bool) -> None:
+    """Apply the saved plan if still fresh, else plan and confirm; then wait for the rollouts."""
+    from hclforge.cli.cmd_deploy import wait_after_apply
+
     ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
 
     def confirm_plan(summary: Summary) -> bool:
@@ -119,6 +122,7 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
             f"applied {env}: {t['create']} created, {t['update']} updated, "
             f"{t['replace']} replaced, {t['delete']} deleted"
         )
+    wait_after_apply(ws, summary, wait=not no_wait)
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from hclforge.cli.ops import Confirm, ConfirmPlan, PlanResult, Workspace
 
 
-def plan(ws: Workspace) -> PlanResult:
+def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
 
     What the plan is bound to (YAML, tree, provider lock, target, state lineage
@@ -56,7 +56,7 @@ def plan(ws: Workspace) -> PlanResult:
     removed = protect.removed_blocks(prior, protected_addresses(ws.tree_dir)) if guarded else []
     try:
         with ws.streaming(f"Planning {ws.env}", None, progress=False):
-            tf.plan(ws.plan_file, events=True)
+            tf.plan(ws.plan_file, events=True, targets=targets)
     except TerraformError as err:
         blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
         if blocked:
@@ -76,6 +76,8 @@ def plan(ws: Workspace) -> PlanResult:
         **bound,
         "state": state_before,
         "plan_sha256": binding.sha256_file(ws.plan_file),
+        # A plan of a part (deploy --service): only a deploy of that part may apply it.
+        "targets": sorted(targets or []),
         "terraform": binding.plan_terraform_version(ws.plan_file),
         "created": time.time(),
         "summary": summary.to_json(),
@@ -95,7 +97,14 @@ def refuse_protected(ws: Workspace, addresses: list[str]) -> PlanRefused:
     )
 
 
-def apply(ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan) -> Summary:
+def apply(
+    ws: Workspace,
+    *,
+    auto_approve: bool,
+    interactive: bool,
+    confirm: ConfirmPlan,
+    targets: list[str] | None = None,
+) -> Summary:
     """Apply the saved plan when it is fresh; otherwise plan again and ask.
 
     Raises:
@@ -112,7 +121,7 @@ def apply(ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: Conf
     runs.settle_interrupted_run(ws)
     ws.render()
     ws.prepare_workdir()
-    problem = binding.saved_plan_problem(ws)
+    problem = binding.saved_plan_problem(ws, targets=targets)
     if problem is None:
         summary = ws.load_saved_summary()
         ws.info(f"applying the saved plan {ws.rel(ws.plan_file)}")
@@ -121,7 +130,7 @@ def apply(ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: Conf
             if auto_approve and not interactive:
                 raise PlanRefused(f"the saved plan is stale: {problem}; run 'hclforge plan {ws.env}' again")
             ws.info(f"the saved plan is stale: {problem}; planning again")
-        summary = ws.plan().summary
+        summary = ws.plan(targets=targets).summary
     if not summary.has_changes:
         ws.info("no changes to apply")
         ws.discard_plan()

@@ -207,8 +207,16 @@ class Terraform:
         doc: dict[str, Any] = json.loads(result.stdout)
         return doc
 
-    def plan(self, out: Path, *, refresh_only: bool = False, destroy: bool = False, events: bool = False) -> bool:
-        """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``).
+    def plan(
+        self,
+        out: Path,
+        *,
+        refresh_only: bool = False,
+        destroy: bool = False,
+        events: bool = False,
+        targets: list[str] | None = None,
+    ) -> bool:
+        """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``; ``-target=`` per target).
 
         The ``-json`` event stream stays in :attr:`last_events` for summaries.
 
@@ -223,6 +231,7 @@ class Terraform:
             refresh_only=IsFlagged if refresh_only else None,
             destroy=IsFlagged if destroy else None,
             json=IsFlagged if events else None,
+            target=list(targets) if targets else None,
             var=None,
         )
         self.last_events = parse_events(result.stdout) if events else []

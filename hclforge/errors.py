@@ -182,6 +182,19 @@ class TaskTimeout(HclforgeError):
     """A one-off ECS task had not stopped when the wait ran out (exit 1); it keeps running."""
 
 
+class TaskExitCode(HclforgeError):
+    """A one-off task (``hclforge run``) ran and its container exited non-zero.
+
+    The one error whose exit code is not fixed by its class: :func:`exit_code_for`
+    reads it from the instance (the container's exit code, 1-255), so a script
+    running ``hclforge run`` sees what the command inside the task returned.
+    """
+
+    def __init__(self, code: int, message: str = "") -> None:
+        self.code = code if 1 <= code <= 255 else EXIT_FAILURE
+        super().__init__(message or f"the task's container exited with code {code}")
+
+
 class ChangesPresent(HclforgeError):
     """``plan --detailed-exitcode`` / ``drift`` found changes (exit 3)."""
 
@@ -212,6 +225,8 @@ def exit_code_for(error: BaseException) -> int:
     """
     if isinstance(error, Interrupted):
         return _SIGNAL_EXIT_CODES.get(error.signum, EXIT_SIGINT)
+    if isinstance(error, TaskExitCode):
+        return error.code  # the deliberate exception: the container's own exit code
     for cls, code in _EXIT_CODES:
         if isinstance(error, cls):
             return code

@@ -185,6 +185,8 @@ def container_definitions(cfg: EnvConfig, name: str) -> list[dict[str, Any]]:
     for container in containers:
         # Last, as it always was: the rendered HCL reads top-down from name and image.
         container["logConfiguration"] = container.pop("logConfiguration")
+        if "ecs_container_memory" in shims_for(cfg) and "memoryReservation" not in container:
+            container["memory"] = svc.memory
     return containers
 
 

@@ -22,6 +22,10 @@ EMULATOR_SHIMS: dict[str, str] = {
         "moto does not return a Cloud Map service's HealthCheckCustomConfig, so the empty "
         "health_check_custom_config block re-plans as a replacement: emulator services ignore changes to it."
     ),
+    "ecs_container_memory": (
+        "moto's RunTask answers 500 when a container has neither memory nor memoryReservation (Fargate needs "
+        "only the task's): on the emulator, such containers get memory = the task's memory."
+    ),
 }
 
 

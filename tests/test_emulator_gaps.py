@@ -138,3 +138,32 @@ def test_gap_autoscaling_tags_behind_the_emulator_autoscaling_rule(aws_env: dict
         aas.list_tags_for_resource(
             ResourceARN=f"arn:aws:application-autoscaling:{REGION}:123456789012:scalable-target/0123456789abcdef"
         )
+
+
+def test_gap_ecs_container_memory(aws_env: dict[str, str]) -> None:
+    """RunTask of a Fargate task definition with task-level memory only (valid on AWS) fails on moto."""
+    ecs = boto3.client("ecs", region_name=REGION)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    vpc = ec2.create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # the other RunTask gap
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.98.1.0/24")["Subnet"]["SubnetId"]
+    ecs.create_cluster(clusterName="gap-memory")
+    arn = ecs.register_task_definition(
+        family="gap-memory",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "nginx:1", "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+    try:
+        ecs.run_task(
+            cluster="gap-memory",
+            taskDefinition=arn,
+            launchType="FARGATE",
+            networkConfiguration={"awsvpcConfiguration": {"subnets": [subnet], "assignPublicIp": "DISABLED"}},
+        )
+    except ClientError as err:
+        assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        return
+    pytest.fail("moto now runs tasks without container-level memory: drop shim ecs_container_memory")

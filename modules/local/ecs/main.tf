@@ -86,6 +86,7 @@ resource "aws_ecs_task_definition" "api" {
           awslogs-stream-prefix = "ecs"
         }
       }
+      memory = 1024
     },
   ])
 }
@@ -212,6 +213,7 @@ resource "aws_ecs_task_definition" "web" {
           awslogs-stream-prefix = "ecs"
         }
       }
+      memory = 512
     },
     {
       name              = "otel"

@@ -1,0 +1,353 @@
+"""Day-two commands (issue 12): set-image, deploy, status, logs, run.
+
+The round trip runs the real CLI against the emulator (moto); the failure paths
+(a FAILED rollout, a timeout, a non-zero container exit code), which moto cannot
+produce, run the library functions against botocore's Stubber with response
+shapes of the ECS API reference (DescribeServices, ListTasks, DescribeTasks,
+RunTask).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from hclforge.cli import deploy as lib
+from hclforge.cli.main import main
+from hclforge.config import load_env
+from hclforge.errors import RolloutFailed, RolloutTimeout, TaskExitCode, exit_code_for
+from tests.conftest import ROOT, emulator_client
+
+NEW_IMAGE = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-api:1.5.0"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project's envs, modules and settings; its emulator is stopped afterwards."""
+    for name in ("envs", "modules"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
+    yield tmp_path
+    main(["--root", str(tmp_path), "emulator", "stop"])
+
+
+def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", "--root", str(repo), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.emulator
+def test_day_two_round_trip_on_the_emulator(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(repo, capsys, "apply", "local", "--auto-approve")
+    assert code == 0, err
+    assert "rolled out: " in out
+
+    # set-image: exactly one YAML line changes, comments kept; the HCL diff follows.
+    env_file = repo / "envs/local.yaml"
+    before = env_file.read_text()
+    code, out, err = run(repo, capsys, "set-image", "local", "api", NEW_IMAGE)
+    assert code == 0, err
+    after = env_file.read_text()
+    delta = [d for d in difflib.ndiff(before.splitlines(), after.splitlines()) if d[:1] in "+-"]
+    # api's image comes from _base.yaml: local.yaml gains exactly one line, nothing else moves.
+    assert delta == [f"+     image: {NEW_IMAGE}"], delta
+    assert [line for line in before.splitlines() if line.lstrip().startswith("#")] == [
+        line for line in after.splitlines() if line.lstrip().startswith("#")
+    ]
+    assert f"+    image: {NEW_IMAGE}" in out  # the YAML diff
+    assert "modules/local/ecs/main.tf" in out and f'+      image     = "{NEW_IMAGE}"' in out
+
+    # Bad input: exit 2, nothing written.
+    snapshot = env_file.read_bytes()
+    assert run(repo, capsys, "set-image", "local", "nope", NEW_IMAGE)[0] == 2
+    assert run(repo, capsys, "set-image", "local", "api", "not an image")[0] == 2
+    assert run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "../hclforge.toml")[0] == 2
+    assert run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "missing.yaml")[0] == 2
+    code, _, err = run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "prod.yaml")
+    assert code == 2 and "not a layer of local" in err
+    assert env_file.read_bytes() == snapshot
+    assert (repo / "envs/prod.yaml").read_bytes() == (ROOT / "envs/prod.yaml").read_bytes()
+
+    # deploy --service api: a targeted plan, apply, and the rollout completes.
+    code, out, err = run(repo, capsys, "deploy", "local", "--service", "api", "--auto-approve", "--timeout", "2m")
+    assert code == 0, out + err
+    assert "rolled out: api" in out
+    assert "api" in err and "COMPLETED" in err  # the progress lines
+
+    # status: the new image for api.
+    code, out, err = run(repo, capsys, "status", "local")
+    assert code == 0, err
+    assert f"image {NEW_IMAGE}" in out
+    assert "service web:" in out and "api endpoint: https://" in out
+    code, out, _ = run(repo, capsys, "status", "local", "--json")
+    doc = json.loads(out)
+    assert {s["service"]: s["image"] for s in doc["services"]}["api"] == NEW_IMAGE
+
+    # logs: an event put with boto3 is read back.
+    logs = emulator_client(repo, "logs")
+    group, stream = "/ecs/sss-local/api", "ecs/api/0123456789abcdef"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": now, "message": "hello"}])
+    code, out, err = run(repo, capsys, "logs", "local", "api", "--since", "1h")
+    assert code == 0, err
+    assert "hello" in out and "01234567" in out
+    assert run(repo, capsys, "logs", "local", "nope")[0] == 2
+
+    # run --no-wait: the task ARN.
+    code, out, err = run(repo, capsys, "run", "local", "api", "--no-wait", "--", "echo", "hi")
+    assert code == 0, err
+    assert out.strip().startswith("arn:aws:ecs:") and ":task/sss-local/" in out
+
+    # destroy leaves the emulator empty of the stack.
+    code, _, err = run(repo, capsys, "destroy", "local", "--auto-approve")
+    assert code == 0, err
+    ecs = emulator_client(repo, "ecs")
+    assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
+    assert not [g for g in logs.describe_log_groups()["logGroups"] if g["logGroupName"].startswith("/ecs/sss-local")]
+
+
+# ----------------------------------------------------------------- library units
+
+
+def test_rollout_services_from_plan_events() -> None:
+    def change(kind: str, name: str, action: str) -> dict[str, Any]:
+        return {
+            "type": "planned_change",
+            "change": {"action": action, "resource": {"resource_type": kind, "resource_name": name}},
+        }
+
+    events = [
+        change("aws_ecs_task_definition", "api", "replace"),
+        change("aws_cloudwatch_log_group", "web", "update"),
+        change("aws_ecs_service", "my_worker", "update"),
+        change("aws_ecs_service", "web", "delete"),
+    ]
+    assert lib.rollout_services(events, ["api", "web", "my-worker"]) == ["api", "my-worker"]
+
+
+def test_service_targets_and_unknown_service() -> None:
+    cfg = load_env(ROOT, "local").config
+    assert lib.service_targets(cfg, ["api"]) == [
+        "module.ecs.aws_ecs_service.api",
+        "module.ecs.aws_ecs_task_definition.api",
+    ]
+    with pytest.raises(lib.UsageError):
+        lib.service_targets(cfg, ["nope"])
+
+
+def test_task_exit_code_is_read_from_the_instance() -> None:
+    assert exit_code_for(TaskExitCode(3)) == 3
+    assert exit_code_for(TaskExitCode(255)) == 255
+    assert exit_code_for(TaskExitCode(0)) == 1  # never "success" for an error
+    assert exit_code_for(TaskExitCode(300)) == 1
+
+
+def _ecs() -> Any:
+    return boto3.client("ecs", region_name="ap-northeast-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def _workspace(ecs: Any, logs: Any = None) -> Any:
+    cfg = load_env(ROOT, "local").config
+    clients = {"ecs": ecs, "logs": logs}
+    return SimpleNamespace(
+        env="local", loaded=SimpleNamespace(config=cfg), on_emulator=True, aws_client=clients.__getitem__
+    )
+
+
+CLUSTER = "sss-local"
+TD_NEW = "arn:aws:ecs:ap-northeast-1:111111111111:task-definition/sss-local-api:8"
+
+
+def _service(state: str, reason: str, running: int) -> dict[str, Any]:
+    """DescribeServices ``services[]`` (ECS API reference: Service, Deployment)."""
+    return {
+        "serviceName": "api",
+        "serviceArn": f"arn:aws:ecs:ap-northeast-1:111111111111:service/{CLUSTER}/api",
+        "status": "ACTIVE",
+        "desiredCount": 2,
+        "runningCount": running,
+        "pendingCount": 0,
+        "taskDefinition": TD_NEW,
+        "deployments": [
+            {
+                "id": "ecs-svc/1111",
+                "status": "PRIMARY",
+                "taskDefinition": TD_NEW,
+                "desiredCount": 2,
+                "pendingCount": 0,
+                "runningCount": running,
+                "failedTasks": 2 if state == "FAILED" else 0,
+                "rolloutState": state,
+                "rolloutStateReason": reason,
+                "createdAt": datetime(2026, 11, 27, 12, 0, tzinfo=UTC),
+            }
+        ],
+        "events": [],
+    }
+
+
+def test_deploy_wait_fails_with_the_reason_and_stopped_tasks() -> None:
+    ecs = _ecs()
+    task = f"arn:aws:ecs:ap-northeast-1:111111111111:task/{CLUSTER}/abc123"
+    reason = "ECS deployment circuit breaker: tasks failed to start."
+    with Stubber(ecs) as stub:
+        stub.add_response("describe_services", {"services": [_service("FAILED", reason, 0)], "failures": []})
+        stub.add_response(
+            "list_tasks", {"taskArns": [task]}, {"cluster": CLUSTER, "serviceName": "api", "desiredStatus": "STOPPED"}
+        )
+        stub.add_response(
+            "describe_tasks",
+            {
+                "tasks": [
+                    {
+                        "taskArn": task,
+                        "lastStatus": "STOPPED",
+                        "stopCode": "TaskFailedToStart",
+                        "stoppedReason": "CannotPullContainerError: pull access denied",
+                        "startedBy": "ecs-svc/1111",
+                        "containers": [{"name": "api", "lastStatus": "STOPPED", "reason": "image not found"}],
+                    }
+                ],
+                "failures": [],
+            },
+            {"cluster": CLUSTER, "tasks": [task]},
+        )
+        with pytest.raises(RolloutFailed) as info:
+            lib.wait_services(_workspace(ecs), ["api"], timeout=60, since=None, poll=0)
+    assert "api" in str(info.value) and reason in str(info.value)
+    assert "CannotPullContainerError" in str(info.value)
+    assert exit_code_for(info.value) == 1
+
+
+def test_deploy_wait_times_out_naming_the_service() -> None:
+    ecs = _ecs()
+    with Stubber(ecs) as stub:
+        stub.add_response("describe_services", {"services": [_service("IN_PROGRESS", "", 1)], "failures": []})
+        with pytest.raises(RolloutTimeout) as info:
+            lib.wait_services(_workspace(ecs), ["api"], timeout=0, since=None, poll=0)
+    assert "api" in str(info.value) and "running 1/2" in str(info.value)
+    assert exit_code_for(info.value) == 1
+
+
+def test_run_exits_with_the_containers_exit_code() -> None:
+    ecs = _ecs()
+    logs = boto3.client("logs", region_name="ap-northeast-1", aws_access_key_id="x", aws_secret_access_key="x")
+    task = f"arn:aws:ecs:ap-northeast-1:111111111111:task/{CLUSTER}/feed1234"
+    stopped = {
+        "taskArn": task,
+        "lastStatus": "STOPPED",
+        "stopCode": "EssentialContainerExited",
+        "stoppedReason": "Essential container in task exited",
+        "containers": [{"name": "api", "lastStatus": "STOPPED", "exitCode": 3}],
+    }
+    calls: list[str] = []
+
+    def fake_run_task(_ecs: Any, _cfg: Any, service: str, command: Any) -> Any:
+        calls.append(service)
+        return lib.TaskSpec(task, TD_NEW, "api", "ecs/api/feed1234")
+
+    with Stubber(ecs) as stub, Stubber(logs) as log_stub, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lib, "run_task", fake_run_task)
+        # follow: one FilterLogEvents, then the stop check (DescribeTasks: STOPPED)
+        log_stub.add_response(
+            "filter_log_events",
+            {"events": [{"logStreamName": "ecs/api/feed1234", "timestamp": 1, "message": "boom", "eventId": "e1"}]},
+        )
+        stub.add_response("describe_tasks", {"tasks": [stopped], "failures": []})
+        stub.add_response("describe_tasks", {"tasks": [stopped], "failures": []})  # wait_stopped
+        log_stub.add_response("filter_log_events", {"events": []})  # the last read
+        lines: list[str] = []
+        with pytest.raises(TaskExitCode) as info:
+            lib.run_one(_workspace(ecs, logs), "api", ["false"], on_line=lines.append, poll=0, sleep=lambda _s: None)
+    assert calls == ["api"]
+    assert exit_code_for(info.value) == 3
+    assert "exited with code 3" in str(info.value)
+    assert any("boom" in line for line in lines)
+
+
+def test_status_reads_services_schedules_and_alarms() -> None:
+    """prod: a missing cluster, a schedule (EventBridge Scheduler GetSchedule), an alarm in ALARM (DescribeAlarms)."""
+    cfg = load_env(ROOT, "prod").config
+    keys = {"region_name": "ap-northeast-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    ecs, scheduler, cloudwatch = (boto3.client(s, **keys) for s in ("ecs", "scheduler", "cloudwatch"))
+    ws = SimpleNamespace(
+        env="prod",
+        loaded=SimpleNamespace(config=cfg),
+        aws_client={"ecs": ecs, "scheduler": scheduler, "cloudwatch": cloudwatch}.__getitem__,
+        outputs=lambda: {"api_endpoint": {"value": "https://api.example.com/"}},
+    )
+    alarm = f"{cfg.prefix}-api-cpu"
+    with Stubber(ecs) as e, Stubber(scheduler) as s, Stubber(cloudwatch) as c:
+        e.add_response(
+            "describe_clusters", {"clusters": [], "failures": [{"arn": cfg.cluster_name, "reason": "MISSING"}]}
+        )
+        s.add_response(
+            "get_schedule",
+            {
+                "Name": f"{cfg.prefix}-nightly-report",
+                "ScheduleExpression": "cron(0 18 * * ? *)",
+                "ScheduleExpressionTimezone": "Asia/Tokyo",
+                "State": "ENABLED",
+                "FlexibleTimeWindow": {"Mode": "OFF"},
+                "Target": {
+                    "Arn": "arn:aws:ecs:ap-northeast-1:222222222222:cluster/x",
+                    "RoleArn": "arn:aws:iam::2:role/r",
+                },
+            },
+            {"Name": f"{cfg.prefix}-nightly-report"},
+        )
+        c.add_response(
+            "describe_alarms",
+            {"MetricAlarms": [{"AlarmName": alarm, "StateValue": "ALARM", "StateReason": "Threshold Crossed"}]},
+            {"AlarmNamePrefix": f"{cfg.prefix}-", "StateValue": "ALARM"},
+        )
+        doc = lib.status(ws)
+    text = "\n".join(lib.status_lines(doc))
+    assert "service api: not in the cluster" in text
+    assert "api endpoint: https://api.example.com/" in text
+    assert "schedule nightly-report (api): cron(0 18 * * ? *) Asia/Tokyo  ENABLED" in text
+    assert f"! {alarm}: Threshold Crossed" in text
+
+
+def test_progress_printer_repeats_no_unchanged_line() -> None:
+    def poll(running: int, events: tuple[str, ...] = ()) -> list[Any]:
+        return [lib.ServiceProgress("api", "IN_PROGRESS", "", running, 2, 0, 0, TD_NEW, "ecs-svc/1", events)]
+
+    printed: list[str] = []
+    show = lib.progress_printer(printed.append)
+    show(poll(1))
+    show(poll(1))
+    show(poll(1, ("e1", "e2")))
+    show(poll(2))
+    assert printed == [
+        "api  running 1/2 pending 0  IN_PROGRESS",
+        "api  event: e1",
+        "api  running 1/2 pending 0  IN_PROGRESS  (event: e2)",
+        "api  running 2/2 pending 0  IN_PROGRESS",
+    ]
+
+
+def test_applied_services_fall_back_to_the_summary(tmp_path: Path) -> None:
+    from hclforge.cli.summary import Row, Summary
+
+    cfg = load_env(ROOT, "local").config
+    ws = SimpleNamespace(
+        loaded=SimpleNamespace(config=cfg),
+        terraform=SimpleNamespace(last_events=[]),
+        plan_json_file=tmp_path / "plan.json",  # missing
+    )
+    summary = Summary("local", [Row("ecs", "web", update=1), Row("iam", "api", update=1), Row("ecs", "-", create=1)])
+    assert lib.applied_services(ws, summary, plan_json_wait=0) == ["web"]
