@@ -95,6 +95,14 @@ def test_day_two_round_trip_on_the_emulator(repo: Path, capsys: pytest.CaptureFi
     doc = json.loads(out)
     assert {s["service"]: s["image"] for s in doc["services"]}["api"] == NEW_IMAGE
 
+    # A plan of a part (deploy --service, interrupted before its apply) is never applied by plain apply.
+    from hclforge.cli.ops import Workspace
+    from hclforge.cli.settings import load_settings
+
+    Workspace(load_settings(repo), "local").plan(targets=["module.ecs.aws_ecs_service.web"])
+    code, _, err = run(repo, capsys, "apply", "local", "--auto-approve")
+    assert code == 1 and "the saved plan covers module.ecs.aws_ecs_service.web, not what this command applies" in err
+
     # logs: an event put with boto3 is read back.
     logs = emulator_client(repo, "logs")
     group, stream = "/ecs/sss-local/api", "ecs/api/0123456789abcdef"
