@@ -8,8 +8,8 @@ caller decides the endpoint (the emulator's, or the profile's in the real accoun
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from hclforge.errors import AwsError, UsageError, printable
 
@@ -48,3 +48,31 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of at most ``size`` (DescribeServices takes 10 names, DescribeTasks 100)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def cluster_exists(ecs: Any, cluster: str) -> bool:
+    found = aws("ecs", "DescribeClusters", ecs.describe_clusters, clusters=[cluster]).get("clusters", [])
+    return any(c.get("status") == "ACTIVE" for c in found)
+
+
+def aws(service: str, operation: str, call: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return call(**kwargs)
+    except Exception as err:
+        raise AwsError(f"{service} {operation} failed: {err}") from None
+
+
+def seconds(text: str) -> float:
+    """A duration option (``15m``, ``90s``, ``1h``) in seconds; UsageError otherwise."""
+    from hclforge.cli.logs import parse_since
+
+    return parse_since(text) / 1000
+
+
+def known_service(cfg: Any, service: str) -> str:
+    """``service`` when the environment has it; UsageError naming the services otherwise."""
+    if service not in cfg.services:
+        raise UsageError(
+            f"no service {printable(service)!r} in {cfg.environment} (services: {', '.join(cfg.services)})"
+        )
+    return service

@@ -59,8 +59,9 @@ def report_deployed(env: str, done: lib.Deployed) -> None:
 def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m") -> None:
     """``apply``'s wait: the rollouts of the services the applied plan changed (exit 1 on failure)."""
     from hclforge.cli import deploy as lib
+    from hclforge.cli.awsapi import seconds
 
-    done = lib.wait_applied(ws, summary, wait=wait, timeout=lib.seconds(timeout), on_progress=_progress())
+    done = lib.wait_applied(ws, summary, wait=wait, timeout=seconds(timeout), on_progress=_progress())
     if done.waited:
         click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
 
@@ -96,6 +97,7 @@ def deploy(
 ) -> None:
     """Plan, apply, then wait for every changed ECS service's rollout (exit 1 on failure or timeout)."""
     from hclforge.cli import deploy as lib
+    from hclforge.cli.awsapi import seconds
 
     ws = app.workspace(env, emulator=emulator)
     done = lib.deploy(
@@ -105,7 +107,7 @@ def deploy(
         interactive=_interactive(),
         confirm=_confirm_for(app, env),
         wait=not no_wait,
-        timeout=lib.seconds(timeout),
+        timeout=seconds(timeout),
         on_progress=_progress(),
     )
     report_deployed(env, done)
@@ -157,6 +159,7 @@ def run_cmd(
 ) -> None:
     """One-off task: hclforge run ENV SERVICE -- CMD...; exits with the container's exit code."""
     from hclforge.cli import deploy as lib
+    from hclforge.cli.awsapi import seconds
 
     ws = app.workspace(env, emulator=emulator, stream=False)
     result = lib.run_one(
@@ -164,7 +167,7 @@ def run_cmd(
         service,
         list(command),
         wait=not no_wait,
-        timeout=lib.seconds(timeout),
+        timeout=seconds(timeout),
         on_started=lambda spec: click.echo(spec.task_arn),
         on_line=click.echo,
     )

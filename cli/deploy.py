@@ -7,27 +7,22 @@ click commands in :mod:`cli.cmd_deploy` only parse, call and print.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hclforge import render
-from hclforge.cli.logs import follow, format_line, parse_since, read_logs
+from hclforge.cli.awsapi import known_service
 from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
-from hclforge.cli.runtask import TaskResult, TaskSpec, run_task, task_status, wait_stopped
 from hclforge.cli.summary import ACTIONS, Summary, service_of
 from hclforge.config import env_names, load_env
 from hclforge.errors import (
-    AwsError,
     ConfigError,
-    HclforgeError,
     PlanRefused,
-    TaskExitCode,
     UsageError,
     printable,
 )
@@ -41,20 +36,6 @@ ECS_MODULE = "module.ecs"
 ProgressSink = Callable[[list[ServiceProgress]], None]
 # The wait ignores the applied task definition on the emulator (see hclforge/shims.py).
 assert "rollout_ignores_task_definition" in EMULATOR_READ_SHIMS
-
-
-def seconds(text: str) -> float:
-    """A duration option (``15m``, ``90s``, ``1h``) in seconds; UsageError otherwise."""
-    return parse_since(text) / 1000
-
-
-def known_service(cfg: Any, service: str) -> str:
-    """``service`` when the environment has it; UsageError naming the services otherwise."""
-    if service not in cfg.services:
-        raise UsageError(
-            f"no service {printable(service)!r} in {cfg.environment} (services: {', '.join(cfg.services)})"
-        )
-    return service
 
 
 # ------------------------------------------------------------------ set-image
@@ -169,7 +150,7 @@ def applied_services(ws: Any, summary: Summary, *, plan_json_wait: float = 5.0) 
     failing both, every service with a change in the ecs module of ``summary``.
     """
     services = list(ws.loaded.config.services)
-    events = ws.terraform.last_events
+    events = ws.runner().last_events
     if any(e.get("type") == "planned_change" for e in events):
         return rollout_services(events, services)
     deadline = time.monotonic() + plan_json_wait
@@ -190,7 +171,7 @@ def expected_task_definitions(ws: Any, services: Sequence[str]) -> dict[str, str
         return None
     wanted = {str(ident(s)): s for s in services}
     found: dict[str, str] = {}
-    state = ws.terraform.show_json()
+    state = ws.runner().show_json()
     modules = [state.get("values", {}).get("root_module", {})]
     while modules:
         module = modules.pop()
@@ -347,227 +328,9 @@ def wait_applied(
     return Deployed(summary, services, progress, waited=True)
 
 
-# ------------------------------------------------------------------ status
-
-
-def _iso(value: Any) -> str:
-    return value.isoformat() if isinstance(value, datetime) else str(value or "")
-
-
-def service_status(ecs: Any, cfg: Any) -> list[dict[str, Any]]:
-    """Each configured service as ECS reports it (``missing`` when not in the cluster)."""
-    names = list(cfg.services)
-    described: dict[str, dict[str, Any]] = {}
-    for i in range(0, len(names), 10):
-        if not _cluster_exists(ecs, cfg.cluster_name):
-            break  # not applied yet: every service is reported missing
-        answer = _aws(
-            "ecs", "DescribeServices", ecs.describe_services, cluster=cfg.cluster_name, services=names[i : i + 10]
-        )
-        described.update({s["serviceName"]: s for s in answer.get("services", [])})
-    rows = []
-    for name in names:
-        svc = cfg.services[name]
-        scaling = f"{svc.autoscaling.min}..{svc.autoscaling.max}" if svc.autoscaling else f"fixed {svc.desired_count}"
-        found = described.get(name)
-        if found is None or found.get("status") == "INACTIVE":
-            rows.append({"service": name, "missing": True, "autoscaling": scaling})
-            continue
-        primary: dict[str, Any] = next((d for d in found.get("deployments", []) if d.get("status") == "PRIMARY"), {})
-        arn = str(found.get("taskDefinition", ""))
-        td = _aws("ecs", "DescribeTaskDefinition", ecs.describe_task_definition, taskDefinition=arn)["taskDefinition"]
-        image = next((c.get("image") for c in td.get("containerDefinitions", []) if c.get("name") == name), None)
-        rows.append(
-            {
-                "service": name,
-                "missing": False,
-                "desired": found.get("desiredCount", 0),
-                "running": found.get("runningCount", 0),
-                "pending": found.get("pendingCount", 0),
-                "task_definition": f"{td.get('family')}:{td.get('revision')}",
-                "image": image,
-                "rollout": primary.get("rolloutState", "-"),
-                "rollout_reason": primary.get("rolloutStateReason", ""),
-                "events": [
-                    {"at": _iso(e.get("createdAt")), "message": e.get("message", "")}
-                    for e in found.get("events", [])[:3]
-                ],
-                "autoscaling": scaling,
-            }
-        )
-    return rows
-
-
-def schedule_status(scheduler: Any, cfg: Any) -> list[dict[str, Any]]:
-    """Each scheduled task's EventBridge schedule (``missing`` when not created yet)."""
-    rows = []
-    for name, task in cfg.scheduled_tasks.items():
-        row: dict[str, Any] = {
-            "task": name,
-            "service": task.service,
-            "schedule": task.schedule,
-            "timezone": task.timezone,
-        }
-        try:
-            got = scheduler.get_schedule(Name=cfg.schedule_name(name))
-        except Exception as err:  # ResourceNotFoundException, or not reachable
-            row.update(missing=True, error=str(err).splitlines()[0])
-        else:
-            row.update(
-                missing=False,
-                state=got.get("State"),
-                schedule=got.get("ScheduleExpression", task.schedule),
-                timezone=got.get("ScheduleExpressionTimezone", task.timezone),
-            )
-        rows.append(row)
-    return rows
-
-
-def alarms_in_alarm(cloudwatch: Any, cfg: Any) -> list[dict[str, Any]]:
-    """The environment's alarms (``<project>-<env>-`` prefix) in state ALARM."""
-    pages = cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{cfg.prefix}-", StateValue="ALARM")
-    try:
-        return [
-            {"alarm": a["AlarmName"], "reason": a.get("StateReason", ""), "since": _iso(a.get("StateUpdatedTimestamp"))}
-            for page in pages
-            for a in page.get("MetricAlarms", [])
-        ]
-    except Exception as err:
-        raise AwsError(f"CloudWatch DescribeAlarms failed: {err}") from None
-
-
-def status(ws: Any) -> dict[str, Any]:
-    """Read-only: services, API endpoint, schedules and alarms of ``ws``'s environment."""
-    cfg = ws.loaded.config
-    doc: dict[str, Any] = {"environment": ws.env, "cluster": cfg.cluster_name}
-    doc["services"] = service_status(ws.aws_client("ecs"), cfg)
-    try:
-        doc["api_endpoint"] = (ws.outputs() or {}).get("api_endpoint", {}).get("value")
-    except HclforgeError:
-        doc["api_endpoint"] = None
-    doc["schedules"] = schedule_status(ws.aws_client("scheduler"), cfg) if cfg.scheduled_tasks else []
-    doc["alarms"] = alarms_in_alarm(ws.aws_client("cloudwatch"), cfg) if cfg.alarms else None
-    return doc
-
-
-def status_lines(doc: dict[str, Any]) -> list[str]:
-    """The plain text of :func:`status`."""
-    lines = [f"{doc['environment']} (cluster {doc['cluster']})", f"api endpoint: {doc.get('api_endpoint') or '-'}"]
-    for s in doc["services"]:
-        if s["missing"]:
-            lines.append(f"service {s['service']}: not in the cluster (not applied?)  autoscaling {s['autoscaling']}")
-            continue
-        lines.append(
-            f"service {s['service']}: {s['rollout']}  running {s['running']}/{s['desired']} pending {s['pending']}  "
-            f"autoscaling {s['autoscaling']}"
-        )
-        lines.append(f"  task definition {s['task_definition']}  image {s['image']}")
-        lines += [f"  {e['at']}  {printable(e['message'])}" for e in s["events"]]
-    for t in doc["schedules"]:
-        state = "not created" if t["missing"] else t["state"]
-        lines.append(f"schedule {t['task']} ({t['service']}): {t['schedule']} {t['timezone']}  {state}")
-    if doc["alarms"] is not None:
-        lines.append(f"alarms in ALARM: {len(doc['alarms'])}")
-        lines += [f"  ! {a['alarm']}: {printable(a['reason'])}" for a in doc["alarms"]]
-    return lines
-
-
-# ------------------------------------------------------------------ logs / run
-
-
-def log_lines(
-    ws: Any, service: str, *, since: str = "10m", follow_logs: bool = False, stop: Callable[[], bool] = lambda: False
-) -> Iterator[str]:
-    """The service's CloudWatch Logs lines, ordered by time (``follow_logs``: until ``stop()`` or Ctrl-C)."""
-    cfg = ws.loaded.config
-    group = cfg.log_group_name(known_service(cfg, service))
-    since_ms = int(time.time() * 1000) - parse_since(since)
-    logs = ws.aws_client("logs")
-    lines = (
-        follow(logs, group, since_ms=since_ms, stop=stop) if follow_logs else read_logs(logs, group, since_ms=since_ms)
-    )
-    for line in lines:
-        yield format_line(line, id_chars=8)
-
-
-def run_one(
-    ws: Any,
-    service: str,
-    command: Sequence[str],
-    *,
-    wait: bool = True,
-    timeout: float = 600.0,
-    on_started: Callable[[TaskSpec], None] = lambda _s: None,
-    on_line: Callable[[str], None] = lambda _l: None,
-    poll: float = 6.0,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> TaskResult | None:
-    """Run one task of ``service`` with ``command``; unless ``wait`` is off, stream its logs and wait.
-
-    Returns:
-        The stopped task (exit code 0), or None with ``wait=False``.
-
-    Raises:
-        TaskExitCode: the container exited non-zero (the process exits with that code).
-        TaskFailed, TaskTimeout: it never ran, or did not stop in time (exit 1).
-    """
-    cfg = ws.loaded.config
-    known_service(cfg, service)
-    if not command:
-        raise UsageError("no command: hclforge run ENV SERVICE -- CMD...")
-    ecs = ws.aws_client("ecs")
-    started_ms = int(time.time() * 1000) - 5_000
-    spec = run_task(ecs, cfg, service, command)
-    on_started(spec)
-    if not wait:
-        return None
-    logs = ws.aws_client("logs")
-    group = cfg.log_group_name(service)
-    seen: set[str] = set()
-
-    def emit(lines: Iterable[Any]) -> None:
-        for line in lines:
-            if line.event_id not in seen:
-                seen.add(line.event_id)
-                on_line(format_line(line))
-
-    deadline = clock() + timeout
-
-    def stopped() -> bool:
-        # Past the deadline, stop following: wait_stopped then raises TaskTimeout.
-        return clock() >= deadline or task_status(ecs, cfg.cluster_name, spec.task_arn).get("lastStatus") == "STOPPED"
-
-    with contextlib.suppress(UsageError):  # no log group yet: the exit code still counts
-        emit(follow(logs, group, since_ms=started_ms, stream_prefix=spec.log_stream_prefix, stop=stopped, sleep=sleep))
-    result = wait_stopped(
-        ecs,
-        cfg.cluster_name,
-        spec.task_arn,
-        max(deadline - clock(), 0.0),
-        container=spec.container,
-        poll=poll,
-        clock=clock,
-        sleep=sleep,
-    )
-    with contextlib.suppress(UsageError):
-        emit(read_logs(logs, group, since_ms=started_ms, stream_prefix=spec.log_stream_prefix))
-    if result.exit_code != 0:
-        raise TaskExitCode(
-            result.exit_code,
-            f"task {spec.task_arn} stopped: container {spec.container} exited with code {result.exit_code}"
-            + (f" ({result.stopped_reason})" if result.stopped_reason else ""),
-        )
-    return result
-
-
-def _cluster_exists(ecs: Any, cluster: str) -> bool:
-    found = _aws("ecs", "DescribeClusters", ecs.describe_clusters, clusters=[cluster]).get("clusters", [])
-    return any(c.get("status") == "ACTIVE" for c in found)
-
-
-def _aws(service: str, operation: str, call: Callable[..., Any], **kwargs: Any) -> Any:
-    try:
-        return call(**kwargs)
-    except Exception as err:
-        raise AwsError(f"{service} {operation} failed: {err}") from None
+from hclforge.cli.oneoff import log_lines as log_lines, run_one as run_one  # noqa: E402, I001
+from hclforge.cli.status import alarms_in_alarm as alarms_in_alarm  # noqa: E402
+from hclforge.cli.status import schedule_status as schedule_status  # noqa: E402
+from hclforge.cli.status import service_status as service_status  # noqa: E402
+from hclforge.cli.status import status as status  # noqa: E402
+from hclforge.cli.status import status_lines as status_lines  # noqa: E402

@@ -268,7 +268,9 @@ def test_run_exits_with_the_containers_exit_code() -> None:
         return lib.TaskSpec(task, TD_NEW, "api", "ecs/api/feed1234")
 
     with Stubber(ecs) as stub, Stubber(logs) as log_stub, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(lib, "run_task", fake_run_task)
+        from hclforge.cli import oneoff
+
+        mp.setattr(oneoff, "run_task", fake_run_task)
         # follow: one FilterLogEvents, then the stop check (DescribeTasks: STOPPED)
         log_stub.add_response(
             "filter_log_events",
@@ -354,7 +356,7 @@ def test_applied_services_fall_back_to_the_summary(tmp_path: Path) -> None:
     cfg = load_env(ROOT, "local").config
     ws = SimpleNamespace(
         loaded=SimpleNamespace(config=cfg),
-        terraform=SimpleNamespace(last_events=[]),
+        runner=lambda: SimpleNamespace(last_events=[]),
         plan_json_file=tmp_path / "plan.json",  # missing
     )
     summary = Summary("local", [Row("ecs", "web", update=1), Row("iam", "api", update=1), Row("ecs", "-", create=1)])
