@@ -25,6 +25,7 @@ from botocore.stub import Stubber
 
 from hclforge.cli import deploy as lib
 from hclforge.cli.main import main
+from hclforge.cli.runtask import TaskSpec
 from hclforge.config import load_env
 from hclforge.errors import RolloutFailed, RolloutTimeout, TaskExitCode, exit_code_for
 from tests.conftest import ROOT, emulator_client
@@ -265,7 +266,7 @@ def test_run_exits_with_the_containers_exit_code() -> None:
 
     def fake_run_task(_ecs: Any, _cfg: Any, service: str, command: Any) -> Any:
         calls.append(service)
-        return lib.TaskSpec(task, TD_NEW, "api", "ecs/api/feed1234")
+        return TaskSpec(task, TD_NEW, "api", "ecs/api/feed1234")
 
     with Stubber(ecs) as stub, Stubber(logs) as log_stub, pytest.MonkeyPatch.context() as mp:
         from hclforge.cli import oneoff
