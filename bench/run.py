@@ -79,7 +79,7 @@ def bench_render(results: dict[str, Any]) -> None:
     # Peak RSS of a fresh process that renders 200 services (imports included).
     code = (
         "import resource, sys, tempfile; from pathlib import Path; sys.path.insert(0, sys.argv[1]);"
-        "from bench.synthetic import write_project; import render;"
+        "from bench.synthetic import write_project; from hclforge import render;"
         "t = Path(tempfile.mkdtemp()); n = write_project(t, [200])[0]; render.render(t, n);"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
@@ -151,6 +151,37 @@ def bench_plan(results: dict[str, Any]) -> None:
             subprocess.run([HCLFORGE, "emulator", "stop"], cwd=root, capture_output=True)
 
 
+def bench_deploy(results: dict[str, Any]) -> None:
+    """Shipping one image: ``deploy --service`` at 40 services against 1, on the emulator.
+
+    Each environment is applied once; then, alternating between the two, one service's
+    image changes (``set-image``) and ``deploy ENV --service svc000`` ships it.
+    """
+    from bench.synthetic import write_deploy_project
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        names = write_deploy_project(root, [1, 40])
+        shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
+        try:
+            for name in names:
+                run([HCLFORGE, "apply", name, "--auto-approve", "--no-wait"], root)
+            times: dict[str, list[float]] = {name: [] for name in names}
+            for version in range(2, 2 + RUNS):
+                for name in names:
+                    image = f"public.ecr.aws/nginx/nginx:1.{version}"
+                    run([HCLFORGE, "set-image", name, "svc000", image], root)
+                    start = time.perf_counter()
+                    run([HCLFORGE, "deploy", name, "--service", "svc000", "--auto-approve"], root)
+                    times[name].append(time.perf_counter() - start)
+            one, forty = (statistics.median(times[name]) for name in names)
+            results["deploy_one_service_at_1_s"] = one
+            results["deploy_one_service_at_40_s"] = forty
+            results["deploy_one_service_ratio_40_to_1"] = forty / one
+        finally:
+            subprocess.run([HCLFORGE, "emulator", "stop"], cwd=root, capture_output=True)
+
+
 def bench_tests(results: dict[str, Any]) -> None:
     start = time.perf_counter()
     out = subprocess.run(
@@ -192,6 +223,11 @@ def markdown(results: dict[str, Any]) -> str:
         f"({results['deferred_show_json_s']:.2f} s) runs after the command returns. A forced init costs "
         f"{results['init_forced_s']:.2f} s; a skipped one {results['init_skipped_s']:.2f} s.",
         "",
+        f"Shipping one image (`set-image`, then `deploy ENV --service svc000`, on the emulator): "
+        f"{results['deploy_one_service_at_1_s']:.2f} s in an environment of 1 service, "
+        f"{results['deploy_one_service_at_40_s']:.2f} s in one of 40 "
+        f"({results['deploy_one_service_ratio_40_to_1']:.2f}x).",
+        "",
         "Slowest tests:",
         "",
     ]
@@ -201,7 +237,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main() -> int:
     results: dict[str, Any] = {"machine": machine()}
-    for step in (bench_render, bench_startup, bench_plan, bench_tests):
+    for step in (bench_render, bench_startup, bench_plan, bench_deploy, bench_tests):
         print(f"== {step.__name__}", flush=True)
         step(results)
     (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -42,3 +42,26 @@ def write_project(root: Path, sizes: list[int]) -> list[str]:
         (root / "envs" / f"{name}.yaml").write_text(yaml.safe_dump(synthetic_env(n), sort_keys=False))
         names.append(name)
     return names
+
+
+def deploy_env(services: int) -> dict[str, Any]:
+    """An emulator environment with ``services`` small services: what ``deploy --service`` ships into."""
+    return {
+        "project": "ship",
+        "aws": {"region": "eu-west-1", "emulator": True},
+        "network": {"create": {"cidr": "10.60.0.0/16", "private_subnets": 1}},
+        "services": {
+            f"svc{i:03d}": {"image": "public.ecr.aws/nginx/nginx:1.1", "port": 8000 + i} for i in range(services)
+        },
+    }
+
+
+def write_deploy_project(root: Path, sizes: list[int]) -> list[str]:
+    """Write ``envs/d<N>.yaml`` for each size under ``root``; returns the environment names."""
+    (root / "envs").mkdir(parents=True, exist_ok=True)
+    names = []
+    for n in sizes:
+        name = f"d{n}"
+        (root / "envs" / f"{name}.yaml").write_text(yaml.safe_dump(deploy_env(n), sort_keys=False))
+        names.append(name)
+    return names

@@ -147,11 +147,8 @@ class Workspace:
         return self.plan_file.with_suffix(".json")
 
     def rel(self, path: Path) -> str:
-        """``path`` relative to the project root, for messages."""
-        try:
-            return str(path.relative_to(self.settings.root))
-        except ValueError:
-            return str(path)
+        """``path`` relative to the project root when it is inside it, for messages."""
+        return str(path.relative_to(self.settings.root) if path.is_relative_to(self.settings.root) else path)
 
     # ------------------------------------------------------------ render and runner
 
@@ -176,20 +173,16 @@ class Workspace:
                 emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
                 base_env = emu.environ(self.loaded.config.aws.region)
                 localstate.void_stale(self, emu)
-            self._runner = self._make_runner(self.work_dir, self.data_dir, base_env)
+            self._runner = self.make_runner(self.work_dir, self.data_dir, base_env)
         return self._runner
-
-    def baseline_runner(self, workdir: Path, data_dir: Path) -> Terraform:
-        """A runner for another tree on this workspace's emulator (see :mod:`cli.baseline`)."""
-        emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
-        return self._make_runner(workdir, data_dir, emu.environ(self.loaded.config.aws.region))
 
     @property
     def has_runner(self) -> bool:
         """Whether :meth:`runner` was called (what it was made for is then fixed)."""
         return self._runner is not None
 
-    def _make_runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
+    def make_runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
+        """A runner for ``workdir`` with this project's CLI config (``runner()`` is the tree's own)."""
         private_dir(self.settings.state_dir)
         localstate.privatize(self)
         env = {
@@ -200,7 +193,13 @@ class Workspace:
             "CHECKPOINT_DISABLE": "1",
         }
         return Terraform(
-            workdir, env=env, binary=self.settings.terraform_bin, sink=self.sink, color=self.color, base_env=base_env
+            workdir,
+            env=env,
+            binary=self.settings.terraform_bin,
+            sink=self.sink,
+            color=self.color,
+            base_env=base_env,
+            cache_lock=self.settings.plugin_cache_dir / ".hclforge.lock",
         )
 
     @contextmanager
@@ -344,7 +343,7 @@ class Workspace:
         self.render()
         private_dir(self.files_dir)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        runner = self._make_runner(self.tree_dir, self.files_dir / "validate-tfdata", base_env)
+        runner = self.make_runner(self.tree_dir, self.files_dir / "validate-tfdata", base_env)
         runner.sink = None
         runner.run("init", backend=False, stream=False)
         return runner.validate()

@@ -38,7 +38,7 @@ from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PyTerraform
 
 from hclforge.cli.tfoutput import error_text, lock_message, parse_events
-from hclforge.cli.tfprocess import PRIVATE_UMASK, run_attached, run_detached
+from hclforge.cli.tfprocess import PRIVATE_UMASK, provider_cache_lock, run_attached, run_detached
 from hclforge.cli.tfprocess import Detached as Detached
 from hclforge.cli.tfprocess import LineSink as LineSink
 from hclforge.cli.tfprocess import Result as Result
@@ -100,8 +100,10 @@ class Terraform:
         color: bool = False,
         unset: Sequence[str] = (),
         base_env: Mapping[str, str] | None = None,
+        cache_lock: Path | None = None,
     ) -> None:
         self.workdir = workdir
+        self.cache_lock = cache_lock
         self.base_env = dict(base_env) if base_env is not None else None
         self.env = dict(env or {})
         self.unset = tuple(unset)
@@ -154,10 +156,15 @@ class Terraform:
                 "(install terraform >= 1.10, or set HCLFORGE_TERRAFORM)"
             )
         cmd, sink = [binary, *argv[1:]], self.sink if stream else None
-        if detached is not None:
-            result = run_detached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), sink=sink, detached=detached)
-        else:
-            result = run_attached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), stdin=stdin, sink=sink)
+        # terraform's plugin cache is not safe for concurrent use: init (which writes it)
+        # runs alone; every other command (which reads it) may run beside the others.
+        with provider_cache_lock(self.cache_lock, exclusive=len(argv) > 1 and argv[1] == "init"):
+            if detached is not None:
+                result = run_detached(
+                    cmd, tuple(argv), cwd=self.workdir, env=self.environ(), sink=sink, detached=detached
+                )
+            else:
+                result = run_attached(cmd, tuple(argv), cwd=self.workdir, env=self.environ(), stdin=stdin, sink=sink)
         return self._result(result, ok)
 
     def _result(self, result: Result, ok: Sequence[int]) -> Result:

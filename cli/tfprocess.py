@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -211,3 +211,25 @@ def run_detached(
     out_tail.pump(sink, final=True)
     err_tail.pump(sink, final=True)
     return Result(argv, proc.returncode, "".join(out_tail.lines), "".join(err_tail.lines))
+
+
+@contextlib.contextmanager
+def provider_cache_lock(path: Path | None, *, exclusive: bool) -> Iterator[None]:
+    """Hold the plugin cache's lock: exclusive for ``terraform init``, shared for the rest.
+
+    terraform's plugin cache is not safe for concurrent use: an init that installs a
+    provider can replace files another terraform is executing. Processes and threads
+    (``plan --all``) each take the lock on their own open file, so they contend.
+    """
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)

@@ -19,6 +19,12 @@ from hclforge.cli.settings import load_settings
 from hclforge.cli.tfconfig import write_cli_config
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Each xdist worker gets a plugin cache of its own: terraform's cache is not safe for
+# concurrent use, and tftest's inits (unlike hclforge's) take no lock on it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER and "TF_PLUGIN_CACHE_DIR" not in os.environ:
+    os.environ["TF_PLUGIN_CACHE_DIR"] = str(Path.home() / f".cache/hclforge/plugin-cache-{_WORKER}")
 EXAMPLE_ENVS = ("local", "dev", "prod")
 
 MINIMAL_ENV: dict[str, Any] = {
