@@ -302,13 +302,14 @@ def _locate(path: YamlPath, message: str, origins: dict[YamlPath, Origin], env_f
 _SECRET_PARTS = {"secrets"}
 
 
+_PYDANTIC_STEP_RE = re.compile(r"function-(before|after|wrap|plain)\[.*\]|\[key\]")
+
+
 def _pydantic_problems(err: ValidationError, origins: dict[YamlPath, Origin], env_file: str) -> list[Problem]:
     problems = []
     for e in err.errors(include_url=False):
-        # "[key]" is pydantic's step into a mapping's key: the key's own path says it already.
-        loc: YamlPath = tuple(
-            p for p in e["loc"] if not (isinstance(p, str) and (p.startswith("function-") or p == "[key]"))
-        )
+        # pydantic's own steps (validator wrappers, "[key]" into a mapping's key) are not YAML paths.
+        loc: YamlPath = tuple(p for p in e["loc"] if not (isinstance(p, str) and _PYDANTIC_STEP_RE.fullmatch(p)))
         kind = e["type"]
         if kind == "extra_forbidden":
             allowed = _fields_at(loc[:-1])
