@@ -308,8 +308,13 @@ _PYDANTIC_STEP_RE = re.compile(r"function-(before|after|wrap|plain)\[.*\]|\[key\
 def _pydantic_problems(err: ValidationError, origins: dict[YamlPath, Origin], env_file: str) -> list[Problem]:
     problems = []
     for e in err.errors(include_url=False):
-        # pydantic's own steps (validator wrappers, "[key]" into a mapping's key) are not YAML paths.
-        loc: YamlPath = tuple(p for p in e["loc"] if not (isinstance(p, str) and _PYDANTIC_STEP_RE.fullmatch(p)))
+        # pydantic's own steps (validator wrappers, "[key]" into a mapping's key) are not YAML paths;
+        # an unknown key is the user's own text, whatever it looks like.
+        loc: YamlPath = tuple(
+            p
+            for p in e["loc"]
+            if not (isinstance(p, str) and _PYDANTIC_STEP_RE.fullmatch(p) and e["type"] != "extra_forbidden")
+        ) or tuple(e["loc"])
         kind = e["type"]
         if kind == "extra_forbidden":
             allowed = _fields_at(loc[:-1])
