@@ -33,13 +33,13 @@ def synthetic_env(services: int) -> dict[str, Any]:
     }
 
 
-def write_project(root: Path, sizes: list[int]) -> list[str]:
-    """Write ``envs/s<N>.yaml`` for each size under ``root``; returns the environment names."""
+def write_project(root: Path, sizes: list[int], *, prefix: str = "s", make: Any = None) -> list[str]:
+    """Write ``envs/<prefix><N>.yaml`` for each size under ``root`` (default: :func:`synthetic_env`); names back."""
     (root / "envs").mkdir(parents=True, exist_ok=True)
     names = []
     for n in sizes:
-        name = f"s{n}"
-        (root / "envs" / f"{name}.yaml").write_text(yaml.safe_dump(synthetic_env(n), sort_keys=False))
+        name = f"{prefix}{n}"
+        (root / "envs" / f"{name}.yaml").write_text(yaml.safe_dump((make or synthetic_env)(n), sort_keys=False))
         names.append(name)
     return names
 
@@ -57,11 +57,5 @@ def deploy_env(services: int) -> dict[str, Any]:
 
 
 def write_deploy_project(root: Path, sizes: list[int]) -> list[str]:
-    """Write ``envs/d<N>.yaml`` for each size under ``root``; returns the environment names."""
-    (root / "envs").mkdir(parents=True, exist_ok=True)
-    names = []
-    for n in sizes:
-        name = f"d{n}"
-        (root / "envs" / f"{name}.yaml").write_text(yaml.safe_dump(deploy_env(n), sort_keys=False))
-        names.append(name)
-    return names
+    """Write ``envs/d<N>.yaml`` (:func:`deploy_env`) for each size under ``root``; returns the names."""
+    return write_project(root, sizes, prefix="d", make=deploy_env)

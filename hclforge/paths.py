@@ -98,3 +98,36 @@ def read_regular(path: Path, limit: int) -> bytes:
     if len(data) > limit:  # it grew while we read
         raise FileTooLargeError(len(data), limit)
     return data
+
+
+def confined_path(root: Path, rel: str, *, kind: str = "file") -> Path:
+    """``root/rel``, checked component by component with ``lstat``, never following a link.
+
+    Every existing component under ``root`` must be a real directory, and the last
+    one a regular file (``kind="file"``) or directory (``kind="dir"``); a missing
+    component is fine (it will be created). ``rel`` may not leave ``root``.
+    For what hclforge writes (``modules/``): unlike :func:`confined`, no link is followed at all.
+
+    Raises:
+        UnsafePathError: a component is a symlink, or of the wrong kind (a FIFO, a device...).
+    """
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        raise UnsafePathError(f"{rel!r} is not a path inside {root}")
+    path = root
+    for n, part in enumerate(parts):
+        path = path / part
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            return root.joinpath(*parts)
+        last = n == len(parts) - 1
+        where = path.relative_to(root).as_posix()
+        if stat.S_ISLNK(mode):
+            raise UnsafePathError(f"{where} is a symbolic link: refusing to write or read through it")
+        wanted_file = last and kind == "file"
+        if wanted_file and not stat.S_ISREG(mode):
+            raise UnsafePathError(f"{where} is not a regular file: refusing to open it")
+        if not wanted_file and not stat.S_ISDIR(mode):
+            raise UnsafePathError(f"{where} is not a directory")
+    return path

@@ -19,7 +19,6 @@ import fcntl
 import ipaddress
 import os
 import re
-import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -40,12 +39,12 @@ from hclforge.errors import (
     Problem,
     StaleTreeError,
     TemplateError,
-    UnsafePathError,
     UsageError,
     exit_code_for,
     report_lines,
 )
 from hclforge.model import EnvConfig
+from hclforge.paths import confined_path
 from hclforge.protect import PROTECTED_TYPES
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
@@ -357,39 +356,6 @@ def render(root: Path, env: str) -> RenderedTree:
 
 
 # ----------------------------------------------------------------- write
-
-
-def confined_path(root: Path, rel: str, *, kind: str = "file") -> Path:
-    """``root/rel``, checked component by component with ``lstat``, never following a link.
-
-    Every existing component under ``root`` must be a real directory, and the last
-    one a regular file (``kind="file"``) or directory (``kind="dir"``); a missing
-    component is fine (it will be created). ``rel`` may not leave ``root``.
-    (A local stand-in for the general path-confinement helper; same contract.)
-
-    Raises:
-        UnsafePathError: a component is a symlink, or of the wrong kind (a FIFO, a device...).
-    """
-    parts = Path(rel).parts
-    if not parts or Path(rel).is_absolute() or ".." in parts:
-        raise UnsafePathError(f"{rel!r} is not a path inside {root}")
-    path = root
-    for n, part in enumerate(parts):
-        path = path / part
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            return root.joinpath(*parts)
-        last = n == len(parts) - 1
-        where = path.relative_to(root).as_posix()
-        if stat.S_ISLNK(mode):
-            raise UnsafePathError(f"{where} is a symbolic link: refusing to write or read through it")
-        wanted_file = last and kind == "file"
-        if wanted_file and not stat.S_ISREG(mode):
-            raise UnsafePathError(f"{where} is not a regular file: refusing to open it")
-        if not wanted_file and not stat.S_ISDIR(mode):
-            raise UnsafePathError(f"{where} is not a directory")
-    return path
 
 
 def _is_generated(path: Path) -> bool:

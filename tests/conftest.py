@@ -58,6 +58,27 @@ def project(tmp_path: Path) -> Callable[[dict[str, str | dict[str, Any]]], Path]
     return make
 
 
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the project's envs, modules and settings; its emulator is stopped afterwards."""
+    for name in ("envs", "modules"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
+    yield tmp_path
+    from hclforge.cli.main import main
+
+    main(["--root", str(tmp_path), "emulator", "stop"])
+
+
+def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI on ``repo`` without colour; its exit code, stdout and stderr."""
+    from hclforge.cli.main import main
+
+    code = main(["--no-color", "--root", str(repo), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def tree_snapshot(base: Path) -> dict[str, bytes]:
     """Every file under ``base`` with its bytes (to prove nothing was written)."""
     if not base.exists():

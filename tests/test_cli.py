@@ -3,31 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hclforge.cli.main import main
 from hclforge.cli.summary import summarize
-from tests.conftest import ROOT, emulator_client
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Iterator[Path]:
-    """A copy of the project's envs, modules and settings; its emulator is stopped afterwards."""
-    for name in ("envs", "modules"):
-        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
-    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
-    yield tmp_path
-    main(["--root", str(tmp_path), "emulator", "stop"])
-
-
-def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", "--root", str(repo), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import emulator_client, run
 
 
 def test_envs_lists_every_environment(repo: Path, capsys) -> None:

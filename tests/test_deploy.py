@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
-import shutil
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,29 +22,12 @@ import pytest
 from botocore.stub import Stubber
 
 from hclforge.cli import deploy as lib
-from hclforge.cli.main import main
 from hclforge.cli.runtask import TaskSpec
 from hclforge.config import load_env
 from hclforge.errors import RolloutFailed, RolloutTimeout, TaskExitCode, exit_code_for
-from tests.conftest import ROOT, emulator_client
+from tests.conftest import ROOT, emulator_client, run
 
 NEW_IMAGE = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-api:1.5.0"
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Iterator[Path]:
-    """A copy of the project's envs, modules and settings; its emulator is stopped afterwards."""
-    for name in ("envs", "modules"):
-        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
-    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
-    yield tmp_path
-    main(["--root", str(tmp_path), "emulator", "stop"])
-
-
-def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["--no-color", "--root", str(repo), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.emulator
