@@ -11,15 +11,51 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hclforge.cli.multi import EnvOutcome, validate_env
+from hclforge.cli import emulator
 from hclforge.cli.ops import PlanResult, Workspace
 from hclforge.cli.settings import Settings
 from hclforge.errors import BrokenPath, ChangesPresent, ConfigError, HclforgeError, TerraformError, UsageError
 
+if TYPE_CHECKING:
+    from hclforge.routes import PathReport
+
 ENV_PLACEHOLDER = "{env}"
+
+
+@dataclass
+class EnvOutcome:
+    """One environment of ``plan --all`` (:func:`plan_each`): result or error, and output."""
+
+    env: str
+    result: PlanResult | None
+    error: HclforgeError | None
+    lines: list[str]
+
+
+def validate_env(
+    settings: Settings, env: str, *, check_routes: bool, **kwargs: Any
+) -> tuple[dict[str, Any], PathReport | None]:
+    """``terraform validate``, then the request-path check on a plan against the emulator.
+
+    The check plans a copy of the tree on the emulator (no credentials needed). An
+    emulator started only for it is stopped again, so ``validate`` leaves none behind.
+
+    Returns:
+        terraform's validate document, and the path report (None when not checked or invalid).
+    """
+    running = emulator.status(settings.state_dir) is not None
+    try:
+        doc = Workspace(settings, env, **kwargs).validate()
+        if not check_routes or not doc.get("valid"):
+            return doc, None
+        return doc, Workspace(settings, env, emulator=True, **kwargs).routes()
+    finally:
+        if not running:
+            emulator.stop(settings.state_dir)
 
 
 def validate_all(

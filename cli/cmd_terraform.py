@@ -14,7 +14,7 @@ from hclforge.cli.app import App, confirm, echo_lines, interactive, pass_app, pr
 from hclforge.errors import ChangesPresent, ConfigError
 
 if TYPE_CHECKING:
-    from hclforge.cli.multi import EnvOutcome
+    from hclforge.cli.batch import EnvOutcome
     from hclforge.cli.summary import Summary
 
 

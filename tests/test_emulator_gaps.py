@@ -6,6 +6,8 @@ closed the gap: remove the shim or rule it names, and this test with it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -16,6 +18,18 @@ pytestmark = pytest.mark.emulator
 REGION = "ap-northeast-1"
 
 
+def _task_definition(ecs: Any, family: str, image: str) -> str:
+    """A Fargate task definition with task-level memory only (valid on AWS); its ARN."""
+    return ecs.register_task_definition(
+        family=family,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": image, "essential": True}],
+    )["taskDefinition"]["taskDefinitionArn"]
+
+
 def _ecs_service(name: str, **kwargs: object) -> dict:
     ecs = boto3.client("ecs", region_name=REGION)
     ec2 = boto3.client("ec2", region_name=REGION)
@@ -23,14 +37,7 @@ def _ecs_service(name: str, **kwargs: object) -> dict:
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName=name, Description="gap test", VpcId=vpc)["GroupId"]
     ecs.create_cluster(clusterName=name)
-    family = ecs.register_task_definition(
-        family=name,
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "app", "image": "nginx:1", "essential": True}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    family = _task_definition(ecs, name, "nginx:1")
     ecs.create_service(
         cluster=name,
         serviceName=name,
@@ -81,14 +88,7 @@ def test_gap_ecs_services_running(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_gap_rollout_ignores_task_definition(aws_env: dict[str, str]) -> None:
     svc = _ecs_service("gap-deploy", launchType="FARGATE")
     ecs = boto3.client("ecs", region_name=REGION)
-    newer = ecs.register_task_definition(
-        family="gap-deploy",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "app", "image": "nginx:2", "essential": True}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    newer = _task_definition(ecs, "gap-deploy", "nginx:2")
     ecs.update_service(cluster="gap-deploy", service="gap-deploy", taskDefinition=newer)
     after = ecs.describe_services(cluster="gap-deploy", services=["gap-deploy"])["services"][0]
     assert after["taskDefinition"] == newer
@@ -148,14 +148,7 @@ def test_gap_ecs_container_memory(aws_env: dict[str, str]) -> None:
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # the other RunTask gap
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.98.1.0/24")["Subnet"]["SubnetId"]
     ecs.create_cluster(clusterName="gap-memory")
-    arn = ecs.register_task_definition(
-        family="gap-memory",
-        networkMode="awsvpc",
-        requiresCompatibilities=["FARGATE"],
-        cpu="256",
-        memory="512",
-        containerDefinitions=[{"name": "app", "image": "nginx:1", "essential": True}],
-    )["taskDefinition"]["taskDefinitionArn"]
+    arn = _task_definition(ecs, "gap-memory", "nginx:1")
     try:
         ecs.run_task(
             cluster="gap-memory",
