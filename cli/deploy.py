@@ -7,9 +7,7 @@ click commands in :mod:`cli.cmd_deploy` only parse, call and print.
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 from hclforge import render
 from hclforge.cli.awsapi import known_service
 from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
-from hclforge.cli.summary import ACTIONS, Summary, service_of
+from hclforge.cli.summary import ROLLOUT_TYPES, Summary, rollout_services
 from hclforge.config import env_names, load_env
 from hclforge.errors import (
     ConfigError,
@@ -31,7 +29,6 @@ from hclforge.paths import confined
 from hclforge.shims import EMULATOR_READ_SHIMS
 from hclforge.yamledit import set_image as edit_image
 
-ROLLOUT_TYPES = ("aws_ecs_service", "aws_ecs_task_definition")
 ECS_MODULE = "module.ecs"
 ProgressSink = Callable[[list[ServiceProgress]], None]
 # The wait ignores the applied task definition on the emulator (see hclforge/shims.py).
@@ -104,60 +101,20 @@ def service_targets(cfg: Any, services: Sequence[str]) -> list[str]:
     return [f"{ECS_MODULE}.{kind}.{ident(known_service(cfg, s))}" for s in services for kind in ROLLOUT_TYPES]
 
 
-def rollout_services(events: Iterable[dict[str, Any]], services: Iterable[str]) -> list[str]:
-    """Services whose ``aws_ecs_service`` or ``aws_ecs_task_definition`` a plan creates, updates or replaces.
-
-    Args:
-        events: the plan's ``-json`` event stream (``planned_change`` events).
-        services: the environment's services (ECS service name = YAML name).
-    """
-    names = list(services)
-    found: list[str] = []
-    for event in events:
-        if event.get("type") != "planned_change":
-            continue
-        change, res = event["change"], event["change"]["resource"]
-        if res.get("resource_type") in ROLLOUT_TYPES and change.get("action") in ACTIONS[:3]:
-            service = service_of(str(res.get("resource_name", "")), names)
-            if service != "-" and service not in found:
-                found.append(service)
-    return found
-
-
-def rollout_services_of_plan(plan: dict[str, Any], services: Iterable[str]) -> list[str]:
-    """:func:`rollout_services` from a ``show -json`` plan document (``resource_changes``)."""
-    events = []
-    for rc in plan.get("resource_changes", []):
-        actions = rc.get("change", {}).get("actions", [])
-        action = "replace" if {"create", "delete"} <= set(actions) else (actions[0] if len(actions) == 1 else "")
-        events.append(
-            {
-                "type": "planned_change",
-                "change": {
-                    "action": action,
-                    "resource": {"resource_type": rc.get("type"), "resource_name": rc.get("name")},
-                },
-            }
-        )
-    return rollout_services(events, services)
-
-
-def applied_services(ws: Any, summary: Summary, *, plan_json_wait: float = 5.0) -> list[str]:
+def applied_services(ws: Any, summary: Summary) -> list[str]:
     """The services the plan just applied by ``ws`` rolls out.
 
     From the plan's event stream when this process planned it; otherwise from the
-    saved plan's ``plan.json`` (written beside it after planning, kept after apply);
-    failing both, every service with a change in the ecs module of ``summary``.
+    saved plan's metadata (``rollout``, recorded when it was planned); failing both,
+    every service with a change in the ecs module of ``summary``.
     """
     services = list(ws.loaded.config.services)
     events = ws.runner().last_events
     if any(e.get("type") == "planned_change" for e in events):
         return rollout_services(events, services)
-    deadline = time.monotonic() + plan_json_wait
-    while not ws.plan_json_file.is_file() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    if ws.plan_json_file.is_file():
-        return rollout_services_of_plan(json.loads(ws.plan_json_file.read_text(encoding="utf-8")), services)
+    recorded = ws.applied_meta.get("rollout")
+    if isinstance(recorded, list):
+        return [s for s in recorded if s in services]
     return [r.service for r in summary.rows if r.module == "ecs" and r.service in services and r.total]
 
 

@@ -1,6 +1,6 @@
 """The local AWS emulator: moto in server mode, on 127.0.0.1 only.
 
-``start`` launches ``moto.server`` in its own session (so it outlives the CLI
+``start`` launches ``moto.server`` (through :mod:`cli.motoserve`) in its own session (so it outlives the CLI
 command, keeping state between ``apply`` and ``plan``), records pid, port and the
 process's identity (start time and a random token) in ``.hclforge/emulator.json``
 and waits until it answers. ``stop`` ends it, and signals only a process whose
@@ -298,7 +298,7 @@ def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
     with os.fdopen(fd, "ab") as out:
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)],
+                [sys.executable, "-m", "hclforge.cli.motoserve", "-H", HOST, "-p", str(port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -85,6 +85,8 @@ class Workspace:
         self.info = info or (lambda _msg: None)
         self.color = color
         self.init_count = 0
+        # The metadata of the saved plan the last apply applied (cli/binding.py).
+        self.applied_meta: dict[str, Any] = {}
 
     # ------------------------------------------------------------ config and paths
 
@@ -142,10 +144,6 @@ class Workspace:
     def plan_meta_file(self) -> Path:
         return self.plan_file.with_suffix(".meta.json")
 
-    @property
-    def plan_json_file(self) -> Path:
-        return self.plan_file.with_suffix(".json")
-
     def rel(self, path: Path) -> str:
         """``path`` relative to the project root when it is inside it, for messages."""
         return str(path.relative_to(self.settings.root) if path.is_relative_to(self.settings.root) else path)
@@ -154,6 +152,7 @@ class Workspace:
 
     def render(self) -> list[render.FileChange]:
         """Render the environment into ``modules/<env>/`` when it is stale."""
+        render.use_bytecode_cache(private_dir(self.settings.state_dir / "cache" / "jinja"))
         tree = render.render_env(self.loaded)
         changes = render.write_tree(self.settings.root, tree)
         written = [c for c in changes if c.action != "identical"]
@@ -296,7 +295,6 @@ class Workspace:
         return binding.saved_plan_problem(self)
 
     def discard_plan(self) -> None:
-        # plan.json stays: it documents what was applied, for scanners and reviewers.
         for path in (self.plan_file, self.plan_meta_file):
             path.unlink(missing_ok=True)
 

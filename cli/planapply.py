@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from hclforge import protect
 from hclforge.cli import binding, runs
 from hclforge.cli.private import private_dir, write_private
-from hclforge.cli.summary import Summary, summarize_events
+from hclforge.cli.summary import Summary, rollout_services, summarize_events
 from hclforge.cli.workcopy import protected_addresses
 from hclforge.errors import PlanRefused, TerraformError, UsageError
 
@@ -34,8 +34,9 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     makes the saved plan stale, never silently part of it. The plan file's own
     SHA-256 and the environment's name are recorded beside it.
 
-    The summary comes from the ``-json`` event stream. The plan's ``show -json``
-    is written to ``plan.json`` beside it just after the command returns.
+    The summary, and the services the plan rolls out, come from the ``-json``
+    event stream. (``--json-out`` writes the plan's ``show -json``; nothing else
+    needs it, and it costs as much CPU as a small plan.)
 
     Raises:
         PlanRefused: a protected environment's plan deletes or replaces a
@@ -46,7 +47,6 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     ws.init()
     private_dir(ws.files_dir)
     ws.plan_meta_file.unlink(missing_ok=True)
-    ws.plan_json_file.unlink(missing_ok=True)
     tf = ws.runner()
     bound = binding.freshness(ws)
     prior = ws.state_doc()
@@ -81,9 +81,10 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
         "terraform": binding.plan_terraform_version(ws.plan_file),
         "created": time.time(),
         "summary": summary.to_json(),
+        # What apply (in another process) waits for: services whose task definition or service changes.
+        "rollout": rollout_services(tf.last_events, ws.loaded.config.services),
     }
     write_private(ws.plan_meta_file, json.dumps(meta, indent=2))
-    tf.show_json_detached(ws.plan_file, ws.plan_json_file)
     from hclforge.cli.ops import PlanResult
 
     return PlanResult(ws.plan_file, summary)
@@ -143,6 +144,7 @@ def apply(
     # terraform applies a private copy whose bytes are the ones checked: the saved
     # file cannot be swapped between the check and the apply.
     meta = binding.read_json(ws.plan_meta_file) or {}
+    ws.applied_meta = meta
     applying = ws.files_dir / f"applying.{os.getpid()}.tfplan"
     shutil.copyfile(ws.plan_file, applying)
     os.chmod(applying, 0o600)

@@ -1,6 +1,6 @@
 """hclforge's working files are private: ``.hclforge/`` is 0700 and what hclforge writes there 0600.
 
-Terraform's own files (state, plans, ``plan.json``) get the same modes from the
+Terraform's own files (state, plans, logs) get the same modes from the
 umask 077 its processes run with (see :mod:`cli.terraform`).
 """
 

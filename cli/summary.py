@@ -15,6 +15,8 @@ from hclforge.hcl import ident
 from hclforge.protect import resource_type
 
 ACTIONS = ("create", "update", "replace", "delete")
+# What rolls a service out: a change to its ECS service or its task definition.
+ROLLOUT_TYPES = ("aws_ecs_service", "aws_ecs_task_definition")
 _STRIP_PREFIXES = ("task_", "vpc_link_to_")
 
 
@@ -264,3 +266,25 @@ def as_markdown(summary: Summary) -> str:
 def as_json(summary: Summary) -> str:
     """Stable JSON text of the summary."""
     return json.dumps(summary.to_json(), indent=2, sort_keys=True)
+
+
+def rollout_services(events: Iterable[dict[str, Any]], services: Iterable[str]) -> list[str]:
+    """Services whose ``aws_ecs_service`` or ``aws_ecs_task_definition`` a plan creates, updates or replaces.
+
+    In the order of ``services``, whatever the order of the events.
+
+    Args:
+        events: the plan's ``-json`` event stream (``planned_change`` events).
+        services: the environment's services (ECS service name = YAML name).
+    """
+    names = list(services)
+    found: list[str] = []
+    for event in events:
+        if event.get("type") != "planned_change":
+            continue
+        change, res = event["change"], event["change"]["resource"]
+        if res.get("resource_type") in ROLLOUT_TYPES and change.get("action") in ACTIONS[:3]:
+            service = service_of(str(res.get("resource_name", "")), names)
+            if service != "-":
+                found.append(service)
+    return [s for s in names if s in found]  # in the environment's order, not terraform's

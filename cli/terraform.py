@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,12 +37,15 @@ from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PyTerraform
 
 from hclforge.cli.tfoutput import error_text, lock_message, parse_events
-from hclforge.cli.tfprocess import PRIVATE_UMASK, provider_cache_lock, run_attached, run_detached
 from hclforge.cli.tfprocess import Detached as Detached
 from hclforge.cli.tfprocess import LineSink as LineSink
 from hclforge.cli.tfprocess import Result as Result
 from hclforge.cli.tfprocess import SignalInterrupt as SignalInterrupt
+from hclforge.cli.tfprocess import provider_cache_lock, run_attached, run_detached
 from hclforge.errors import StateLocked, TerraformError
+
+# Go's collector target for terraform and its providers (Go's default is 100).
+GO_GC_PERCENT = "400"
 
 
 class _Commands(_PyTerraform):  # type: ignore[misc]
@@ -124,9 +126,15 @@ class Terraform:
         return build_args(self.binary, command, *args, **options)
 
     def environ(self) -> dict[str, str]:
-        """The whole environment terraform runs with."""
+        """The whole environment terraform runs with.
+
+        ``GOGC`` is :data:`GO_GC_PERCENT` unless the user set it: terraform and the
+        provider are short-lived Go processes, and a less eager collector costs them
+        about a quarter less CPU for some 40 MB more memory (``make bench``).
+        """
         base = os.environ if self.base_env is None else self.base_env
         env = {k: v for k, v in base.items() if k not in self.unset}
+        env.setdefault("GOGC", os.environ.get("GOGC") or GO_GC_PERCENT)
         env.update(self.env)
         return env
 
@@ -243,32 +251,6 @@ class Terraform:
         )
         self.last_events = parse_events(result.stdout) if events else []
         return result.returncode == 2
-
-    def show_json_detached(self, plan: Path, dest: Path) -> None:
-        """Write ``show -json PLAN`` to ``dest`` from a process that outlives this one.
-
-        ``show -json`` starts the provider again to load its schemas (about as long
-        as a small plan), so it runs after the command has answered. The plan is
-        copied first, and the JSON appears atomically (a temporary file, then a rename).
-        """
-        binary = shutil.which(self.binary, path=self.env.get("PATH", os.environ.get("PATH")))
-        if binary is None:
-            return
-        snapshot = dest.with_suffix(".src.tfplan")
-        shutil.copyfile(plan, snapshot)
-        script = '"$0" show -json -no-color "$1" > "$2.tmp" && mv "$2.tmp" "$2"; rm -f "$1"'
-        subprocess.Popen(
-            ["sh", "-c", script, binary, str(snapshot), str(dest)],
-            cwd=self.workdir,
-            env=self.environ(),
-            umask=PRIVATE_UMASK,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            # Deferred work must not slow what the user waits on next.
-            preexec_fn=lambda: os.nice(10),
-        )
 
     def apply_plan(self, plan: Path, *, events: bool = False, detached: Detached | None = None) -> Result:
         """Apply a saved plan: no variables, no ``-var-file``, no prompt (the plan is the approval)."""

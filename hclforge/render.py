@@ -114,6 +114,17 @@ def jinja_env() -> jinja2.Environment:
     return env
 
 
+def use_bytecode_cache(directory: Path) -> None:
+    """Keep compiled templates in ``directory``, so a later process skips Jinja's compile step.
+
+    Jinja keys each entry on the template's name and a checksum of its source (and
+    on its own version and Python's), so an edited or upgraded template is compiled
+    again; the cache changes how fast a tree renders, never what it holds. The
+    directory must be private to the user (the CLI uses ``.hclforge/cache/jinja``).
+    """
+    jinja_env().bytecode_cache = jinja2.FileSystemBytecodeCache(str(directory))
+
+
 def _render_template(name: str, context: dict[str, Any]) -> str:
     try:
         text = jinja_env().get_template(name).render(context)

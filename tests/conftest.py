@@ -136,7 +136,7 @@ def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
                 os.environ[k] = v
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the slowest tests (emulator round trips) first, spread over the workers' shares.
 
     With ``--dist worksteal`` each of N workers starts on one contiguous Nth of the
@@ -144,7 +144,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """
     slow = [i for i in items if i.get_closest_marker("slow")]
     rest = [i for i in items if not i.get_closest_marker("slow")]
-    workers = 3
+    workers = max(1, int(getattr(config.option, "numprocesses", None) or 1))
     shares = [rest[k::workers] for k in range(workers)]
     for n, item in enumerate(slow):
         shares[n % workers].insert(0, item)

@@ -93,6 +93,7 @@ def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
     from_show = summarize("local", json.loads(plan_json.read_text()), ["api", "web"])
     assert from_show.to_json() == meta["summary"]
     assert meta["summary"]["totals"] == {"create": 47, "update": 0, "replace": 0, "delete": 0}
+    assert meta["rollout"] == ["api", "web"]  # what an apply in another process waits for
 
     # A second plan with nothing changed runs no terraform init.
     code, out, err = run(repo, capsys, "plan", "local")
@@ -282,7 +283,8 @@ def test_account_guard_refuses_another_account_before_terraform(project, capsys,
 @pytest.mark.slow
 def test_state_from_an_earlier_emulator_is_set_aside(repo: Path, capsys) -> None:
     state = repo / ".hclforge/state/local/terraform.tfstate"
-    assert run(repo, capsys, "apply", "local", "--auto-approve")[0] == 0
+    code, out, err = run(repo, capsys, "apply", "local", "--auto-approve")
+    assert code == 0, out + err
     assert json.loads(state.read_text())["resources"]
     run(repo, capsys, "emulator", "stop")
     # A new emulator is empty: the old state would make terraform refresh resources that are gone.

@@ -126,6 +126,8 @@ def test_rollout_services_from_plan_events() -> None:
         change("aws_ecs_service", "web", "delete"),
     ]
     assert lib.rollout_services(events, ["api", "web", "my-worker"]) == ["api", "my-worker"]
+    # In the environment's order, whatever the order of the events.
+    assert lib.rollout_services(events[::-1], ["api", "web", "my-worker"]) == ["api", "my-worker"]
 
 
 def test_service_targets_and_unknown_service() -> None:
@@ -339,7 +341,10 @@ def test_applied_services_fall_back_to_the_summary(tmp_path: Path) -> None:
     ws = SimpleNamespace(
         loaded=SimpleNamespace(config=cfg),
         runner=lambda: SimpleNamespace(last_events=[]),
-        plan_json_file=tmp_path / "plan.json",  # missing
+        applied_meta={},  # a saved plan from before "rollout" was recorded
     )
     summary = Summary("local", [Row("ecs", "web", update=1), Row("iam", "api", update=1), Row("ecs", "-", create=1)])
-    assert lib.applied_services(ws, summary, plan_json_wait=0) == ["web"]
+    assert lib.applied_services(ws, summary) == ["web"]
+    # A plan saved by another process names what it rolls out in its metadata.
+    ws.applied_meta = {"rollout": ["api", "gone"]}
+    assert lib.applied_services(ws, summary) == ["api"]

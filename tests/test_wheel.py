@@ -39,10 +39,14 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
     assert "hclforge/templates/ecs/main.tf.j2" in names
     assert "hclforge/data/aws-prices.yaml" in names and "hclforge/data/hclforge-env.schema.json" in names
 
+    # A fresh virtualenv, filled by uv (pinned in the dev extra): the same pins as pip
+    # would install, for a tenth of pip's CPU (it skips byte-compiling ~180 packages).
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = [str(venv / "bin/python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    uv = str(Path(sys.executable).parent / "uv")
+    made = _run([uv, "venv", "-q", "--python", sys.executable, str(venv)], tmp_path, env)
+    assert made.returncode == 0, made.stderr
+    pip = [uv, "pip", "install", "-q", "--python", str(venv / "bin/python")]
     deps = _run([*pip, "-r", str(ROOT / "requirements.lock")], tmp_path, env)
     assert deps.returncode == 0, deps.stderr[-2000:]
     installed = _run([*pip, "--no-deps", str(wheel)], tmp_path, env)

@@ -1,0 +1,56 @@
+"""The emulator's process: ``moto.server``, with one request handled at a time.
+
+moto's server runs werkzeug with a thread per request, and moto's backends are not
+thread-safe: terraform sends up to ten requests at once, and two of them changing
+one security group's rules can lose one change. A test saw it: the provider
+revoked a new group's default egress rule, and the rule added next was refused as
+a duplicate of it. AWS serializes what it must; here a lock around the WSGI call
+does it. It makes the emulator one request at a time, never slower in total: moto
+holds the GIL while it works.
+
+Run as ``python -m hclforge.cli.motoserve -H HOST -p PORT`` (what :mod:`cli.emulator` starts).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def serialized(app: WsgiApp) -> WsgiApp:
+    """``app``, with each request (the call and its whole response body) under one lock."""
+    lock = threading.Lock()
+
+    def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        with lock:
+            result = app(environ, start_response)
+            try:
+                return [b"".join(result)]
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+
+    return handle
+
+
+def main(argv: list[str] | None = None) -> None:
+    """moto's own ``main``, with the app it serves wrapped by :func:`serialized`."""
+    import moto.server
+    from werkzeug import serving
+
+    run_simple = serving.run_simple
+
+    def run_serialized(host: str, port: int, app: WsgiApp, **options: Any) -> None:
+        run_simple(host, port, serialized(app), **options)
+
+    moto.server.run_simple = run_serialized  # type: ignore[attr-defined]
+    moto.server.main(argv if argv is not None else sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
