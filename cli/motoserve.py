@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     def run_serialized(host: str, port: int, app: WsgiApp, **options: Any) -> None:
         run_simple(host, port, serialized(app), **options)
 
-    moto.server.run_simple = run_serialized  # type: ignore[assignment]
+    moto.server.run_simple = run_serialized  # type: ignore[attr-defined,assignment]
     moto.server.main(argv if argv is not None else sys.argv[1:])
 
 
