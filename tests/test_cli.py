@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from hclforge.cli.main import main
-from hclforge.cli.summary import summarize
-from tests.conftest import emulator_client, run
+from tests.conftest import run
 
 
 def test_envs_lists_every_environment(repo: Path, capsys) -> None:
@@ -71,102 +70,6 @@ def test_missing_mirror_override_exits_2(repo: Path, capsys, monkeypatch) -> Non
 def test_emulator_status_when_stopped_exits_1(repo: Path, capsys) -> None:
     code, _, err = run(repo, capsys, "emulator", "status")
     assert code == 1 and "emulator not running" in err
-
-
-def _aws(repo: Path, service: str):  # type: ignore[no-untyped-def]
-    return emulator_client(repo, service)
-
-
-@pytest.mark.terraform
-@pytest.mark.emulator
-@pytest.mark.slow
-def test_round_trip_on_the_emulator(repo: Path, capsys) -> None:
-    # Plan: changes -> exit 3 with --detailed-exitcode; the summary is printed.
-    plan_json = repo / "plan.json"
-    code, out, err = run(repo, capsys, "plan", "local", "--detailed-exitcode", "--json-out", str(plan_json))
-    assert code == 3, err
-    assert "ecs          api" in out and "total" in out
-    assert "terraform init (local)" in err
-
-    # The plan's show -json (written before the command returns) summarizes as the event stream did.
-    meta = json.loads((repo / ".hclforge/envs/local/plan.meta.json").read_text())
-    from_show = summarize("local", json.loads(plan_json.read_text()), ["api", "web"])
-    assert from_show.to_json() == meta["summary"]
-    assert meta["summary"]["totals"] == {"create": 47, "update": 0, "replace": 0, "delete": 0}
-    assert meta["rollout"] == ["api", "web"]  # what an apply in another process waits for
-
-    # A second plan with nothing changed runs no terraform init.
-    code, out, err = run(repo, capsys, "plan", "local")
-    assert code == 0 and "terraform init" not in err
-
-    # Without a terminal and without --auto-approve, apply refuses at once.
-    code, _, err = run(repo, capsys, "apply", "local")
-    assert code == 2 and "apply needs confirmation and there is no terminal" in err
-
-    # A plan that went stale (the YAML changed after plan) is refused, with the reason.
-    env_file = repo / "envs/local.yaml"
-    original = env_file.read_text()
-    env_file.write_text(original.replace("LOG_LEVEL: debug", "LOG_LEVEL: warn"))
-    code, _, err = run(repo, capsys, "apply", "local", "--auto-approve")
-    assert code == 1 and "the saved plan is stale: the environment's YAML changed since the plan" in err
-    env_file.write_text(original)
-
-    # Apply the (again fresh) saved plan.
-    code, out, err = run(repo, capsys, "apply", "local", "--auto-approve")
-    assert code == 0, err
-    assert "applied local: 47 created, 0 updated, 0 replaced, 0 deleted" in out
-    assert "applying the saved plan" in err
-
-    # Re-plan: no changes at all.
-    code, out, err = run(repo, capsys, "plan", "local", "--detailed-exitcode")
-    assert code == 0, out + err
-    assert "No changes" in out
-
-    # Outputs are sane.
-    code, out, _ = run(repo, capsys, "output", "local", "--json")
-    outputs = json.loads(out)
-    assert outputs["api_endpoint"]["value"].startswith("https://")
-    assert outputs["cluster_name"]["value"] == "sss-local"
-    assert outputs["service_names"]["value"] == {"api": "api", "web": "web"}
-    assert outputs["namespace"]["value"] == "sss-local.internal"
-
-    # The emulator holds what the plan said.
-    ecs = _aws(repo, "ecs")
-    cluster_arns = ecs.list_clusters()["clusterArns"]
-    assert any(a.endswith("/sss-local") for a in cluster_arns)
-    services = {s.split("/")[-1] for s in ecs.list_services(cluster="sss-local")["serviceArns"]}
-    assert services == {"api", "web"}
-    sd_services = {s["Name"] for s in _aws(repo, "servicediscovery").list_services()["Services"]}
-    assert sd_services == {"api", "web"}
-    apigw = _aws(repo, "apigatewayv2")
-    api_id = next(a["ApiId"] for a in apigw.get_apis()["Items"] if a["Name"] == "sss-local")
-    routes = {r["RouteKey"]: r["AuthorizationType"] for r in apigw.get_routes(ApiId=api_id)["Items"]}
-    assert routes == {"ANY /api/{proxy+}": "JWT", "GET /api": "JWT", "GET /": "NONE", "GET /static/{proxy+}": "NONE"}
-
-    # Drift: a change behind Terraform's back is reported (exit 3), and drift is read-only.
-    assert run(repo, capsys, "drift", "local")[0] == 0
-    _aws(repo, "logs").put_retention_policy(logGroupName="/ecs/sss-local/api", retentionInDays=1)
-    code, out, _ = run(repo, capsys, "drift", "local")
-    assert code == 3, out
-    assert "~ module.ecs.aws_cloudwatch_log_group.api: retention_in_days" in out
-    assert run(repo, capsys, "drift", "local")[0] == 3  # still there: drift changed nothing
-
-    # Destroy leaves nothing of the stack.
-    code, out, err = run(repo, capsys, "destroy", "local", "--auto-approve")
-    assert code == 0, err
-    assert (
-        not ecs.list_services(cluster="sss-local")["serviceArns"]
-        if any(c["status"] == "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
-        else True
-    )
-    assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
-    assert _aws(repo, "servicediscovery").list_services()["Services"] == []
-    assert _aws(repo, "apigatewayv2").get_apis()["Items"] == []
-    roles = [r["RoleName"] for r in _aws(repo, "iam").list_roles()["Roles"] if r["RoleName"].startswith("sss-local")]
-    assert roles == []
-    vpcs = [v for v in _aws(repo, "ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")]
-    assert vpcs == []
-    assert _aws(repo, "cognito-idp").list_user_pools(MaxResults=10)["UserPools"] == []
 
 
 def test_show_origin_names_the_layer_of_each_value(repo: Path, capsys) -> None:

@@ -1,6 +1,6 @@
 """Day-two commands (issue 12): set-image, deploy, status, logs, run.
 
-The round trip runs the real CLI against the emulator (moto); the failure paths
+The round trip on the emulator is in tests/test_life.py; the failure paths
 (a FAILED rollout, a timeout, a non-zero container exit code), which moto cannot
 produce, run the library functions against botocore's Stubber with response
 shapes of the ECS API reference (DescribeServices, ListTasks, DescribeTasks,
@@ -9,9 +9,6 @@ RunTask).
 
 from __future__ import annotations
 
-import difflib
-import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -25,88 +22,9 @@ from hclforge.cli import deploy as lib
 from hclforge.cli.runtask import TaskSpec
 from hclforge.config import load_env
 from hclforge.errors import RolloutFailed, RolloutTimeout, TaskExitCode, exit_code_for
-from tests.conftest import ROOT, emulator_client, run
+from tests.conftest import ROOT
 
 NEW_IMAGE = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-api:1.5.0"
-
-
-@pytest.mark.emulator
-def test_day_two_round_trip_on_the_emulator(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(repo, capsys, "apply", "local", "--auto-approve")
-    assert code == 0, err
-    assert "rolled out: " in out
-
-    # set-image: exactly one YAML line changes, comments kept; the HCL diff follows.
-    env_file = repo / "envs/local.yaml"
-    before = env_file.read_text()
-    code, out, err = run(repo, capsys, "set-image", "local", "api", NEW_IMAGE)
-    assert code == 0, err
-    after = env_file.read_text()
-    delta = [d for d in difflib.ndiff(before.splitlines(), after.splitlines()) if d[:1] in "+-"]
-    # api's image comes from _base.yaml: local.yaml gains exactly one line, nothing else moves.
-    assert delta == [f"+     image: {NEW_IMAGE}"], delta
-    assert [line for line in before.splitlines() if line.lstrip().startswith("#")] == [
-        line for line in after.splitlines() if line.lstrip().startswith("#")
-    ]
-    assert f"+    image: {NEW_IMAGE}" in out  # the YAML diff
-    assert "modules/local/ecs/main.tf" in out and f'+      image     = "{NEW_IMAGE}"' in out
-
-    # Bad input: exit 2, nothing written.
-    snapshot = env_file.read_bytes()
-    assert run(repo, capsys, "set-image", "local", "nope", NEW_IMAGE)[0] == 2
-    assert run(repo, capsys, "set-image", "local", "api", "not an image")[0] == 2
-    assert run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "../hclforge.toml")[0] == 2
-    assert run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "missing.yaml")[0] == 2
-    code, _, err = run(repo, capsys, "set-image", "local", "api", NEW_IMAGE, "--layer", "prod.yaml")
-    assert code == 2 and "not a layer of local" in err
-    assert env_file.read_bytes() == snapshot
-    assert (repo / "envs/prod.yaml").read_bytes() == (ROOT / "envs/prod.yaml").read_bytes()
-
-    # deploy --service api: a targeted plan, apply, and the rollout completes.
-    code, out, err = run(repo, capsys, "deploy", "local", "--service", "api", "--auto-approve", "--timeout", "2m")
-    assert code == 0, out + err
-    assert "rolled out: api" in out
-    assert "api" in err and "COMPLETED" in err  # the progress lines
-
-    # status: the new image for api.
-    code, out, err = run(repo, capsys, "status", "local")
-    assert code == 0, err
-    assert f"image {NEW_IMAGE}" in out
-    assert "service web:" in out and "api endpoint: https://" in out
-    code, out, _ = run(repo, capsys, "status", "local", "--json")
-    doc = json.loads(out)
-    assert {s["service"]: s["image"] for s in doc["services"]}["api"] == NEW_IMAGE
-
-    # A plan of a part (deploy --service, interrupted before its apply) is never applied by plain apply.
-    from hclforge.cli.ops import Workspace
-    from hclforge.cli.settings import load_settings
-
-    Workspace(load_settings(repo), "local").plan(targets=["module.ecs.aws_ecs_service.web"])
-    code, _, err = run(repo, capsys, "apply", "local", "--auto-approve")
-    assert code == 1 and "the saved plan covers module.ecs.aws_ecs_service.web, not what this command applies" in err
-
-    # logs: an event put with boto3 is read back.
-    logs = emulator_client(repo, "logs")
-    group, stream = "/ecs/sss-local/api", "ecs/api/0123456789abcdef"
-    logs.create_log_stream(logGroupName=group, logStreamName=stream)
-    now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=[{"timestamp": now, "message": "hello"}])
-    code, out, err = run(repo, capsys, "logs", "local", "api", "--since", "1h")
-    assert code == 0, err
-    assert "hello" in out and "01234567" in out
-    assert run(repo, capsys, "logs", "local", "nope")[0] == 2
-
-    # run --no-wait: the task ARN.
-    code, out, err = run(repo, capsys, "run", "local", "api", "--no-wait", "--", "echo", "hi")
-    assert code == 0, err
-    assert out.strip().startswith("arn:aws:ecs:") and ":task/sss-local/" in out
-
-    # destroy leaves the emulator empty of the stack.
-    code, _, err = run(repo, capsys, "destroy", "local", "--auto-approve")
-    assert code == 0, err
-    ecs = emulator_client(repo, "ecs")
-    assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
-    assert not [g for g in logs.describe_log_groups()["logGroups"] if g["logGroupName"].startswith("/ecs/sss-local")]
 
 
 # ----------------------------------------------------------------- library units

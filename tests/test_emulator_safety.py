@@ -190,9 +190,7 @@ def test_the_emulator_handles_one_request_at_a_time() -> None:
 
     handle = serialized(app)
     bodies: list[bytes] = []
-    threads = [
-        threading.Thread(target=lambda: bodies.append(b"".join(handle({}, lambda *a: None)))) for _ in range(8)
-    ]
+    threads = [threading.Thread(target=lambda: bodies.append(b"".join(handle({}, lambda *a: None)))) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
