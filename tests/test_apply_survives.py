@@ -1,7 +1,9 @@
 """hclforge dying never cuts terraform off mid-apply; SIGTERM/SIGHUP stop it gracefully; protect sees deletions.
 
 One applied stack of ``local`` (made protected) is shared: kill -9 of hclforge
-mid-apply, the re-apply that recovers, then a service removed from the YAML.
+mid-apply, the re-apply that recovers, then a service removed from the YAML and
+the cluster renamed (refused, then applied with ``--allow-replace``), and the
+guarded destroy.
 """
 
 from __future__ import annotations
@@ -111,6 +113,33 @@ def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -
         text = both.stdout + both.stderr
         assert both.returncode == 1, text
         assert "! module.ecs.aws_cloudwatch_log_group.web" in text and "! module.ecs.aws_ecs_cluster.this" in text
+        assert "hclforge apply local --allow-replace" in text
+
+        # --allow-replace applies both (planned again: the saved plan above is stale now):
+        # the cluster is replaced, web goes.
+        assert _run(tmp_path, "plan", "local", "--allow-replace").returncode == 0
+        replaced = _run(tmp_path, "apply", "local", "--auto-approve", "--allow-replace")
+        assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+        ecs = emulator_client(tmp_path, "ecs")
+        clusters = ecs.describe_clusters(clusters=["sss-local-v2", "sss-local"])["clusters"]
+        assert [c["clusterName"] for c in clusters if c["status"] == "ACTIVE"] == ["sss-local-v2"]
+        assert [s.split("/")[-1] for s in ecs.list_services(cluster="sss-local-v2")["serviceArns"]] == ["api"]
+        # The tree itself (prevent_destroy in place) agrees with the state afterwards.
+        assert _run(tmp_path, "plan", "local", "--detailed-exitcode").returncode == 0
+        assert not list((tmp_path / "modules/local").rglob("hclforge_override.tf*"))
+
+        # Destroy: --force, then the name typed, or --yes-i-mean-ENV without a terminal.
+        for args, message in (
+            (["--auto-approve"], "destroy needs --force"),
+            (["--force"], "add --yes-i-mean-local"),
+            (["--force", "--yes-i-mean-prod"], "no such option: --yes-i-mean-prod"),
+        ):
+            refused = _run(tmp_path, "destroy", "local", *args)
+            assert refused.returncode == 2 and message in refused.stderr, refused.stderr
+        destroyed = _run(tmp_path, "destroy", "local", "--force", "--yes-i-mean-local")
+        assert destroyed.returncode == 0, destroyed.stderr
+        clusters = ecs.describe_clusters(clusters=["sss-local-v2"])["clusters"]
+        assert all(c["status"] != "ACTIVE" for c in clusters)
     finally:
         main(["--root", str(tmp_path), "emulator", "stop"])
 
