@@ -169,20 +169,3 @@ def test_account_guard_refuses_another_account_before_terraform(project, capsys,
     (root / "envs/dev.yaml").write_text((root / "envs/dev.yaml").read_text().replace("111111111111", "123456789012"))
     code = main(["--root", str(root), "plan", "dev"])
     assert code == 1 and "terraform not found" in capsys.readouterr().err
-
-
-@pytest.mark.terraform
-@pytest.mark.emulator
-@pytest.mark.slow
-def test_state_from_an_earlier_emulator_is_set_aside(repo: Path, capsys) -> None:
-    state = repo / ".hclforge/state/local/terraform.tfstate"
-    code, out, err = run(repo, capsys, "apply", "local", "--auto-approve")
-    assert code == 0, out + err
-    assert json.loads(state.read_text())["resources"]
-    run(repo, capsys, "emulator", "stop")
-    # A new emulator is empty: the old state would make terraform refresh resources that are gone.
-    code, out, err = run(repo, capsys, "plan", "local", "--detailed-exitcode")
-    assert code == 3, err
-    assert "the emulator was restarted: its resources are gone, so local starts from empty state" in err
-    assert "total                                 47" in out
-    assert list(state.parent.glob("terraform.tfstate.void-*"))

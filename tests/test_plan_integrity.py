@@ -1,4 +1,7 @@
-"""Saved-plan integrity: apply refuses a plan when anything it depends on changed, and says what."""
+"""Saved-plan integrity: apply refuses a plan when anything it depends on changed, and says what.
+
+The applied stack is then reused: after an emulator restart its state is set aside.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hclforge.cli import emulator
+from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
 from hclforge.errors import PlanRefused
@@ -33,7 +37,7 @@ def _ws(root: Path) -> Workspace:
 
 
 @pytest.mark.slow
-def test_each_kind_of_staleness_is_named(ws_root: Path) -> None:
+def test_each_kind_of_staleness_is_named(ws_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = _ws(ws_root)
     ws.plan()
     assert _ws(ws_root).saved_plan_problem() is None
@@ -67,3 +71,17 @@ def test_each_kind_of_staleness_is_named(ws_root: Path) -> None:
     assert _ws(ws_root).saved_plan_problem() == "the state changed since the plan (someone applied in between)"
     with pytest.raises(PlanRefused, match="the saved plan is stale: the state changed since the plan"):
         _ws(ws_root).apply(auto_approve=True, interactive=False, confirm=lambda _s: True)
+
+    # The emulator restarts empty: state written against the earlier one would make terraform
+    # refresh resources that are gone, so it is set aside and the plan starts from empty state.
+    state = ws_root / ".hclforge/state/small/terraform.tfstate"
+    created = len(json.loads(state.read_text())["resources"])
+    assert created
+    emulator.stop(ws_root / ".hclforge")
+    code = main(["--no-color", "--root", str(ws_root), "plan", "small", "--detailed-exitcode"])
+    out, err = capsys.readouterr()
+    assert code == 3, err
+    assert "Plan for small:" in out
+    assert "the emulator was restarted: its resources are gone, so small starts from empty state" in err
+    assert list(state.parent.glob("terraform.tfstate.void-*"))
+    assert not state.exists() or not json.loads(state.read_text()).get("resources")
