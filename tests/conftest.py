@@ -137,15 +137,30 @@ def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the slowest tests (emulator round trips) first, spread over the workers' shares.
+    """Order the tests so that the workers finish together: the long ones spread by LPT, longest first.
 
-    With ``--dist worksteal`` each of N workers starts on one contiguous Nth of the
-    list, so the long round trips are placed at the start of each share.
+    ``tests/durations.json`` holds the seconds each test over one second took in a
+    recent run (an ordering hint only; nothing asserts on it). Each of those goes to
+    the worker share with the least work so far, longest first; the short tests then
+    even out the shares' lengths. ``--dist worksteal`` gives each of N workers one
+    contiguous Nth of the list (equal numbers of tests), and an idle worker steals
+    from the end of another's, where the short tests are.
     """
-    slow = [i for i in items if i.get_closest_marker("slow")]
-    rest = [i for i in items if not i.get_closest_marker("slow")]
-    workers = max(1, int(getattr(config.option, "numprocesses", None) or 1))
-    shares = [rest[k::workers] for k in range(workers)]
-    for n, item in enumerate(slow):
-        shares[n % workers].insert(0, item)
+    # Collection runs in each worker, where xdist names the count in the environment.
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    known = json.loads((ROOT / "tests/durations.json").read_text(encoding="utf-8"))
+    weight = {i.nodeid: float(known.get(i.nodeid, 5.0 if i.get_closest_marker("slow") else 0.0)) for i in items}
+    long = sorted((i for i in items if weight[i.nodeid] >= 1.0), key=lambda i: -weight[i.nodeid])
+    short = [i for i in items if weight[i.nodeid] < 1.0]
+    shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    loads = [0.0] * workers
+    for item in long:
+        k = loads.index(min(loads))
+        shares[k].append(item)
+        loads[k] += weight[item.nodeid]
+    width = -(-len(items) // workers)
+    for share in shares:
+        while len(share) < width and short:
+            share.append(short.pop(0))
+    shares[-1].extend(short)
     items[:] = [item for share in shares for item in share]

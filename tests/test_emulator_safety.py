@@ -205,3 +205,31 @@ def test_the_emulator_handles_one_request_at_a_time() -> None:
     for t in threads:
         t.join()
     assert most > 1
+
+
+@pytest.mark.parametrize(("reply", "up"), [(b"HTTP/1.1 200 OK\r\n\r\n<p>", True), (b"HTTP/1.1 503 NO\r\n\r\n", False)])
+def test_healthy_reads_the_status_line_past_any_proxy(reply: bytes, up: bool, monkeypatch) -> None:
+    import socket
+    import threading
+
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # a proxy of the user's shell is never used
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    asked: list[bytes] = []
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        with conn:
+            asked.append(conn.recv(1024))
+            for byte in reply:  # one byte at a time: the status line may come in pieces
+                conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=answer)
+    thread.start()
+    try:
+        assert emulator.healthy(port) is up
+    finally:
+        thread.join(5)
+        server.close()
+    assert asked[0].startswith(b"GET /moto-api/ HTTP/1.0\r\n")
+    assert emulator.healthy(port, timeout=0.3) is False  # nothing listens any more
