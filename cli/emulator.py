@@ -152,10 +152,7 @@ def free_port() -> int:
 
 
 def healthy(port: int, timeout: float = 2.0) -> bool:
-    """True when a moto server answers 200 on ``port`` for its dashboard page (cheap, unlike ``data.json``).
-
-    A plain HTTP/1.0 request on a socket: never through a user's proxy, and no urllib or ssl imports.
-    """
+    """Whether moto answers 200 on ``port`` for its dashboard: plain HTTP/1.0 (no proxy, no urllib/ssl)."""
     deadline = time.monotonic() + timeout
     try:
         with socket.create_connection((HOST, port), timeout=timeout) as sock:
