@@ -56,7 +56,12 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     removed = protect.removed_blocks(prior, protected_addresses(ws.tree_dir)) if guarded else []
     try:
         with ws.streaming(f"Planning {ws.env}", None, progress=False):
-            tf.plan(ws.plan_file, events=True, targets=targets)
+            # A plan of a part (deploy --service) reads no resource back: with -target,
+            # terraform would also refresh everything the targets reach through module
+            # outputs (every service's role, at 40 services most of the state). It plans
+            # from the state as the last apply left it, as ecspresso and Copilot deploy;
+            # the full plan (the default) shows any drift.
+            tf.plan(ws.plan_file, events=True, targets=targets, refresh=not targets)
     except TerraformError as err:
         blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
         if blocked:

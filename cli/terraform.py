@@ -230,8 +230,10 @@ class Terraform:
         destroy: bool = False,
         events: bool = False,
         targets: list[str] | None = None,
+        refresh: bool = True,
     ) -> bool:
-        """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``; ``-target=`` per target).
+        """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``; ``-target=`` per target;
+        ``-refresh=false`` without ``refresh``).
 
         The ``-json`` event stream stays in :attr:`last_events` for summaries.
 
@@ -247,6 +249,7 @@ class Terraform:
             destroy=IsFlagged if destroy else None,
             json=IsFlagged if events else None,
             target=list(targets) if targets else None,
+            refresh=None if refresh else False,
             var=None,
         )
         self.last_events = parse_events(result.stdout) if events else []

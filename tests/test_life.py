@@ -176,6 +176,10 @@ def _day_two(repo: Path, cli, env_file: Path) -> None:  # type: ignore[no-untype
     assert code == 0, out + err
     assert "rolled out: api" in out
     assert "api" in err and "COMPLETED" in err  # the progress lines
+    # It planned the part from the state as left (no refresh): the drift made above is still
+    # there, and the full plan (drift) shows it.
+    code, out, _ = cli("drift", "local")
+    assert code == 3 and "~ module.ecs.aws_cloudwatch_log_group.api: retention_in_days" in out
 
     # status: the new image for api.
     code, out, err = cli("status", "local")

@@ -35,6 +35,8 @@ from tests.conftest import MINIMAL_ENV
         ("init", (), {"backend": False, "reconfigure": None}, ["init", "-backend=false"]),
         ("destroy", (), {"auto_approve": IsFlagged, "var": None}, ["destroy", "-auto-approve"]),
         ("plan", (), {"target": ["a.b", "c.d"]}, ["plan", "-target=a.b", "-target=c.d"]),
+        ("plan", (), {"refresh": False}, ["plan", "-refresh=false"]),
+        ("plan", (), {"refresh": None}, ["plan"]),
         ("show", ("x",), {"json": IsFlagged, "no_color": IsNotFlagged}, ["show", "-json", "x"]),
         ("state pull", (), {}, ["state", "pull"]),
     ],
