@@ -2,11 +2,10 @@
 
 moto's server runs werkzeug with a thread per request, and moto's backends are not
 thread-safe: terraform sends up to ten requests at once, and two of them changing
-one security group's rules can lose one change. A test saw it: the provider
-revoked a new group's default egress rule, and the rule added next was refused as
-a duplicate of it. AWS serializes what it must; here a lock around the WSGI call
-does it. It makes the emulator one request at a time, never slower in total: moto
-holds the GIL while it works.
+one security group's rules can lose one change. A test once failed in a way that
+fits: the rule added right after the provider revoked a new group's default egress
+rule was refused as a duplicate of it, with no error in between. A lock around the
+WSGI call rules such races out. It costs little: moto holds the GIL while it works.
 
 Run as ``python -m hclforge.cli.motoserve -H HOST -p PORT`` (what :mod:`cli.emulator` starts).
 """
