@@ -6,7 +6,10 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -77,6 +80,33 @@ def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
     code = main(["--no-color", "--root", str(repo), *args])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def start_apply(root: Path, env: str, timeout: float = 240) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start ``hclforge apply ENV --auto-approve`` and return once terraform has finished one resource."""
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "hclforge"),
+            "--no-color",
+            "--root",
+            str(root),
+            "apply",
+            env,
+            "--auto-approve",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    for line in proc.stderr:  # plain progress: "[n/47] created ..."
+        seen.append(line)
+        if line.startswith("[1/"):
+            break
+        assert time.monotonic() < deadline, "".join(seen)
+    return proc, seen
 
 
 def tree_snapshot(base: Path) -> dict[str, bytes]:

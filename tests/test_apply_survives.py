@@ -14,7 +14,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -22,29 +21,10 @@ import pytest
 import yaml
 
 from hclforge.cli.main import main
-from tests.conftest import MINIMAL_ENV, ROOT, emulator_client, write_files
+from tests.conftest import MINIMAL_ENV, ROOT, emulator_client, start_apply, write_files
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 HCLFORGE = str(Path(sys.executable).parent / "hclforge")
-
-
-def _start_apply(root: Path, env: str) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start ``apply ENV --auto-approve`` and return once terraform has finished one resource."""
-    proc = subprocess.Popen(
-        [HCLFORGE, "--no-color", "--root", str(root), "apply", env, "--auto-approve"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + 240
-    for line in proc.stderr:  # plain progress: "[n/47] created ..."
-        seen.append(line)
-        if line.startswith("[1/"):
-            break
-        assert time.monotonic() < deadline, "".join(seen)
-    return proc, seen
 
 
 def _note(path: Path) -> dict[str, Any]:
@@ -65,7 +45,7 @@ def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -
     env_file = tmp_path / "envs/local.yaml"
     env_file.write_text(env_file.read_text() + "protect: true\n")
     try:
-        proc, seen = _start_apply(tmp_path, "local")
+        proc, seen = start_apply(tmp_path, "local")
         proc.kill()  # kill -9: no handler, no cleanup
         proc.communicate()
         note = _note(tmp_path / ".hclforge/envs/local/running.json")
@@ -152,7 +132,7 @@ def test_sigterm_and_sighup_stop_apply_gracefully(project, signum: int, code: in
     root = project({})
     write_files(root, {"envs/small.yaml": env})
     try:
-        proc, seen = _start_apply(root, "small")
+        proc, seen = start_apply(root, "small")
         note = _note(root / ".hclforge/envs/small/running.json")
         proc.send_signal(signum)  # to hclforge only, as a CI cancel does
         _, rest = proc.communicate(timeout=240)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from hclforge.cli.main import main
-from tests.conftest import ROOT
+from tests.conftest import ROOT, start_apply
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
-HCLFORGE = str(Path(sys.executable).parent / "hclforge")
 
 
 def test_sigint_during_apply(tmp_path: Path) -> None:
@@ -24,20 +20,7 @@ def test_sigint_during_apply(tmp_path: Path) -> None:
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
     shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
     try:
-        proc = subprocess.Popen(
-            [HCLFORGE, "--no-color", "--root", str(tmp_path), "apply", "local", "--auto-approve"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stderr is not None
-        seen = []
-        deadline = time.monotonic() + 180
-        for line in proc.stderr:  # plain progress: "[n/47] created ..."
-            seen.append(line)
-            if line.startswith("[1/"):
-                break
-            assert time.monotonic() < deadline, "".join(seen)
+        proc, seen = start_apply(tmp_path, "local", timeout=180)
         proc.send_signal(signal.SIGINT)  # to hclforge only: it must pass it on to terraform
         _, rest = proc.communicate(timeout=180)
         err = "".join(seen) + rest
