@@ -16,6 +16,7 @@ import difflib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from tests.conftest import ROOT, emulator_client, run
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 CANARY = "canary-s3cr3t-Value-8d2f"
 NEW_IMAGE = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/sss-api:1.5.0"
+# Runs one CLI command on the project: exit code, stdout, stderr.
+Cli = Callable[..., tuple[int, str, str]]
 
 
 def test_life_of_the_local_stack(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,7 +75,7 @@ def test_life_of_the_local_stack(repo: Path, capsys: pytest.CaptureFixture[str])
     assert new == []
 
 
-def _plan_apply_and_read_back(repo: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def _plan_apply_and_read_back(repo: Path, cli: Cli) -> None:
     # Plan: changes -> exit 3 with --detailed-exitcode; the summary is printed.
     plan_json = repo / "plan.json"
     code, out, err = cli("plan", "local", "--detailed-exitcode", "--json-out", str(plan_json))
@@ -145,7 +148,7 @@ def _plan_apply_and_read_back(repo: Path, cli) -> None:  # type: ignore[no-untyp
     assert cli("drift", "local")[0] == 3  # still there: drift changed nothing
 
 
-def _day_two(repo: Path, cli, env_file: Path) -> None:  # type: ignore[no-untyped-def]
+def _day_two(repo: Path, cli: Cli, env_file: Path) -> None:
     # set-image: exactly one YAML line changes, comments kept; the HCL diff follows.
     before = env_file.read_text()
     code, out, err = cli("set-image", "local", "api", NEW_IMAGE)
