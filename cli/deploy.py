@@ -242,8 +242,7 @@ def deploy(
         )
     except PlanRefused:
         if targets:  # a targeted plan left saved would be applied, partial, by a later 'hclforge apply'
-            ws.plan_file.unlink(missing_ok=True)
-            ws.plan_meta_file.unlink(missing_ok=True)
+            ws.discard_plan()
         raise
 
 
