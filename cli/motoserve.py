@@ -7,6 +7,12 @@ fits: the rule added right after the provider revoked a new group's default egre
 rule was refused as a duplicate of it, with no error in between. A lock around the
 WSGI call rules such races out. It costs little: moto holds the GIL while it works.
 
+It also answers botocore's region lists from one session. moto builds each service's
+backends for every region a botocore ``Session`` lists, some 80 questions when the
+first requests arrive; a session loads the service's whole model to answer, and
+moto asks EC2's partitions each on a new session: EC2's model (the largest) was
+parsed four times, most of an emulator's start-up CPU, paid by every emulator.
+
 Run as ``python -m hclforge.cli.motoserve -H HOST -p PORT`` (what :mod:`cli.emulator` starts).
 """
 
@@ -37,8 +43,37 @@ def serialized(app: WsgiApp) -> WsgiApp:
     return handle
 
 
+def remember_region_lists() -> None:
+    """Make botocore's ``Session.get_available_regions`` answer from one session, each question once.
+
+    The answer depends only on botocore's bundled data, the same for every session of
+    this process; the first asking session answers all (its loader keeps each model it
+    parsed), and each caller gets a list of its own.
+    """
+    from botocore.session import Session
+
+    ask = Session.get_available_regions
+    if getattr(ask, "remembers", False):
+        return
+    known: dict[tuple[str, str, bool], list[str]] = {}
+    answering: list[Session] = []
+
+    def get_available_regions(
+        self: Session, service_name: str, partition_name: str = "aws", allow_non_regional: bool = False
+    ) -> list[str]:
+        key = (service_name, partition_name, allow_non_regional)
+        if key not in known:
+            answering[:] = answering or [self]
+            known[key] = list(ask(answering[0], service_name, partition_name, allow_non_regional))
+        return list(known[key])
+
+    get_available_regions.remembers = True  # type: ignore[attr-defined]
+    Session.get_available_regions = get_available_regions
+
+
 def main(argv: list[str] | None = None) -> None:
     """moto's own ``main``, with the app it serves wrapped by :func:`serialized`."""
+    remember_region_lists()
     import moto.server
     from werkzeug import serving
 

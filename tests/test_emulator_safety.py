@@ -233,3 +233,33 @@ def test_healthy_reads_the_status_line_past_any_proxy(reply: bytes, up: bool, mo
         server.close()
     assert asked[0].startswith(b"GET /moto-api/ HTTP/1.0\r\n")
     assert emulator.healthy(port, timeout=0.3) is False  # nothing listens any more
+
+
+def test_the_emulator_answers_region_lists_from_one_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    """cli/motoserve.py: moto asks a new botocore session per EC2 partition; one session answers all.
+
+    Each new session parses EC2's whole service model to answer. The answers stay the same.
+    """
+    import botocore.loaders
+    from botocore.session import Session
+
+    from hclforge.cli.motoserve import remember_region_lists
+
+    partitions = ("aws", "aws-us-gov", "aws-cn")
+    expected = {p: Session().get_available_regions("ec2", p) for p in partitions}
+    # Restored after the test: the patch is process-wide.
+    monkeypatch.setattr(Session, "get_available_regions", Session.get_available_regions)
+    parsed: list[str] = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counting(self: Any, path: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(path)
+        return load_file(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counting)
+    remember_region_lists()
+    got = {p: Session().get_available_regions("ec2", p) for p in partitions}
+    assert got == expected and "ap-northeast-1" in got["aws"]
+    assert len([p for p in parsed if p.endswith("ec2/2016-11-15/service-2")]) == 1  # 3 without the patch
+    got["aws"].append("nowhere-1")  # each caller has a list of its own
+    assert "nowhere-1" not in Session().get_available_regions("ec2", "aws")
