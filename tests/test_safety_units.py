@@ -4,17 +4,14 @@ the signal exit codes, the bounded account check and a validate that needs no em
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
 from hclforge import protect, render
 from hclforge.cli import awsaccess
-from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
 from hclforge.cli.summary import summarize, summarize_events
@@ -185,15 +182,6 @@ def test_the_account_check_gives_up_on_a_dead_sts_endpoint_quickly_and_names_it(
 
 
 @pytest.mark.terraform
-def test_validate_starts_no_emulator(tmp_path: Path, capsys) -> None:
-    for name in ("envs", "modules"):
-        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
-    shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
-    assert main(["--no-color", "--root", str(tmp_path), "validate", "local"]) == 0
-    assert "valid  local" in capsys.readouterr().out
-    assert not (tmp_path / ".hclforge/emulator.json").exists()
-
-
 def test_the_readme_documents_every_exit_code() -> None:
     import re
 

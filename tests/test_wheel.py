@@ -62,12 +62,16 @@ def test_wheel_installs_and_runs_outside_the_repository(tmp_path: Path) -> None:
     try:
         for argv in (
             [hclforge, "render", "--all"],
-            [hclforge, "validate", "local", "--no-routes"],
+            [hclforge, "validate", "local"],
             [hclforge, "plan", "dev", "--emulator"],
             [hclforge, "plan", "local"],
         ):
             done = _run(argv, project, env)
             assert done.returncode == 0, f"{argv[1:]}: {done.stdout}{done.stderr}"
+            if argv[1] == "validate":
+                # The request-path check planned on an emulator, and stopped the one it started.
+                assert "valid  local (request path: " in done.stdout, done.stdout
+                assert not (project / ".hclforge/emulator.json").exists()
         assert "Plan for local:" in done.stdout and "total" in done.stdout
         # The package's own code ran, not the repository's.
         where = _run([str(venv / "bin/python"), "-c", "import hclforge; print(hclforge.__file__)"], project, env)
