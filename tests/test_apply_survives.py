@@ -2,8 +2,8 @@
 
 One applied stack of ``local`` (made protected) is shared: kill -9 of hclforge
 mid-apply, the re-apply that recovers, then a service removed from the YAML and
-the cluster renamed (refused, then applied with ``--allow-replace``), and the
-guarded destroy.
+the cluster renamed (refused, then let through with ``--allow-replace``; the
+removal applied), and the guarded destroy.
 """
 
 from __future__ import annotations
@@ -95,15 +95,23 @@ def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -
         assert "! module.ecs.aws_cloudwatch_log_group.web" in text and "! module.ecs.aws_ecs_cluster.this" in text
         assert "hclforge apply local --allow-replace" in text
 
-        # --allow-replace applies both (planned again: the saved plan above is stale now):
-        # the cluster is replaced, web goes.
+        # --allow-replace lets the plan of both through: the replacement too (the copy it plans
+        # has no prevent_destroy). Applied is the deletion alone: a new cluster would cost some
+        # 30 s of the provider's fixed waits, and an apply follows its saved plan.
+        assert _run(tmp_path, "plan", "local", "--allow-replace", "--detailed-exitcode").returncode == 3
+        del data["cluster"]
+        env_file.write_text(yaml.safe_dump(data))
         assert _run(tmp_path, "plan", "local", "--allow-replace").returncode == 0
-        replaced = _run(tmp_path, "apply", "local", "--auto-approve", "--allow-replace")
-        assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+        removed = _run(tmp_path, "apply", "local", "--auto-approve", "--allow-replace")
+        assert removed.returncode == 0, removed.stdout + removed.stderr
+        assert "0 replaced" in removed.stdout and "0 deleted" not in removed.stdout, removed.stdout
         ecs = emulator_client(tmp_path, "ecs")
-        clusters = ecs.describe_clusters(clusters=["sss-local-v2", "sss-local"])["clusters"]
-        assert [c["clusterName"] for c in clusters if c["status"] == "ACTIVE"] == ["sss-local-v2"]
-        assert [s.split("/")[-1] for s in ecs.list_services(cluster="sss-local-v2")["serviceArns"]] == ["api"]
+        services = ecs.describe_services(cluster="sss-local", services=["api", "web"])["services"]
+        assert {s["serviceName"]: s["status"] for s in services} == {"api": "ACTIVE", "web": "INACTIVE"}
+        logs = emulator_client(tmp_path, "logs")
+        assert [
+            g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="/ecs/sss-local/")["logGroups"]
+        ] == ["/ecs/sss-local/api"]
         # The tree itself (prevent_destroy in place) agrees with the state afterwards.
         assert _run(tmp_path, "plan", "local", "--detailed-exitcode").returncode == 0
         assert not list((tmp_path / "modules/local").rglob("hclforge_override.tf*"))
@@ -118,7 +126,7 @@ def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -
             assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         destroyed = _run(tmp_path, "destroy", "local", "--force", "--yes-i-mean-local")
         assert destroyed.returncode == 0, destroyed.stderr
-        clusters = ecs.describe_clusters(clusters=["sss-local-v2"])["clusters"]
+        clusters = ecs.describe_clusters(clusters=["sss-local"])["clusters"]
         assert all(c["status"] != "ACTIVE" for c in clusters)
     finally:
         main(["--root", str(tmp_path), "emulator", "stop"])
