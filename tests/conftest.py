@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -166,6 +168,19 @@ def aws_env(moto: emulator.Emulator) -> Iterator[dict[str, str]]:
                 os.environ[k] = v
 
 
+# Tests this long (seconds, in tests/durations.json) set the suite's length: each is one
+# chain of terraform runs and provider waits that no worker can share.
+CRITICAL_S = 60.0
+# How far the other tests yield the CPU to them (Linux niceness: weight 110 against 1024).
+YIELD_NICENESS = 10
+
+
+@functools.cache
+def _durations() -> dict[str, float]:
+    """``tests/durations.json``: seconds per test, for those over one second in a recent run."""
+    return dict(json.loads((ROOT / "tests/durations.json").read_text(encoding="utf-8")))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Order the tests so that the workers finish together: the long ones spread by LPT, longest first.
 
@@ -178,7 +193,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     # Collection runs in each worker, where xdist names the count in the environment.
     workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
-    known = json.loads((ROOT / "tests/durations.json").read_text(encoding="utf-8"))
+    known = _durations()
     weight = {i.nodeid: float(known.get(i.nodeid, 5.0 if i.get_closest_marker("slow") else 0.0)) for i in items}
     long = sorted((i for i in items if weight[i.nodeid] >= 1.0), key=lambda i: -weight[i.nodeid])
     short = [i for i in items if weight[i.nodeid] < 1.0]
@@ -188,9 +203,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         k = loads.index(min(loads))
         shares[k].append(item)
         loads[k] += weight[item.nodeid]
-    width = -(-len(items) // workers)
-    for share in shares:
+    # Cut as xdist cuts the list: worker i gets (what is left) // (workers left), so each
+    # share but the last holds len // workers, and a share's first test is its worker's first.
+    width = len(items) // workers
+    for share in shares[:-1]:
         while len(share) < width and short:
             share.append(short.pop(0))
     shares[-1].extend(short)
     items[:] = [item for share in shares for item in share]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under xdist, a worker lowers its priority at its first test that is not a critical one.
+
+    The critical tests are each the first test of their worker (longest first), so they
+    run at normal priority while the others fill the CPU around them; once a critical
+    test is done its worker yields too, and all run alike. Raising niceness needs no
+    privilege; lowering it again does, and is only tried for a critical test.
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    if _durations().get(item.nodeid, 0.0) < CRITICAL_S:
+        if niceness < YIELD_NICENESS:
+            os.nice(YIELD_NICENESS - niceness)
+    elif niceness > 0:
+        # Not its worker's first test after all (another run of xdist may cut differently):
+        # back to normal priority where that is allowed (root, CAP_SYS_NICE).
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)

@@ -139,6 +139,21 @@ def test_output_streams_line_by_line(tmp_path: Path) -> None:
     assert lines == ["first", "second"]
 
 
+def test_terraform_runs_with_gogc_400_unless_the_user_set_gogc(tmp_path: Path, monkeypatch) -> None:
+    """Go's collector at 400 for terraform and its provider (about a quarter less CPU, make bench)."""
+    binary = _fake_terraform(tmp_path, 'echo "GOGC=$GOGC"\n')
+    scrubbed = {"PATH": os.environ["PATH"]}  # as on the emulator: a whole environment of hclforge's own
+    for base_env in (None, scrubbed):
+        monkeypatch.delenv("GOGC", raising=False)
+        lines: list[str] = []
+        Terraform(tmp_path, binary=binary, sink=lines.append, base_env=base_env).execute([binary, "version"])
+        assert lines == ["GOGC=400"]
+        monkeypatch.setenv("GOGC", "off")
+        lines.clear()
+        Terraform(tmp_path, binary=binary, sink=lines.append, base_env=base_env).execute([binary, "version"])
+        assert lines == ["GOGC=off"]
+
+
 def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TerraformError, match="terraform not found: 'no-such-terraform' is not on PATH"):
         Terraform(tmp_path, binary="no-such-terraform").init()
