@@ -137,11 +137,13 @@ def _plan_apply_and_read_back(repo: Path, cli: Cli) -> None:
 
     # Drift: a change behind Terraform's back is reported (exit 3), and drift is read-only.
     assert cli("drift", "local")[0] == 0
+    retention = _state_retention(repo)
+    assert retention not in (None, 1)
     emulator_client(repo, "logs").put_retention_policy(logGroupName="/ecs/sss-local/api", retentionInDays=1)
     code, out, _ = cli("drift", "local")
     assert code == 3, out
     assert "~ module.ecs.aws_cloudwatch_log_group.api: retention_in_days" in out
-    # (Drift is read-only: the drift found after deploy below is this one, still there.)
+    assert _state_retention(repo) == retention  # drift is read-only: the state keeps what was applied
 
 
 def _day_two(repo: Path, cli: Cli, env_file: Path) -> None:
@@ -211,3 +213,12 @@ def _day_two(repo: Path, cli: Cli, env_file: Path) -> None:
     code, out, err = cli("run", "local", "api", "--no-wait", "--", "echo", "hi")
     assert code == 0, err
     assert out.strip().startswith("arn:aws:ecs:") and ":task/sss-local/" in out
+
+
+def _state_retention(repo: Path) -> object:
+    """The retention of api's log group in the state of local (None when it is not there)."""
+    state = json.loads((repo / ".hclforge/state/local/terraform.tfstate").read_text())
+    for res in state["resources"]:
+        if (res.get("module"), res["type"], res["name"]) == ("module.ecs", "aws_cloudwatch_log_group", "api"):
+            return res["instances"][0]["attributes"]["retention_in_days"]
+    return None
