@@ -63,7 +63,8 @@ def remember_region_lists() -> None:
     ) -> list[str]:
         key = (service_name, partition_name, allow_non_regional)
         if key not in known:
-            answering[:] = answering or [self]
+            if not answering:
+                answering.append(self)
             known[key] = list(ask(answering[0], service_name, partition_name, allow_non_regional))
         return list(known[key])
 
@@ -72,7 +73,7 @@ def remember_region_lists() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """moto's own ``main``, with the app it serves wrapped by :func:`serialized`."""
+    """moto's own ``main``: region lists from one session, and the app wrapped by :func:`serialized`."""
     remember_region_lists()
     import moto.server
     from werkzeug import serving
