@@ -64,7 +64,7 @@ def plan_on_emulator(
     said = test.execute_command("plan", *tftest.parse_args(input=False, color=False), f"-out={saved}").out
     warnings = [line for line in said.splitlines() if line.lstrip("│ ").startswith("Warning:")]
     assert not warnings, said
-    return test._plan_formatter(test.execute_command("show", "-no-color", "-json", str(saved)).out)
+    return tftest.TerraformPlanOutput(json.loads(test.execute_command("show", "-no-color", "-json", str(saved)).out))
 
 
 def decode(value: Any) -> Any:

@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,10 +222,14 @@ def _day_two(repo: Path, cli: Cli, env_file: Path) -> None:
     assert out.strip().startswith("arn:aws:ecs:") and ":task/sss-local/" in out
 
 
+def _state_resources(repo: Path) -> list[dict[str, Any]]:
+    """The resources in the state of local."""
+    return list(json.loads((repo / ".hclforge/state/local/terraform.tfstate").read_text())["resources"])
+
+
 def _state_retention(repo: Path) -> object:
     """The retention of api's log group in the state of local (None when it is not there)."""
-    state = json.loads((repo / ".hclforge/state/local/terraform.tfstate").read_text())
-    for res in state["resources"]:
+    for res in _state_resources(repo):
         if (res.get("module"), res["type"], res["name"]) == ("module.ecs", "aws_cloudwatch_log_group", "api"):
             return res["instances"][0]["attributes"]["retention_in_days"]
     return None
@@ -232,5 +237,4 @@ def _state_retention(repo: Path) -> object:
 
 def _state_ids(repo: Path, rtype: str) -> set[str]:
     """The ids of every ``rtype`` in the state of local."""
-    state = json.loads((repo / ".hclforge/state/local/terraform.tfstate").read_text())
-    return {i["attributes"]["id"] for r in state["resources"] if r["type"] == rtype for i in r["instances"]}
+    return {i["attributes"]["id"] for r in _state_resources(repo) if r["type"] == rtype for i in r["instances"]}
