@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hclforge import render
 from hclforge.cli.workcopy import OVERRIDE_FILE, emulator_override
 from hclforge.errors import UsageError
+from hclforge.tree import MODULES_DIR
 
 if TYPE_CHECKING:
     from hclforge.cli.ops import Workspace
@@ -41,7 +41,7 @@ def apply_baseline(ws: Workspace, ref: str) -> int:
     if not ws.on_emulator:
         raise UsageError("--baseline needs the emulator (--emulator, or an emulator environment)")
     root = ws.settings.root
-    prefix = f"{render.MODULES_DIR}/{ws.env}/"
+    prefix = f"{MODULES_DIR}/{ws.env}/"
     names = [n for n in _git(root, "ls-tree", "-r", "--name-only", ref, "--", prefix).decode().splitlines() if n]
     files = [n for n in names if n.endswith(".tf") or n.endswith(".terraform.lock.hcl")]
     if not files:

@@ -14,9 +14,9 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hclforge import render
 from hclforge.cli.terraform import file_digest
 from hclforge.cli.workcopy import LOCK_FILE
+from hclforge.tree import MODULES_DIR
 
 if TYPE_CHECKING:
     from hclforge.cli.ops import Workspace
@@ -113,7 +113,7 @@ def saved_plan_problem(ws: Workspace, *, targets: list[str] | None = None) -> st
     now = freshness(ws)
     for key, reason in _REASONS.items():
         if meta.get(key) != now[key]:
-            return reason.format(tree=f"{render.MODULES_DIR}/{ws.env}/")
+            return reason.format(tree=f"{MODULES_DIR}/{ws.env}/")
     version = ws.runner().version().get("terraform_version")
     if meta.get("terraform") != version:
         return f"terraform changed since the plan ({meta.get('terraform')} -> {version})"

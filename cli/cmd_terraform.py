@@ -78,10 +78,10 @@ def plan(
     baseline: str | None,
 ) -> None:
     """Render if stale, init if needed, plan -out, and print a summary."""
-    from hclforge import render as renderer
     from hclforge.cli import batch
+    from hclforge.tree import select_envs
 
-    names = renderer.select_envs(app.root, [env] if env else [], all_envs)
+    names = select_envs(app.root, [env] if env else [], all_envs)
     if all_envs:
         options = {"emulator": emulator, "allow_replace": allow_replace, "json_out": json_out, "jobs": jobs}
         show = partial(_show_outcome, app, fmt)

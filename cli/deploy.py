@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hclforge import render
 from hclforge.cli.awsapi import known_service
 from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
 from hclforge.cli.summary import ROLLOUT_TYPES, Summary, rollout_services
-from hclforge.config import env_names, load_env
 from hclforge.errors import (
     ConfigError,
     PlanRefused,
@@ -27,7 +25,7 @@ from hclforge.errors import (
 from hclforge.hcl import ident
 from hclforge.paths import confined
 from hclforge.shims import EMULATOR_READ_SHIMS
-from hclforge.yamledit import set_image as edit_image
+from hclforge.tree import env_names
 
 ECS_MODULE = "module.ecs"
 ProgressSink = Callable[[list[ServiceProgress]], None]
@@ -55,6 +53,10 @@ def set_image(root: Path, env: str, service: str, image: str, *, layer: str | No
         UsageError: unknown service, bad image, a layer outside envs/ (nothing written).
         ConfigError: the environment no longer validates after the edit (the file is put back).
     """
+    from hclforge import render  # the renderer and the loader: only the commands that edit YAML need them
+    from hclforge.config import load_env
+    from hclforge.yamledit import set_image as edit_image
+
     loaded = load_env(root, env)
     known = list(loaded.config.services)
     envs_dir = root / "envs"
@@ -80,6 +82,8 @@ def set_image(root: Path, env: str, service: str, image: str, *, layer: str | No
 
 def _envs_using(root: Path, env: str, path: Path) -> list[str]:
     """``env``, then every other environment layered on ``path`` (a shared layer pins theirs too)."""
+    from hclforge.config import load_env
+
     names = [env]
     for name in env_names(root):
         if name == env:

@@ -18,15 +18,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hclforge import render
-from hclforge.cli import awsaccess, binding, emulator, localstate, planapply
+from hclforge import envcache, tree
+from hclforge.cli import awsaccess, binding, emulator, localstate, planapply, workcopy
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.settings import Settings
 from hclforge.cli.summary import Drift, Summary, drift_of, from_json
 from hclforge.cli.terraform import LineSink, Terraform, file_digest
 from hclforge.cli.tfconfig import write_cli_config
 from hclforge.cli.workcopy import LOCK_FILE, overrides_for, sync_copy
-from hclforge.config import LoadedEnv, load_env
+from hclforge.loaded import LoadedEnv
+from hclforge.tree import MODULES_DIR
 
 if TYPE_CHECKING:
     from hclforge.routes import PathReport
@@ -92,7 +93,9 @@ class Workspace:
 
     @cached_property
     def loaded(self) -> LoadedEnv:
-        loaded = load_env(self.settings.root, self.env)
+        """The environment, validated; from the cache when no input changed (:mod:`hclforge.envcache`)."""
+        cache_dir = private_dir(self.settings.state_dir / "cache" / "config")
+        loaded = envcache.load(self.settings.root, self.env, cache_dir)
         for problem in loaded.warnings:
             self.info(f"warning: {problem}")
         return loaded
@@ -120,7 +123,7 @@ class Workspace:
 
     @property
     def tree_dir(self) -> Path:
-        return self.settings.root / render.MODULES_DIR / self.env
+        return self.settings.root / MODULES_DIR / self.env
 
     @property
     def work_dir(self) -> Path:
@@ -150,15 +153,8 @@ class Workspace:
 
     # ------------------------------------------------------------ render and runner
 
-    def render(self) -> list[render.FileChange]:
-        """Render the environment into ``modules/<env>/`` when it is stale."""
-        render.use_bytecode_cache(private_dir(self.settings.state_dir / "cache" / "jinja"))
-        tree = render.render_env(self.loaded)
-        changes = render.write_tree(self.settings.root, tree)
-        written = [c for c in changes if c.action != "identical"]
-        if written:
-            self.info(f"rendered {render.MODULES_DIR}/{self.env}/ ({len(written)} files changed)")
-        return changes
+    # Render when stale: see cli/workcopy.py.
+    render = workcopy.render
 
     def runner(self) -> Terraform:
         """The runner for this environment, made on the first call: CLI config, data dir, endpoint.
@@ -221,7 +217,7 @@ class Workspace:
         if self.emulator_copy:
             return self.files_dir / "emulator.tfstate"
         if self.loaded.config.backend.type == "local":
-            return (self.tree_dir / render.local_state_path(self.env)).resolve()
+            return (self.tree_dir / tree.local_state_path(self.env)).resolve()
         return None
 
     def state_doc(self) -> dict[str, Any] | None:

@@ -13,10 +13,15 @@ import json
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hclforge import protect
+from hclforge import envcache, protect
 from hclforge.cli import emulator
+from hclforge.cli.private import private_dir, write_private
+from hclforge.tree import MODULES_DIR, FileChange, is_fresh, stamp_text
+
+if TYPE_CHECKING:
+    from hclforge.cli.ops import Workspace
 
 OVERRIDE_FILE = "hclforge_override.tf.json"
 LOCK_FILE = ".terraform.lock.hcl"
@@ -132,3 +137,24 @@ def sync_copy(source: Path, dest: Path, overrides: dict[str, str]) -> None:
         target = dest / rel_name
         if not target.is_file() or target.read_text(encoding="utf-8") != text:
             target.write_text(text, encoding="utf-8")
+
+
+def render(ws: Workspace) -> list[FileChange]:
+    """Render ``ws``'s environment into ``modules/<env>/`` when it is stale; the files written.
+
+    Fresh means the render stamp's key and files match (:func:`hclforge.tree.is_fresh`):
+    then nothing is rendered, and the renderer is not even imported.
+    """
+    root, key = ws.settings.root, envcache.inputs_key(ws.loaded.inputs)
+    stamp = ws.files_dir / "render.json"
+    if is_fresh(root, ws.env, stamp, key):
+        return []
+    from hclforge import render as renderer
+
+    renderer.use_bytecode_cache(private_dir(ws.settings.state_dir / "cache" / "jinja"))
+    rendered = renderer.render_env(ws.loaded)
+    written = [c for c in renderer.write_tree(root, rendered) if c.action != "identical"]
+    write_private(stamp, stamp_text(rendered, key))
+    if written:
+        ws.info(f"rendered {MODULES_DIR}/{ws.env}/ ({len(written)} files changed)")
+    return written

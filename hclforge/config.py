@@ -18,7 +18,6 @@ from __future__ import annotations
 import difflib
 import re
 import types
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -26,46 +25,19 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from hclforge.errors import ConfigError, Problem, UnsafePathError
+from hclforge.loaded import LoadedEnv, Origin
 from hclforge.model import EnvConfig, ScalarStr
 from hclforge.paths import confined
 from hclforge.rules import check_rules, check_warnings
 from hclforge.source import Document, YamlPath, dotted, load_document
+from hclforge.tree import ENVS_DIR, env_names
+
+__all__ = ["ENVS_DIR", "LoadedEnv", "Origin", "env_names", "load_env"]
 
 ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # A layer name becomes a file name and is printed in every generated header: no path, no newline.
 LAYER_NAME_RE = re.compile(r"_?[a-z][a-z0-9_-]{0,63}")
 MAX_LAYER_DEPTH = 32
-ENVS_DIR = "envs"
-
-Origin = tuple[str, int]
-
-
-@dataclass
-class LoadedEnv:
-    """A validated environment and where each of its values came from.
-
-    Attributes:
-        name: the environment name (its file name without ``.yaml``).
-        config: the validated model, defaults filled in.
-        sources: the YAML files it was built from, base layers first.
-        origins: ``(file, line)`` of every YAML path that a file set.
-        warnings: what the file may say but probably should not (a plain value under a
-            name that looks secret); the CLI prints them to stderr, prefixed ``warning:``.
-    """
-
-    name: str
-    config: EnvConfig
-    sources: list[str]
-    origins: dict[YamlPath, Origin]
-    warnings: list[Problem] = field(default_factory=list)
-
-
-def env_names(root: Path) -> list[str]:
-    """List the environments under ``root/envs``: every ``*.yaml`` not starting with ``_``."""
-    folder = root / ENVS_DIR
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
 
 
 def load_env(root: Path, name: str) -> LoadedEnv:
@@ -118,7 +90,8 @@ def load_env(root: Path, name: str) -> LoadedEnv:
     if problems:
         raise ConfigError(problems)
     warnings = [_locate(path, message, origins, env_file) for path, message in check_warnings(config)]
-    return LoadedEnv(name, config, sources, origins, sorted(set(warnings)))
+    inputs = {source: layers.docs[source].digest for source in sources}
+    return LoadedEnv(name, config, sources, origins, sorted(set(warnings)), inputs)
 
 
 # --------------------------------------------------------------------- layering

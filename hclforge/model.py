@@ -63,7 +63,7 @@ ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str), WithJsonSchema({"typ
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, defer_build=True)
 
 
 class AwsConfig(_Model):

@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import fcntl
 import ipaddress
 import os
 import re
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -32,14 +29,13 @@ from typing import Any
 import jinja2
 
 from hclforge import hcl
-from hclforge.config import LoadedEnv, env_names, load_env
+from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import (
     EXIT_OK,
     HclforgeError,
     Problem,
     StaleTreeError,
     TemplateError,
-    UsageError,
     exit_code_for,
     report_lines,
 )
@@ -48,11 +44,33 @@ from hclforge.paths import confined_path
 from hclforge.protect import PROTECTED_TYPES
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
+from hclforge.tree import (
+    GENERATED_MARK,
+    MODULES_DIR,
+    RENDER_LOCK_DIR,
+    FileChange,
+    RenderedTree,
+    env_names,
+    existing_generated,
+    local_state_path,
+    render_lock,
+    select_envs,
+)
+
+__all__ = [
+    "GENERATED_MARK",
+    "MODULES_DIR",
+    "RENDER_LOCK_DIR",
+    "FileChange",
+    "RenderedTree",
+    "env_names",
+    "local_state_path",
+    "render_lock",
+    "select_envs",
+]
 
 # Inside the package (a wheel carries them); in a clone, hclforge/templates links to templates/.
 TEMPLATES = Path(str(resources.files("hclforge") / "templates"))
-MODULES_DIR = "modules"
-GENERATED_MARK = "generated — do not edit"
 TERRAFORM_VERSION = ">= 1.10.0"
 AWS_PROVIDER_VERSION = ">= 5.68.0, < 6.0.0"
 EMULATOR_ACCOUNT_ID = "123456789012"
@@ -61,24 +79,6 @@ TMP_VOLUME = "tmp"
 # What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
 # image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
-# Per-environment render locks live here, under the project root.
-RENDER_LOCK_DIR = ".hclforge/locks"
-
-
-@dataclass
-class RenderedTree:
-    """The files of one environment's generated tree, path relative to ``modules/<env>/``."""
-
-    env: str
-    files: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FileChange:
-    """What writing a tree did, or would do, to one file: create, update, delete or identical."""
-
-    path: str
-    action: str
 
 
 # ------------------------------------------------------------------ jinja
@@ -261,11 +261,6 @@ def interface_endpoints(cfg: EnvConfig) -> tuple[str, ...]:
     return INTERFACE_ENDPOINTS + extra
 
 
-def local_state_path(env: str) -> str:
-    """Where a local backend keeps state, relative to ``modules/<env>/``: outside the generated tree."""
-    return f"../../.hclforge/state/{env}/terraform.tfstate"
-
-
 def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
@@ -369,47 +364,9 @@ def render(root: Path, env: str) -> RenderedTree:
 # ----------------------------------------------------------------- write
 
 
-def _is_generated(path: Path) -> bool:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return GENERATED_MARK in f.readline()
-    except (OSError, UnicodeDecodeError):
-        return False
-
-
-def _tree_files(root: Path, env: str) -> Iterator[str]:
-    """Relative paths of the ``.tf`` files under ``modules/<env>/`` (hidden dirs skipped), checked.
-
-    Raises:
-        UnsafePathError: a symlink, or a ``.tf`` that is not a regular file, is in the tree.
-    """
-    base = f"{MODULES_DIR}/{env}"
-    target = confined_path(root, base, kind="dir")
-    if not target.is_dir():
-        return
-    for dirpath, dirnames, filenames in os.walk(target):
-        here = Path(dirpath)
-        for name in list(dirnames):
-            rel = (here / name).relative_to(root).as_posix()
-            if name.startswith(".") and here == target:
-                dirnames.remove(name)
-                continue
-            confined_path(root, rel, kind="dir")
-        for name in filenames:
-            if name.endswith(".tf"):
-                rel = (here / name).relative_to(root).as_posix()
-                confined_path(root, rel)
-                yield (here / name).relative_to(target).as_posix()
-
-
-def _existing_generated(root: Path, env: str) -> set[str]:
-    target = root / MODULES_DIR / env
-    return {rel for rel in _tree_files(root, env) if _is_generated(target / rel)}
-
-
 def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
     """Compare a rendered tree with ``modules/<env>/`` on disk (symlinks and non-regular files refused)."""
-    existing = _existing_generated(root, tree.env)
+    existing = existing_generated(root, tree.env)
     changes = []
     for rel, text in sorted(tree.files.items()):
         path = confined_path(root, f"{MODULES_DIR}/{tree.env}/{rel}")
@@ -422,20 +379,6 @@ def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
     for rel in sorted(existing - set(tree.files)):
         changes.append(FileChange(rel, "delete"))
     return changes
-
-
-@contextmanager
-def render_lock(root: Path, env: str) -> Iterator[None]:
-    """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
-    lock_dir = root / RENDER_LOCK_DIR
-    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def unified_diff(root: Path, tree: RenderedTree) -> str:
@@ -543,20 +486,6 @@ def render_many(
             raise StaleTreeError(diff)
         return {tree.env: diff_tree(root, tree) for tree in trees}
     return {tree.env: write_tree(root, tree) for tree in trees}
-
-
-def select_envs(root: Path, envs: Iterable[str], all_envs: bool) -> list[str]:
-    """The environments a command acts on: the named ones, or every one with ``--all``."""
-    names = list(envs)
-    if all_envs and names:
-        raise UsageError("give environment names or --all, not both")
-    if all_envs:
-        names = env_names(root)
-        if not names:
-            raise UsageError(f"no environments under {root / 'envs'}")
-    if not names:
-        raise UsageError("name an environment (e.g. dev) or use --all")
-    return names
 
 
 # ----------------------------------------------------------------- script

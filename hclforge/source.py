@@ -14,6 +14,7 @@ strings can take the text exactly as written.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -45,12 +46,14 @@ class Document:
         lines: 1-based line of every mapping key and sequence item, by YAML path.
         texts: the source text of every plain (unquoted) scalar that YAML read as
             something other than a string (``1.10``, ``on``, ``012``), by YAML path.
+        digest: SHA-256 of the bytes parsed (what :mod:`hclforge.envcache` keys on).
     """
 
     file: str
     data: Any
     lines: dict[YamlPath, int] = field(default_factory=dict)
     texts: dict[YamlPath, str] = field(default_factory=dict)
+    digest: str = ""
 
 
 def dotted(path: YamlPath) -> str:
@@ -125,7 +128,7 @@ def load_document(path: Path, display: str) -> Document:
 
     builder = _Builder(display)
     data = builder.build(node, ())
-    return Document(display, data, builder.lines, builder.texts)
+    return Document(display, data, builder.lines, builder.texts, hashlib.sha256(raw).hexdigest())
 
 
 class _Refused(yaml.YAMLError):

@@ -1,0 +1,160 @@
+"""The generated tree on disk: where it lives, which files are hclforge's, its lock and its stamp.
+
+Light on purpose (no Jinja, no pydantic): a command whose tree is already rendered
+asks :func:`is_fresh` and never imports the renderer. :mod:`hclforge.render` writes
+trees and re-exports these names.
+
+The render stamp (``.hclforge/envs/<env>/render.json``) records what the last render
+wrote and from what: the key of its inputs (:func:`hclforge.envcache.render_key`)
+and the SHA-256 of each generated file. The tree is fresh when the key is the same
+and the generated files on disk are exactly those, byte for byte; a file edited,
+added or removed by hand makes it stale, and the next render puts it right.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hclforge.errors import UnsafePathError, UsageError
+from hclforge.paths import confined_path
+
+MODULES_DIR = "modules"
+ENVS_DIR = "envs"
+GENERATED_MARK = "generated — do not edit"
+# Per-environment render locks live here, under the project root.
+RENDER_LOCK_DIR = ".hclforge/locks"
+STAMP_FORMAT = 1
+
+
+@dataclass
+class RenderedTree:
+    """The files of one environment's generated tree, path relative to ``modules/<env>/``."""
+
+    env: str
+    files: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """What writing a tree did, or would do, to one file: create, update, delete or identical."""
+
+    path: str
+    action: str
+
+
+def env_names(root: Path) -> list[str]:
+    """List the environments under ``root/envs``: every ``*.yaml`` not starting with ``_``."""
+    folder = root / ENVS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def select_envs(root: Path, envs: Iterable[str], all_envs: bool) -> list[str]:
+    """The environments a command acts on: the named ones, or every one with ``--all``."""
+    names = list(envs)
+    if all_envs and names:
+        raise UsageError("give environment names or --all, not both")
+    if all_envs:
+        names = env_names(root)
+        if not names:
+            raise UsageError(f"no environments under {root / 'envs'}")
+    if not names:
+        raise UsageError("name an environment (e.g. dev) or use --all")
+    return names
+
+
+def local_state_path(env: str) -> str:
+    """Where a local backend keeps state, relative to ``modules/<env>/``: outside the generated tree."""
+    return f"../../.hclforge/state/{env}/terraform.tfstate"
+
+
+def is_generated(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as f:
+            return GENERATED_MARK in f.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def tree_files(root: Path, env: str) -> Iterator[str]:
+    """Relative paths of the ``.tf`` files under ``modules/<env>/`` (hidden dirs skipped), checked.
+
+    Raises:
+        UnsafePathError: a symlink, or a ``.tf`` that is not a regular file, is in the tree.
+    """
+    base = f"{MODULES_DIR}/{env}"
+    target = confined_path(root, base, kind="dir")
+    if not target.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(target):
+        here = Path(dirpath)
+        for name in list(dirnames):
+            rel = (here / name).relative_to(root).as_posix()
+            if name.startswith(".") and here == target:
+                dirnames.remove(name)
+                continue
+            confined_path(root, rel, kind="dir")
+        for name in filenames:
+            if name.endswith(".tf"):
+                rel = (here / name).relative_to(root).as_posix()
+                confined_path(root, rel)
+                yield (here / name).relative_to(target).as_posix()
+
+
+def existing_generated(root: Path, env: str) -> set[str]:
+    """The generated ``.tf`` files now in ``modules/<env>/`` (those with the generated mark)."""
+    target = root / MODULES_DIR / env
+    return {rel for rel in tree_files(root, env) if is_generated(target / rel)}
+
+
+@contextmanager
+def render_lock(root: Path, env: str) -> Iterator[None]:
+    """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
+    lock_dir = root / RENDER_LOCK_DIR
+    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------- the render stamp
+
+
+def _digests(root: Path, env: str, names: Iterable[str]) -> dict[str, str]:
+    target = root / MODULES_DIR / env
+    return {rel: hashlib.sha256((target / rel).read_bytes()).hexdigest() for rel in sorted(names)}
+
+
+def stamp_text(tree: RenderedTree, key: str) -> str:
+    """The stamp of ``tree``, just written, rendered from inputs with ``key``."""
+    files = {rel: hashlib.sha256(text.encode("utf-8")).hexdigest() for rel, text in sorted(tree.files.items())}
+    return json.dumps({"format": STAMP_FORMAT, "env": tree.env, "key": key, "files": files}, sort_keys=True)
+
+
+def is_fresh(root: Path, env: str, stamp: Path, key: str) -> bool:
+    """Whether ``modules/<env>/`` holds exactly what a render of inputs with ``key`` writes.
+
+    False on any doubt (no stamp, another key, a file changed, added or removed);
+    an unsafe tree (a symlink, a FIFO) is never fresh, so the render reports it.
+    """
+    try:
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        if recorded.get("format") != STAMP_FORMAT or recorded.get("env") != env or recorded.get("key") != key:
+            return False
+        files = recorded["files"]
+        present = existing_generated(root, env)
+        return set(files) == present and _digests(root, env, present) == files
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePathError):
+        return False
