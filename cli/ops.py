@@ -243,7 +243,10 @@ class Workspace:
         tf = self.runner()
         root_files = [*self.work_dir.glob("*.tf"), *self.work_dir.glob("*.tf.json"), self.work_dir / LOCK_FILE]
         modules = sorted(p.name for p in self.work_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
-        backend_env = (tf.base_env or {}).get("AWS_ENDPOINT_URL", "")
+        # The endpoint reaches init only through an S3 backend: with local state (every
+        # emulator copy too), an emulator restarted on another port needs no new init.
+        local = self.local_state_file() is not None
+        backend_env = "" if local else (tf.base_env or {}).get("AWS_ENDPOINT_URL", "")
         cli_config = Path(tf.env["TF_CLI_CONFIG_FILE"]).read_text(encoding="utf-8")
         extra = repr([modules, backend_env, cli_config, self.settings.terraform_bin])
         return file_digest(root_files, self.work_dir) + ":" + binding.hash_text(extra)

@@ -197,3 +197,19 @@ def test_init_is_skipped_when_nothing_changed(project, tf_env: dict[str, str], m
     assert (root / "modules/dev/.terraform.lock.hcl").is_file()
     assert not (root / "modules/dev/.terraform").exists()  # the data dir lives under .hclforge/
     assert os.path.isdir(root / ".hclforge/envs/dev/tfdata")
+
+
+@pytest.mark.parametrize(
+    ("backend", "reinit"), [({"type": "local"}, False), ({"type": "s3", "bucket": "demo-state"}, True)]
+)
+def test_a_new_emulator_port_needs_init_only_for_an_s3_backend(project, backend: dict[str, str], reinit: bool) -> None:
+    """An emulator restarted on another port used to re-init every local-state tree (1.4 CPU-s each)."""
+    root = project({"envs/dev.yaml": {**MINIMAL_ENV, "backend": backend}})
+    ws = Workspace(load_settings(root), "dev")
+    ws.render()
+
+    def fingerprint(port: int) -> str:
+        ws._runner = ws.make_runner(ws.work_dir, ws.data_dir, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
+        return ws._init_fingerprint()
+
+    assert (fingerprint(40001) != fingerprint(40002)) is reinit
