@@ -31,6 +31,12 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 if _WORKER and "TF_PLUGIN_CACHE_DIR" not in os.environ:
     os.environ["TF_PLUGIN_CACHE_DIR"] = str(Path.home() / f".cache/hclforge/plugin-cache-{_WORKER}")
 EXAMPLE_ENVS = ("local", "dev", "prod")
+# Copies of the example trees for tests that are not about init or the lock file leave the
+# committed .terraform.lock.hcl out: terraform then takes the provider from its plugin
+# cache as it is, instead of hashing its 700 MB against the lock (0.9 CPU-s of each init).
+# The mirror holds one provider version, so the plans are the same. test_life, the wheel
+# test and the init tests keep the lock.
+WITHOUT_LOCK = shutil.ignore_patterns(".terraform", ".terraform.lock.hcl")
 
 MINIMAL_ENV: dict[str, Any] = {
     "project": "demo",

@@ -35,6 +35,7 @@ from hclforge.cli.settings import load_settings
 from hclforge.cli.tfconfig import write_cli_config
 from hclforge.cli.workcopy import OVERRIDE_FILE, emulator_override
 from hclforge.config import load_env
+from tests.conftest import WITHOUT_LOCK
 
 ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN = "__unknown__"
@@ -54,7 +55,7 @@ def plan_on_emulator(
     in tests/test_terraform.py on the full-featured tree).
     """
     copy = work / env
-    shutil.copytree(source or ROOT / "modules" / env, copy, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copytree(source or ROOT / "modules" / env, copy, ignore=WITHOUT_LOCK)
     (copy / OVERRIDE_FILE).write_text(emulator_override(work / f"{env}.tfstate"), encoding="utf-8")
     test = tftest.TerraformTest(
         str(copy), binary="terraform", env={**tf_env, **endpoint_env, "TF_DATA_DIR": str(work / f"{env}-data")}

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from hclforge.cli.main import main
-from tests.conftest import MINIMAL_ENV, ROOT, emulator_client, start_apply, write_files
+from tests.conftest import MINIMAL_ENV, ROOT, WITHOUT_LOCK, emulator_client, start_apply, write_files
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
@@ -42,7 +42,7 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -> None:
     for name in ("envs", "modules"):
-        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=WITHOUT_LOCK)
     shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
     env_file = tmp_path / "envs/local.yaml"
     env_file.write_text(env_file.read_text() + "protect: true\n")

@@ -108,6 +108,8 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
 def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> None:
     # Two environments are enough for "all": local (on the emulator) and prod (protected, planned --emulator).
     (repo / "envs/dev.yaml").unlink()
+    for env in ("local", "prod"):
+        (repo / f"modules/{env}/.terraform.lock.hcl").unlink()  # see WITHOUT_LOCK in tests/conftest.py
     scans = repo / "scans"
     code, out, err = run(
         repo, capsys, "plan", "--all", "--emulator", "--jobs", "2", "--detailed-exitcode", "--allow-replace",

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 
 from hclforge.cli.main import main
-from tests.conftest import ROOT, start_apply
+from tests.conftest import ROOT, WITHOUT_LOCK, start_apply
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
 
 def test_sigint_during_apply(tmp_path: Path) -> None:
     for name in ("envs", "modules"):
-        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=WITHOUT_LOCK)
     shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
     try:
         proc, seen = start_apply(tmp_path, "local", timeout=180)

@@ -18,7 +18,7 @@ from hclforge.cli.emulator import Emulator
 from hclforge.cli.main import main
 from hclforge.config import load_env
 from hclforge.routes import as_table, check_paths
-from tests.conftest import ROOT
+from tests.conftest import ROOT, WITHOUT_LOCK
 from tests.plan_inventory import plan_on_emulator
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
@@ -84,7 +84,7 @@ def test_routes_names_each_broken_link(env: str, moto: Emulator, tf_env: dict[st
     """Every break of ``env`` in one copy, planned once: each is named on its own."""
     breaks = [b for b in BREAKS if b[1] == env]
     copy = tmp_path / "modules" / env
-    shutil.copytree(ROOT / "modules" / env, copy, ignore=shutil.ignore_patterns(".terraform"))
+    shutil.copytree(ROOT / "modules" / env, copy, ignore=WITHOUT_LOCK)
     for _, _, rel, edit, _ in breaks:
         original = (copy / rel).read_text(encoding="utf-8")
         broken = edit(original)
@@ -123,6 +123,7 @@ def test_routes_command_exits_1_on_template_bugs(repo: Path, capsys, monkeypatch
     apigw.write_text(text.replace("route_key = {{ key | q }}", widened), encoding="utf-8")
     monkeypatch.setattr(render, "TEMPLATES", templates)
     render.jinja_env.cache_clear()
+    (repo / "modules/prod/.terraform.lock.hcl").unlink()  # see WITHOUT_LOCK in tests/conftest.py
     try:
         code = main(["--no-color", "--root", str(repo), "routes", "prod", "--emulator"])
     finally:
