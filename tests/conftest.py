@@ -209,10 +209,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         k = loads.index(min(loads))
         shares[k].append(item)
         loads[k] += weight[item.nodeid]
-    # Cut as xdist cuts the list: worker i gets (what is left) // (workers left), so each
-    # share but the last holds len // workers, and a share's first test is its worker's first.
-    width = len(items) // workers
-    for share in shares[:-1]:
+    # Cut as xdist cuts the list: worker i gets (what is left) // (workers left), so a
+    # share's first test is its worker's first. (761 tests: 126, then 127 for each other.)
+    left = len(items)
+    for i, share in enumerate(shares):
+        width = left // (workers - i)
+        left -= width
         while len(share) < width and short:
             share.append(short.pop(0))
     shares[-1].extend(short)

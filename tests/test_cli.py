@@ -103,33 +103,6 @@ def test_diff_lists_config_differences(repo: Path, capsys) -> None:
     assert code == 0 and out.strip() == "dev and dev have the same config"
 
 
-@pytest.mark.terraform
-@pytest.mark.emulator
-def test_plan_all_prints_each_environment_as_one_block(repo: Path, capsys) -> None:
-    # Two environments are enough for "all": local (on the emulator) and prod (protected, planned --emulator).
-    (repo / "envs/dev.yaml").unlink()
-    for env in ("local", "prod"):
-        (repo / f"modules/{env}/.terraform.lock.hcl").unlink()  # see WITHOUT_LOCK in tests/conftest.py
-    scans = repo / "scans"
-    code, out, err = run(
-        repo, capsys, "plan", "--all", "--emulator", "--jobs", "2", "--detailed-exitcode", "--allow-replace",
-        "--json-out", str(scans / "{env}.json"),
-    )  # fmt: skip
-    assert code == 3, err
-    assert sorted(p.name for p in scans.iterdir()) == ["local.json", "prod.json"]
-    assert all("planned_values" in json.loads(p.read_text()) for p in scans.iterdir())
-    blocks = [b for b in out.split("\n\n") if b.strip()]
-    assert sorted(b.splitlines()[0] for b in blocks) == ["Plan for local:", "Plan for prod:"]
-    for block in blocks:
-        lines = block.splitlines()
-        assert lines[1].startswith("module ") and lines[-1].startswith("total"), block
-    status = json.loads((repo / ".hclforge/emulator.json").read_text())
-    assert isinstance(status["port"], int)  # one emulator, shared by the three plans
-    # --allow-replace reached every environment: each planned an unprotected copy of its tree.
-    assert (repo / ".hclforge/envs/prod/emulator-unprotected-tree").is_dir()
-    assert (repo / ".hclforge/envs/local/unprotected-tree").is_dir()
-
-
 def test_plan_all_json_out_needs_one_file_per_environment(repo: Path, capsys) -> None:
     code, _, err = run(repo, capsys, "plan", "--all", "--emulator", "--json-out", str(repo / "plan.json"))
     assert code == 2
@@ -139,7 +112,7 @@ def test_plan_all_json_out_needs_one_file_per_environment(repo: Path, capsys) ->
 
 def test_plan_all_config_error_exits_2(repo: Path, capsys) -> None:
     (repo / "envs/dev.yaml").write_text((repo / "envs/dev.yaml").read_text().replace("memory: 1024", "memory: 1000"))
-    # (The other environments would plan as in the test above; only the broken one is kept.)
+    # (The other environments plan as in test_plans.py; only the broken one is kept.)
     (repo / "envs/local.yaml").unlink()
     (repo / "envs/prod.yaml").unlink()
     code, _, err = run(repo, capsys, "plan", "--all", "--emulator")

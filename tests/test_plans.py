@@ -11,33 +11,56 @@ import json
 from pathlib import Path
 
 import pytest
+import tftest
 import yaml
 
 from hclforge import render
 from hclforge.cli.emulator import Emulator
+from hclforge.config import load_env
 from hclforge.routes import check_paths
-from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, tree_snapshot
+from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, run, tree_snapshot
 from tests.plan_inventory import counts, mismatches, output_values, plan_on_emulator, planned_values
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 
 
-def report_services(env: str) -> list[str]:
-    return list(render.load_env(ROOT, env).config.services)
+def test_plan_all_matches_each_inventory(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``plan --all --emulator`` plans every example environment; each plan is its inventory.
+
+    One CLI run, as a team's CI runs it (``--allow-replace`` and ``--json-out`` reach
+    every environment), checked against ``tests/plans/<env>.yaml``: counts, the values
+    the design names, outputs, and the request path through the plan.
+    """
+    for env in EXAMPLE_ENVS:
+        (repo / f"modules/{env}/.terraform.lock.hcl").unlink()  # see WITHOUT_LOCK in tests/conftest.py
+    before = {env: tree_snapshot(repo / "modules" / env) for env in EXAMPLE_ENVS}
+    scans = repo / "scans"
+    code, out, err = run(
+        repo, capsys, "plan", "--all", "--emulator", "--jobs", "2", "--detailed-exitcode", "--allow-replace",
+        "--json-out", str(scans / "{env}.json"),
+    )  # fmt: skip
+    assert code == 3, err
+    assert sorted(p.name for p in scans.iterdir()) == [f"{env}.json" for env in sorted(EXAMPLE_ENVS)]
+    # Each environment's summary is one block, whole.
+    blocks = [b for b in out.split("\n\n") if b.strip()]
+    assert sorted(b.splitlines()[0] for b in blocks) == [f"Plan for {env}:" for env in sorted(EXAMPLE_ENVS)]
+    for block in blocks:
+        lines = block.splitlines()
+        assert lines[1].startswith("module ") and lines[-1].startswith("total"), block
+    assert isinstance(json.loads((repo / ".hclforge/emulator.json").read_text())["port"], int)  # one emulator
+    # --allow-replace reached every environment: each planned an unprotected copy of its tree.
+    assert (repo / ".hclforge/envs/prod/emulator-unprotected-tree").is_dir()
+    assert (repo / ".hclforge/envs/local/unprotected-tree").is_dir()
+
+    for env in EXAMPLE_ENVS:
+        plan = tftest.TerraformPlanOutput(json.loads((scans / f"{env}.json").read_text()))
+        _assert_inventory(env, plan)
+        assert tree_snapshot(repo / "modules" / env) == before[env]  # the committed tree is untouched
 
 
-def _region(env: str) -> str:
-    return render.load_env(ROOT, env).config.aws.region
-
-
-@pytest.mark.parametrize("env", EXAMPLE_ENVS)
-def test_plan_matches_inventory(env: str, moto: Emulator, tf_env: dict[str, str], tmp_path: Path) -> None:
+def _assert_inventory(env: str, plan: tftest.TerraformPlanOutput) -> None:
     inventory = yaml.safe_load((ROOT / "tests" / "plans" / f"{env}.yaml").read_text())
-    before = tree_snapshot(ROOT / "modules" / env)
-
-    plan = plan_on_emulator(env, moto.client_env(_region(env)), tf_env, tmp_path)
-
-    regen = f"regenerate after review: python -m tests.plan_inventory {env} --write"
+    regen = f"{env}: regenerate after review: python -m tests.plan_inventory {env} --write"
     assert counts(plan) == inventory["counts"], regen
     values = planned_values(plan)
     problems = []
@@ -48,14 +71,12 @@ def test_plan_matches_inventory(env: str, moto: Emulator, tf_env: dict[str, str]
         problems += [f"{address}{m}" for m in mismatches(expected, values[address])]
     assert not problems, "\n".join(problems) + f"\n{regen}"
     assert output_values(plan) == inventory["outputs"], regen
-    assert tree_snapshot(ROOT / "modules" / env) == before
 
     # The request path holds in the plan: every route reaches its tasks, every call its callee.
-    report = check_paths(env, render.load_env(ROOT, env).config, plan._raw)
-    assert report.ok, "\n".join(report.problems)
-    assert {r.route for r in report.routes} == {
-        key for name in report_services(env) for key in render.load_env(ROOT, env).config.route_keys(name)
-    }
+    config = load_env(ROOT, env).config
+    report = check_paths(env, config, plan._raw)
+    assert report.ok, f"{env}:\n" + "\n".join(report.problems)
+    assert {r.route for r in report.routes} == {key for name in config.services for key in config.route_keys(name)}
 
 
 def test_inventories_cover_what_the_design_asks_for() -> None:
