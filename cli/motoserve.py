@@ -13,10 +13,12 @@ first requests arrive; a session loads the service's whole model to answer, and
 moto asks EC2's partitions each on a new session: EC2's model (the largest) was
 parsed four times, most of an emulator's start-up CPU, paid by every emulator.
 
-It also lists moto's own modules once. To route a request, moto asks whether the
-Host names one of its modules, and answers by listing its package directory and
-testing each of some 200 entries for a directory, for every request: a fifth of an
-emulator's CPU while terraform applies.
+It leaves moto's routing as it is, although moto lists its package directory (some
+200 entries, each tested for a directory) for every request, a fifth of an
+emulator's CPU under an apply. Listing it once made a 40-service apply fail one time
+in two with ``InvalidPermission.Duplicate`` on a task security group's egress rule
+(0 in 5 without): a race that a slower moto hides, in moto or in the provider, and
+the lock does not rule out. It stays hidden until it is understood.
 
 And it loads no default AMIs (``MOTO_EC2_LOAD_DEFAULT_AMIS=false``): EC2's first
 request otherwise makes a volume and a snapshot for each of moto's stock AMIs.
@@ -83,27 +85,11 @@ def remember_region_lists() -> None:
     Session.get_available_regions = get_available_regions
 
 
-def remember_moto_modules() -> None:
-    """Make ``moto.backends.list_of_moto_modules`` list moto's package directory once, not per request."""
-    from moto import backends
-
-    if getattr(backends.list_of_moto_modules, "remembers", False):
-        return
-    modules = tuple(backends.list_of_moto_modules())
-
-    def list_of_moto_modules() -> Iterable[str]:
-        return iter(modules)
-
-    list_of_moto_modules.remembers = True  # type: ignore[attr-defined]
-    backends.list_of_moto_modules = list_of_moto_modules
-
-
 def main(argv: list[str] | None = None) -> None:
-    """moto's own ``main``: no default AMIs, region lists from one session, moto's modules
-    listed once, and the app wrapped by :func:`serialized`."""
+    """moto's own ``main``: no default AMIs, region lists from one session, and the app wrapped by
+    :func:`serialized`."""
     os.environ.setdefault(NO_DEFAULT_AMIS[0], NO_DEFAULT_AMIS[1])  # read when moto's EC2 backend starts
     remember_region_lists()
-    remember_moto_modules()
     import moto.server
     from werkzeug import serving
 

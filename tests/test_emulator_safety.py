@@ -265,24 +265,6 @@ def test_the_emulator_answers_region_lists_from_one_session(monkeypatch: pytest.
     assert "nowhere-1" not in Session().get_available_regions("ec2", "aws")
 
 
-def test_the_emulator_lists_motos_modules_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """cli/motoserve.py: moto routed every request by listing its package and testing ~200 entries."""
-    from moto import backends
-
-    from hclforge.cli.motoserve import remember_moto_modules
-
-    expected = list(backends.list_of_moto_modules())
-    monkeypatch.setattr(backends, "list_of_moto_modules", backends.list_of_moto_modules)  # restored afterwards
-    listed: list[str] = []
-    listdir = os.listdir
-    monkeypatch.setattr(os, "listdir", lambda path: listed.append(str(path)) or listdir(path))
-    remember_moto_modules()
-    for _ in range(3):
-        assert list(backends.list_of_moto_modules()) == expected
-    assert "ecs" in expected and "ec2" in expected
-    assert len(listed) == 1  # 4 without the patch: once per request
-
-
 def test_the_emulator_loads_no_stock_amis(moto: emulator.Emulator) -> None:
     """cli/motoserve.py: no default AMIs (EC2's first request made a volume and a snapshot for each)."""
     ec2 = moto.client("ec2", "ap-northeast-1")
