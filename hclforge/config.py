@@ -30,11 +30,10 @@ from hclforge.model import EnvConfig, ScalarStr
 from hclforge.paths import confined
 from hclforge.rules import check_rules, check_warnings
 from hclforge.source import Document, YamlPath, dotted, load_document
-from hclforge.tree import ENVS_DIR, env_names
+from hclforge.tree import ENV_NAME_RE, ENVS_DIR, env_names
 
-__all__ = ["ENVS_DIR", "LoadedEnv", "Origin", "env_names", "load_env"]
+__all__ = ["ENVS_DIR", "ENV_NAME_RE", "LoadedEnv", "Origin", "env_names", "load_env"]
 
-ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 # A layer name becomes a file name and is printed in every generated header: no path, no newline.
 LAYER_NAME_RE = re.compile(r"_?[a-z][a-z0-9_-]{0,63}")
 MAX_LAYER_DEPTH = 32

@@ -47,12 +47,13 @@ from hclforge import __version__
 from hclforge.errors import UnsafePathError
 from hclforge.loaded import LoadedEnv
 from hclforge.paths import confined
-from hclforge.tree import ENVS_DIR
+from hclforge.tree import ENV_NAME_RE, ENVS_DIR
 
 FORMAT = 1
 PACKAGE = Path(__file__).resolve().parent
 # The libraries whose code decides what an environment loads and renders to.
 LIBRARIES = ("yaml", "pydantic", "pydantic_core", "jinja2")
+MAX_HEADER_BYTES = 1 << 20
 
 
 @cache
@@ -85,7 +86,7 @@ def load(root: Path, name: str, cache_dir: Path) -> LoadedEnv:
         ConfigError: as :func:`~hclforge.config.load_env` (errors are never cached).
     """
     entry = cache_dir / f"{name}.env"
-    loaded = _read(entry, root, name)
+    loaded = _read(entry, root, name) if ENV_NAME_RE.fullmatch(name) else None  # else load_env says why
     if loaded is None:
         from hclforge.config import load_env
 
@@ -105,7 +106,7 @@ def _read(entry: Path, root: Path, name: str) -> LoadedEnv | None:
         if not (_private(entry.parent, stat.S_IFDIR) and _private(entry, stat.S_IFREG)):
             return None
         with entry.open("rb") as f:
-            header = json.loads(f.readline())
+            header = json.loads(f.readline(MAX_HEADER_BYTES))
             if header.get("format") != FORMAT or header.get("name") != name or header.get("code") != code_key():
                 return None
             inputs = header["inputs"]

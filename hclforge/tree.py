@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from hclforge.paths import confined_path
 
 MODULES_DIR = "modules"
 ENVS_DIR = "envs"
+# What an environment name may be: it becomes a file name, a directory and part of AWS names.
+ENV_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 GENERATED_MARK = "generated — do not edit"
 # Per-environment render locks live here, under the project root.
 RENDER_LOCK_DIR = ".hclforge/locks"

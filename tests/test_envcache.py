@@ -207,3 +207,12 @@ def test_a_fresh_tree_and_a_cached_environment_import_no_loader_or_renderer(root
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.splitlines() == ["nginx:1.27", "[]"]
+
+
+@pytest.mark.parametrize("name", ["../dev", "Dev", "dev/../dev"])
+def test_a_bad_name_never_reaches_the_cache(root: Path, monkeypatch, name: str) -> None:
+    """The name becomes an entry's file name: it is checked before any entry is opened."""
+    envcache.load(root, "dev", _cache(root))
+    monkeypatch.setattr(envcache, "_read", lambda *_a: pytest.fail("an entry was opened for a bad name"))
+    with pytest.raises(ConfigError, match="is not a valid environment name"):
+        envcache.load(root, name, _cache(root))
