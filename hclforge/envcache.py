@@ -46,7 +46,7 @@ from typing import Any
 from hclforge import __version__
 from hclforge.errors import UnsafePathError
 from hclforge.loaded import LoadedEnv
-from hclforge.paths import confined
+from hclforge.paths import MAX_FILE_BYTES, confined, read_regular
 from hclforge.tree import ENV_NAME_RE, ENVS_DIR
 
 FORMAT = 1
@@ -121,13 +121,13 @@ def _read(entry: Path, root: Path, name: str) -> LoadedEnv | None:
 
 
 def _digests(root: Path, inputs: dict[str, str]) -> dict[str, str]:
-    """SHA-256 of each named layer file now, read through the loader's confinement checks."""
+    """SHA-256 of each named layer file now, read as the loader reads it (confined, regular, bounded)."""
     out = {}
     for display in inputs:
         folder, _, file = display.partition("/")
         if folder != ENVS_DIR:
             raise UnsafePathError(f"{display!r} is not under {ENVS_DIR}/")
-        out[display] = hashlib.sha256(confined(root / ENVS_DIR, file).read_bytes()).hexdigest()
+        out[display] = hashlib.sha256(read_regular(confined(root / ENVS_DIR, file), MAX_FILE_BYTES)).hexdigest()
     return out
 
 

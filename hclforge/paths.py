@@ -21,6 +21,9 @@ from pathlib import Path
 
 from hclforge.errors import FileTooLargeError, UnsafePathError
 
+# The largest YAML file read (an environment layer): larger ones are refused before reading.
+MAX_FILE_BYTES = 1024 * 1024
+
 
 def confined(base: Path, rel: str | os.PathLike[str], *, allow_dir: bool = False) -> Path:
     """Resolve ``rel`` under ``base`` and refuse anything that escapes it.

@@ -24,11 +24,12 @@ from typing import Any
 import yaml
 
 from hclforge.errors import ConfigError, FileTooLargeError, Problem, UnsafePathError
-from hclforge.paths import read_regular
+from hclforge.paths import MAX_FILE_BYTES, read_regular
+
+__all__ = ["MAX_FILE_BYTES", "Document", "YamlPath", "dotted", "load_document"]
 
 YamlPath = tuple[str | int, ...]
 
-MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 # Explicit tags that only restate a node's kind; every other one (!!int, !!binary, !!set, !foo) is refused.
