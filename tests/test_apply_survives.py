@@ -1,4 +1,4 @@
-"""hclforge dying never cuts terraform off mid-apply; SIGTERM/SIGHUP stop it gracefully; protect sees deletions.
+"""hclforge dying never cuts terraform off mid-apply; protect sees deletions (signals: test_interrupt.py).
 
 One applied stack of ``local`` (made protected) is shared: kill -9 of hclforge
 mid-apply, the re-apply that recovers, then a service removed from the YAML and
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
-import signal
 import subprocess
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 import yaml
 
 from hclforge.cli.main import main
-from tests.conftest import MINIMAL_ENV, ROOT, WITHOUT_LOCK, emulator_client, start_apply, write_files
+from tests.conftest import ROOT, WITHOUT_LOCK, emulator_client, start_apply
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 
@@ -134,31 +132,3 @@ def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -
         assert all(c["status"] != "ACTIVE" for c in clusters)
     finally:
         main(["--root", str(tmp_path), "emulator", "stop"])
-
-
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_sigterm_and_sighup_stop_apply_gracefully(project, signum: int, code: int) -> None:
-    env = json.loads(json.dumps(MINIMAL_ENV))
-    env["aws"]["emulator"] = True
-    env["network"] = {"create": {"cidr": "10.5.0.0/16", "private_subnets": 2}}
-    root = project({})
-    write_files(root, {"envs/small.yaml": env})
-    try:
-        proc, seen = start_apply(root, "small")
-        note = _note(root / ".hclforge/envs/small/running.json")
-        proc.send_signal(signum)  # to hclforge only, as a CI cancel does
-        _, rest = proc.communicate(timeout=240)
-        err = "".join(seen) + rest
-        assert proc.returncode == code, err
-        assert note["command"] == "apply"
-        assert f"interrupted ({signal.Signals(signum).name})" in err and "Traceback" not in err
-        # terraform and its provider are gone, the lock released, the state written.
-        with pytest.raises(ProcessLookupError):
-            os.kill(note["pid"], 0)
-        assert not (root / ".hclforge/envs/small/running.json").exists()
-        state_dir = root / ".hclforge/state/small"
-        assert not (state_dir / ".terraform.tfstate.lock.info").exists()
-        assert json.loads((state_dir / "terraform.tfstate").read_text())["resources"]
-        # (That the environment plans again at once is shown after Ctrl-C, in test_interrupt.py.)
-    finally:
-        main(["--root", str(root), "emulator", "stop"])
