@@ -135,9 +135,15 @@ def render_lock(root: Path, env: str) -> Iterator[None]:
 # ----------------------------------------------------------------- the render stamp
 
 
-def _digests(root: Path, env: str, names: Iterable[str]) -> dict[str, str]:
+def _generated_digests(root: Path, env: str) -> dict[str, str]:
+    """SHA-256 of each generated file now in ``modules/<env>/``, each file read once."""
     target = root / MODULES_DIR / env
-    return {rel: hashlib.sha256((target / rel).read_bytes()).hexdigest() for rel in sorted(names)}
+    out = {}
+    for rel in tree_files(root, env):
+        data = (target / rel).read_bytes()
+        if GENERATED_MARK.encode() in data.split(b"\n", 1)[0]:
+            out[rel] = hashlib.sha256(data).hexdigest()
+    return out
 
 
 def stamp_text(tree: RenderedTree, key: str) -> str:
@@ -156,8 +162,6 @@ def is_fresh(root: Path, env: str, stamp: Path, key: str) -> bool:
         recorded = json.loads(stamp.read_text(encoding="utf-8"))
         if recorded.get("format") != STAMP_FORMAT or recorded.get("env") != env or recorded.get("key") != key:
             return False
-        files = recorded["files"]
-        present = existing_generated(root, env)
-        return set(files) == present and _digests(root, env, present) == files
+        return bool(_generated_digests(root, env) == recorded["files"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePathError):
         return False
