@@ -63,6 +63,8 @@ ScalarStr = Annotated[str, BeforeValidator(_scalar_to_str), WithJsonSchema({"typ
 
 
 class _Model(BaseModel):
+    # defer_build: pydantic builds the validators at the first validation, not at import; a
+    # command answered from the environment cache (hclforge/envcache.py) never builds them.
     model_config = ConfigDict(extra="forbid", strict=True, validate_default=True, defer_build=True)
 
 

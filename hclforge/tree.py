@@ -5,7 +5,7 @@ asks :func:`is_fresh` and never imports the renderer. :mod:`hclforge.render` wri
 trees and re-exports these names.
 
 The render stamp (``.hclforge/envs/<env>/render.json``) records what the last render
-wrote and from what: the key of its inputs (:func:`hclforge.envcache.render_key`)
+wrote and from what: the key of its inputs (:func:`hclforge.envcache.inputs_key`)
 and the SHA-256 of each generated file. The tree is fresh when the key is the same
 and the generated files on disk are exactly those, byte for byte; a file edited,
 added or removed by hand makes it stale, and the next render puts it right.
