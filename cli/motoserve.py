@@ -13,12 +13,14 @@ first requests arrive; a session loads the service's whole model to answer, and
 moto asks EC2's partitions each on a new session: EC2's model (the largest) was
 parsed four times, most of an emulator's start-up CPU, paid by every emulator.
 
-It leaves moto's routing as it is, although moto lists its package directory (some
-200 entries, each tested for a directory) for every request, a fifth of an
-emulator's CPU under an apply. Listing it once made a 40-service apply fail one time
-in two with ``InvalidPermission.Duplicate`` on a task security group's egress rule
-(0 in 5 without): a race that a slower moto hides, in moto or in the provider, and
-the lock does not rule out. It stays hidden until it is understood.
+It also answers an SDK's retry of a call it already carried out with the same answer.
+The provider once retried an ``AuthorizeSecurityGroupEgress`` that moto had answered
+200 (same ``amz-sdk-invocation-id``, ``attempt=2``, 120 ms later; why the SDK did not
+take the first answer is not known); carried out again, the rule was refused as a
+duplicate and the apply failed (the earlier failure above fits this too). A 40-service apply
+failed so one time in three with moto's request routing made faster (it lists its own
+package, some 200 entries, for every request: a fifth of an emulator's CPU under an
+apply), and none in eight with the replay. The routing is left as moto has it.
 
 And it loads no default AMIs (``MOTO_EC2_LOAD_DEFAULT_AMIS=false``): EC2's first
 request otherwise makes a volume and a snapshot for each of moto's stock AMIs.
@@ -32,26 +34,53 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
 NO_DEFAULT_AMIS = ("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+# How many successful answers are kept for the retries of an SDK (see serialized).
+REPLAYS_KEPT = 1024
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def serialized(app: WsgiApp) -> WsgiApp:
-    """``app``, with each request (the call and its whole response body) under one lock."""
+def serialized(app: WsgiApp, keep: int = REPLAYS_KEPT) -> WsgiApp:
+    """``app``, with each request (the call and its whole response body) under one lock, and an
+    SDK's retry of a request already answered with success answered the same again.
+
+    AWS SDKs send the same ``amz-sdk-invocation-id`` with every attempt of one call. A
+    retry of a call moto already carried out would carry it out twice (a rule authorized
+    twice is refused as a duplicate), so the success is replayed instead; an attempt that
+    failed is tried again as before. The last ``keep`` successes are kept.
+    """
     lock = threading.Lock()
+    answered: OrderedDict[str, tuple[str, list[tuple[str, str]], bytes]] = OrderedDict()
 
     def handle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
         with lock:
-            result = app(environ, start_response)
+            if invocation and invocation in answered:
+                status, headers, body = answered[invocation]
+                start_response(status, headers)
+                return [body]
+            said: list[tuple[str, list[tuple[str, str]]]] = []
+
+            def respond(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+                said.append((status, list(headers)))
+                return start_response(status, headers, *exc_info)
+
+            result = app(environ, respond)
             try:
-                return [b"".join(result)]
+                body = b"".join(result)
             finally:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+            if invocation and said and said[-1][0].startswith("2"):
+                answered[invocation] = (*said[-1], body)
+                while len(answered) > keep:
+                    answered.popitem(last=False)
+            return [body]
 
     return handle
 

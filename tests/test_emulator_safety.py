@@ -270,3 +270,50 @@ def test_the_emulator_loads_no_stock_amis(moto: emulator.Emulator) -> None:
     ec2 = moto.client("ec2", "ap-northeast-1")
     assert ec2.describe_images(Owners=["amazon"])["Images"] == []
     assert ec2.describe_availability_zones()["AvailabilityZones"]  # EC2 itself still answers
+
+
+def test_an_sdk_retry_of_an_answered_call_gets_the_same_answer() -> None:
+    """cli/motoserve.py: the provider retried an AuthorizeSecurityGroupEgress that moto had already
+    answered 200 (same amz-sdk-invocation-id, attempt=2); carried out again, the rule was refused
+    as a duplicate and a 40-service apply failed. A success is now replayed; a failure is not.
+    """
+    from hclforge.cli.motoserve import serialized
+
+    rules: list[bytes] = []
+    calls: list[bytes] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        rule = environ["rule"]
+        calls.append(rule)
+        if rule in rules:
+            start_response("400 Bad Request", [("Content-Type", "text/xml")])
+            return [b"InvalidPermission.Duplicate"]
+        if rule == b"flaky" and calls.count(rule) == 1:
+            start_response("503 Service Unavailable", [])
+            return [b"try again"]
+        rules.append(rule)
+        start_response("200 OK", [("Content-Type", "text/xml")])
+        return [b"<return>true</return>"]
+
+    handle = serialized(app, keep=2)
+
+    def call(rule: bytes, invocation: str | None) -> tuple[str, bytes]:
+        said: list[str] = []
+        environ: dict[str, Any] = {"rule": rule}
+        if invocation:
+            environ["HTTP_AMZ_SDK_INVOCATION_ID"] = invocation
+        body = b"".join(handle(environ, lambda status, headers, *exc: said.append(status)))
+        return said[0], body
+
+    assert call(b"egress", "inv-1") == ("200 OK", b"<return>true</return>")
+    assert call(b"egress", "inv-1") == ("200 OK", b"<return>true</return>")  # the retry: replayed
+    assert calls == [b"egress"]  # moto carried it out once
+    assert call(b"egress", "inv-2")[0] == "400 Bad Request"  # another call: carried out, refused
+    assert call(b"egress", None)[0] == "400 Bad Request"  # no invocation id: never replayed
+    # A failed attempt is tried again, not replayed.
+    assert call(b"flaky", "inv-3")[0] == "503 Service Unavailable"
+    assert call(b"flaky", "inv-3")[0] == "200 OK"
+    # Only the last `keep` successes are kept.
+    call(b"a", "inv-4")
+    call(b"b", "inv-5")
+    assert call(b"egress", "inv-1")[0] == "400 Bad Request"  # inv-1 was forgotten
