@@ -25,14 +25,14 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from hclforge.errors import ConfigError, Problem, UnsafePathError
-from hclforge.loaded import LoadedEnv, Origin
+from hclforge.loaded import LoadedEnv as LoadedEnv  # re-exported: they lived here before
+from hclforge.loaded import Origin
 from hclforge.model import EnvConfig, ScalarStr
 from hclforge.paths import confined
 from hclforge.rules import check_rules, check_warnings
 from hclforge.source import Document, YamlPath, dotted, load_document
-from hclforge.tree import ENV_NAME_RE, ENVS_DIR, env_names
-
-__all__ = ["ENVS_DIR", "ENV_NAME_RE", "LoadedEnv", "Origin", "env_names", "load_env"]
+from hclforge.tree import ENV_NAME_RE, ENVS_DIR
+from hclforge.tree import env_names as env_names
 
 # A layer name becomes a file name and is printed in every generated header: no path, no newline.
 LAYER_NAME_RE = re.compile(r"_?[a-z][a-z0-9_-]{0,63}")

@@ -44,30 +44,10 @@ from hclforge.paths import confined_path
 from hclforge.protect import PROTECTED_TYPES
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
-from hclforge.tree import (
-    GENERATED_MARK,
-    MODULES_DIR,
-    RENDER_LOCK_DIR,
-    FileChange,
-    RenderedTree,
-    env_names,
-    existing_generated,
-    local_state_path,
-    render_lock,
-    select_envs,
-)
-
-__all__ = [
-    "GENERATED_MARK",
-    "MODULES_DIR",
-    "RENDER_LOCK_DIR",
-    "FileChange",
-    "RenderedTree",
-    "env_names",
-    "local_state_path",
-    "render_lock",
-    "select_envs",
-]
+from hclforge.tree import GENERATED_MARK as GENERATED_MARK  # also render's names, as before tree.py
+from hclforge.tree import MODULES_DIR, RenderedTree, existing_generated, local_state_path, render_lock
+from hclforge.tree import FileChange as FileChange
+from hclforge.tree import select_envs as select_envs
 
 # Inside the package (a wheel carries them); in a clone, hclforge/templates links to templates/.
 TEMPLATES = Path(str(resources.files("hclforge") / "templates"))

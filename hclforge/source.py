@@ -26,8 +26,6 @@ import yaml
 from hclforge.errors import ConfigError, FileTooLargeError, Problem, UnsafePathError
 from hclforge.paths import MAX_FILE_BYTES, read_regular
 
-__all__ = ["MAX_FILE_BYTES", "Document", "YamlPath", "dotted", "load_document"]
-
 YamlPath = tuple[str | int, ...]
 
 MAX_NODES = 100_000

@@ -79,11 +79,19 @@ def local_state_path(env: str) -> str:
     return f"../../.hclforge/state/{env}/terraform.tfstate"
 
 
+def _marked(first_line: bytes) -> bool:
+    """Whether a file's first line carries the generated mark."""
+    try:
+        return GENERATED_MARK in first_line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+
+
 def is_generated(path: Path) -> bool:
     try:
-        with path.open(encoding="utf-8") as f:
-            return GENERATED_MARK in f.readline()
-    except (OSError, UnicodeDecodeError):
+        with path.open("rb") as f:
+            return _marked(f.readline())
+    except OSError:
         return False
 
 
@@ -141,7 +149,7 @@ def _generated_digests(root: Path, env: str) -> dict[str, str]:
     out = {}
     for rel in tree_files(root, env):
         data = (target / rel).read_bytes()
-        if GENERATED_MARK.encode() in data.split(b"\n", 1)[0]:
+        if _marked(data.split(b"\n", 1)[0]):
             out[rel] = hashlib.sha256(data).hexdigest()
     return out
 

@@ -30,9 +30,9 @@ from typing import Any
 import yaml
 
 from hclforge.errors import ConfigError, Problem, UnsafePathError, UsageError, printable
-from hclforge.paths import read_regular
+from hclforge.paths import MAX_FILE_BYTES, read_regular
 from hclforge.rules import IMAGE_RE
-from hclforge.source import MAX_FILE_BYTES, load_document
+from hclforge.source import load_document
 
 BOM = "\ufeff"
 
