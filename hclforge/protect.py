@@ -21,6 +21,10 @@ PROTECTED_TYPES = frozenset(
         "aws_service_discovery_private_dns_namespace",
         "aws_apigatewayv2_api",
         "aws_cloudwatch_log_group",
+        # Replacing a Cloud Map service deregisters every task of its ECS service: routes and
+        # callers fail until a new deployment registers them in the new one. It cannot be
+        # replaced create-before-destroy (a namespace holds one service of a name).
+        "aws_service_discovery_service",
     }
 )
 DESTRUCTIVE = frozenset({"delete", "replace"})

@@ -111,25 +111,6 @@ def test_gap_ecs_service_ignore_az_rebalancing(aws_env: dict[str, str]) -> None:
     )
 
 
-def test_gap_cloudmap_ignore_health_check_config(aws_env: dict[str, str]) -> None:
-    sd = boto3.client("servicediscovery", region_name=REGION)
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.98.0.0/16")["Vpc"]["VpcId"]
-    sd.create_private_dns_namespace(Name="gap.internal", Vpc=vpc)
-    ns = next(n["Id"] for n in sd.list_namespaces()["Namespaces"] if n["Name"] == "gap.internal")
-    created = sd.create_service(
-        Name="gap",
-        NamespaceId=ns,
-        DnsConfig={"RoutingPolicy": "MULTIVALUE", "DnsRecords": [{"Type": "SRV", "TTL": 10}]},
-        HealthCheckCustomConfig={},  # what the provider sends for health_check_custom_config {}
-    )["Service"]
-    service = sd.get_service(Id=created["Id"])["Service"]
-    # AWS answers {"FailureThreshold": 1}; moto echoes {}, which the provider reads as no block.
-    assert not service.get("HealthCheckCustomConfig", {}).get("FailureThreshold"), (
-        "moto now fills HealthCheckCustomConfig.FailureThreshold: drop shim cloudmap_ignore_health_check_config"
-    )
-
-
 def test_gap_autoscaling_tags_behind_the_emulator_autoscaling_rule(aws_env: dict[str, str]) -> None:
     """rules._emulator refuses autoscaling on emulator environments because of this gap."""
     aas = boto3.client("application-autoscaling", region_name=REGION)

@@ -13,6 +13,7 @@ PROTECTED = (
     "aws_service_discovery_private_dns_namespace",
     "aws_apigatewayv2_api",
     "aws_cloudwatch_log_group",
+    "aws_service_discovery_service",
 )
 
 
@@ -20,7 +21,8 @@ def test_prevent_destroy_is_rendered_on_long_lived_resources_of_protected_envs()
     prod = render.render(ROOT, "prod").files
     dev = render.render(ROOT, "dev").files
     text = "".join(prod.values())
-    assert text.count("prevent_destroy = true") == 1 + 1 + 1 + 3  # cluster, namespace, api, 3 log groups
+    # cluster, namespace, api, 3 log groups, the Cloud Map service of api (worker has no port)
+    assert text.count("prevent_destroy = true") == 1 + 1 + 1 + 3 + 1
     assert "prevent_destroy" not in "".join(dev.values())
     from hclforge.cli.workcopy import protected_addresses
 

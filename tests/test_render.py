@@ -89,8 +89,8 @@ def test_addresses_are_unrolled_and_readable() -> None:
 def test_emulator_shims_render_only_for_emulator_environments() -> None:
     local = render.render(ROOT, "local").files
     dev = render.render(ROOT, "dev").files
-    for shim in ("ecs_service_launch_type", "ecs_service_ignore_az_rebalancing", "cloudmap_ignore_health_check_config"):
-        assert shim in local["ecs/main.tf"] + local["cloudmap/main.tf"]
+    for shim in ("ecs_service_launch_type", "ecs_service_ignore_az_rebalancing"):
+        assert shim in local["ecs/main.tf"]
         assert shim not in "".join(dev.values())
     assert "capacity_provider_strategy" in dev["ecs/main.tf"]
 

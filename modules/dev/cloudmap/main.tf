@@ -39,7 +39,13 @@ resource "aws_service_discovery_service" "api" {
     }
   }
 
-  health_check_custom_config {}
+  # ECS reports task health to Cloud Map through a custom health check. AWS always
+  # uses a threshold of 1 and the argument is deprecated, but an empty block is sent
+  # as no config at all, so every later plan would replace the service (provider
+  # issue #44285).
+  health_check_custom_config {
+    failure_threshold = 1
+  }
 }
 
 ################################################################################
@@ -71,5 +77,11 @@ resource "aws_service_discovery_service" "admin" {
     }
   }
 
-  health_check_custom_config {}
+  # ECS reports task health to Cloud Map through a custom health check. AWS always
+  # uses a threshold of 1 and the argument is deprecated, but an empty block is sent
+  # as no config at all, so every later plan would replace the service (provider
+  # issue #44285).
+  health_check_custom_config {
+    failure_threshold = 1
+  }
 }

@@ -39,11 +39,12 @@ resource "aws_service_discovery_service" "api" {
     }
   }
 
-  health_check_custom_config {}
-
-  lifecycle {
-    # Emulator shim cloudmap_ignore_health_check_config (hclforge/shims.py).
-    ignore_changes = [health_check_custom_config]
+  # ECS reports task health to Cloud Map through a custom health check. AWS always
+  # uses a threshold of 1 and the argument is deprecated, but an empty block is sent
+  # as no config at all, so every later plan would replace the service (provider
+  # issue #44285).
+  health_check_custom_config {
+    failure_threshold = 1
   }
 }
 
@@ -76,10 +77,11 @@ resource "aws_service_discovery_service" "web" {
     }
   }
 
-  health_check_custom_config {}
-
-  lifecycle {
-    # Emulator shim cloudmap_ignore_health_check_config (hclforge/shims.py).
-    ignore_changes = [health_check_custom_config]
+  # ECS reports task health to Cloud Map through a custom health check. AWS always
+  # uses a threshold of 1 and the argument is deprecated, but an empty block is sent
+  # as no config at all, so every later plan would replace the service (provider
+  # issue #44285).
+  health_check_custom_config {
+    failure_threshold = 1
   }
 }
