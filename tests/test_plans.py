@@ -19,6 +19,7 @@ from hclforge.cli.emulator import Emulator
 from hclforge.config import load_env
 from hclforge.routes import check_paths
 from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, run, tree_snapshot
+from tests.startup_order import missing_prerequisites
 from tests.plan_inventory import counts, mismatches, output_values, plan_on_emulator, planned_values
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
@@ -77,6 +78,9 @@ def _assert_inventory(env: str, plan: tftest.TerraformPlanOutput) -> None:
     report = check_paths(env, config, plan._raw)
     assert report.ok, f"{env}:\n" + "\n".join(report.problems)
     assert {r.route for r in report.routes} == {key for name in config.services for key in config.route_keys(name)}
+
+    # No task starts before its way out, its security-group rules and the execution role's policies.
+    assert missing_prerequisites(plan._raw["configuration"]) == {}, env
 
 
 def test_inventories_cover_what_the_design_asks_for() -> None:

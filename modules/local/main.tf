@@ -74,8 +74,9 @@ module "apigateway" {
 module "ecs" {
   source = "./ecs"
 
-  vpc_id                     = local.vpc_id
-  subnet_ids                 = local.private_subnet_ids
+  vpc_id = local.vpc_id
+  # Known once the subnets' way out exists: no task starts before it.
+  subnet_ids                 = module.network.task_subnet_ids
   execution_role_arn         = module.iam.execution_role_arn
   task_role_arns             = module.iam.task_role_arns
   cloudmap_service_arns      = module.cloudmap.service_arns

@@ -66,7 +66,8 @@ module "apigateway" {
 module "ecs" {
   source = "./ecs"
 
-  vpc_id                     = local.vpc_id
+  vpc_id = local.vpc_id
+  # An existing VPC's way out (NAT or endpoints) is a prerequisite outside this stack.
   subnet_ids                 = local.private_subnet_ids
   execution_role_arn         = module.iam.execution_role_arn
   task_role_arns             = module.iam.task_role_arns

@@ -181,7 +181,15 @@ resource "aws_ecs_service" "api" {
     container_port = 8080
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.api_egress,
+    aws_security_group_rule.api_from_vpc_link,
+    aws_security_group_rule.api_from_admin,
+  ]
 }
 
 ################################################################################
@@ -310,7 +318,14 @@ resource "aws_ecs_service" "admin" {
     container_port = 3000
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.admin_egress,
+    aws_security_group_rule.admin_from_vpc_link,
+  ]
 }
 
 ################################################################################
@@ -412,5 +427,11 @@ resource "aws_ecs_service" "worker" {
     rollback = true
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.worker_egress,
+  ]
 }

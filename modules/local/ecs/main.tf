@@ -165,7 +165,14 @@ resource "aws_ecs_service" "api" {
     ignore_changes = [availability_zone_rebalancing]
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.api_egress,
+    aws_security_group_rule.api_from_vpc_link,
+  ]
 }
 
 ################################################################################
@@ -306,5 +313,12 @@ resource "aws_ecs_service" "web" {
     ignore_changes = [availability_zone_rebalancing]
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.web_egress,
+    aws_security_group_rule.web_from_vpc_link,
+  ]
 }

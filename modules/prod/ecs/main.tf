@@ -196,7 +196,14 @@ resource "aws_ecs_service" "api" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.api_egress,
+    aws_security_group_rule.api_from_vpc_link,
+  ]
 }
 
 resource "aws_appautoscaling_target" "api" {
@@ -364,5 +371,11 @@ resource "aws_ecs_service" "worker" {
     rollback = true
   }
 
-  depends_on = [aws_ecs_cluster_capacity_providers.this]
+  # Tasks start only once their own security-group rules (and the endpoints' rule
+  # that admits them) exist: a task without a way out stops with
+  # ResourceInitializationError or CannotPullContainerError.
+  depends_on = [
+    aws_ecs_cluster_capacity_providers.this,
+    aws_security_group_rule.worker_egress,
+  ]
 }
