@@ -417,12 +417,13 @@ class EnvConfig(_Model):
         """The route keys one YAML route of ``service`` is rendered as.
 
         With CORS configured, API Gateway answers a browser preflight itself only when
-        no route matches ``OPTIONS``; a JWT route on ``ANY`` would match it and answer
-        401 (AWS: "Configure CORS for HTTP APIs"). Such a route is rendered as one
-        route per method other than ``OPTIONS``.
+        no route matches ``OPTIONS``; a route on ``ANY`` would match it (AWS: "Configure
+        CORS for HTTP APIs"): a JWT one answers 401, an open one hands the preflight to
+        the service, which may answer 405. Such a route is rendered as one route per
+        method other than ``OPTIONS``.
         """
         method, _, path = route.partition(" ")
-        if self.api.cors is not None and self.services[service].auth == "jwt" and method == "ANY":
+        if self.api.cors is not None and method == "ANY":
             return [f"{m} {path}" for m in PREFLIGHT_FREE_METHODS]
         return [route]
 

@@ -56,6 +56,11 @@ AWS_PROVIDER_VERSION = ">= 5.68.0, < 6.0.0"
 EMULATOR_ACCOUNT_ID = "123456789012"
 CHILD_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 TMP_VOLUME = "tmp"
+# ECS Exec's SSM agent writes its state and logs under these paths. AWS calls a read-only
+# root with ECS Exec unsupported (ECS developer guide, "ECS Exec considerations"); with
+# writable task volumes there the agent runs (toricls, "Using ECS Exec with
+# readonlyRootFilesystem enabled containers", 2021; containers-roadmap #1359).
+EXEC_AGENT_VOLUMES = (("ssm-agent-state", "/var/lib/amazon"), ("ssm-agent-logs", "/var/log/amazon"))
 # What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
 # image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
@@ -207,6 +212,12 @@ def _container(
         container["readonlyRootFilesystem"] = True
         # Most runtimes need a writable /tmp: an ephemeral task volume (see the task definition).
         container["mountPoints"] = [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}]
+        if svc.exec and name == service:
+            # `hclforge exec` opens the service's own container; its agent needs these writable.
+            container["mountPoints"] += [
+                {"sourceVolume": volume, "containerPath": path, "readOnly": False}
+                for volume, path in EXEC_AGENT_VOLUMES
+            ]
     if svc.stop_timeout is not None:
         container["stopTimeout"] = svc.stop_timeout
     container["logConfiguration"] = {
@@ -281,7 +292,10 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         },
         "kms_key_arns": sorted({k for s in cfg.services.values() for k in s.kms_key_arns}),
         "callers": {n: sorted(c for c, s in cfg.services.items() if n in s.calls) for n in cfg.services},
-        "tmp_volume": TMP_VOLUME,
+        "task_volumes": {
+            name: [TMP_VOLUME, *(v for v, _ in EXEC_AGENT_VOLUMES if svc.exec)] if svc.readonly_root_filesystem else []
+            for name, svc in cfg.services.items()
+        },
         "subnet_cidrs": private_cidrs,
         "public_subnet_cidrs": public_cidrs,
         "nat_count": (len(private_cidrs) if cfg.network.create.nat_gateways == "per_az" else 1)

@@ -91,6 +91,8 @@ def check_rules(cfg: EnvConfig) -> list[Finding]:
         _alarms,
         _capacity,
         _containers,
+        _egress_images,
+        _quotas,
         _emulator,
     )
     return [finding for rule in rules for finding in rule(cfg)]
@@ -129,6 +131,14 @@ def _network(cfg: EnvConfig) -> Iterator[Finding]:
             )
         if create.nat_gateways != 1 and create.egress != "nat":
             yield (("network", "create", "nat_gateways"), f"only allowed with egress: nat (egress is {create.egress})")
+        zones = visible_zones(cfg.aws.region)
+        if create.private_subnets > zones:
+            # One subnet per zone: the zones data source would return fewer names ("Invalid index").
+            yield (
+                ("network", "create", "private_subnets"),
+                f"{create.private_subnets} subnets need as many availability zones; every account sees "
+                f"{zones} in {cfg.aws.region} (AWS: Regions and Availability Zones; allowed: 1-{zones})",
+            )
 
 
 def _auth(cfg: EnvConfig) -> Iterator[Finding]:
@@ -459,7 +469,41 @@ def check_warnings(cfg: EnvConfig) -> list[Finding]:
     Returns:
         ``(yaml_path, message)`` for every warning, in a stable order.
     """
-    return [*_plain_secrets(cfg), *_alarms_without_insights(cfg)]
+    return [*_plain_secrets(cfg), *_alarms_without_insights(cfg), *_cors_methods(cfg), *_route_quota(cfg)]
+
+
+def _cors_methods(cfg: EnvConfig) -> Iterator[Finding]:
+    cors = cfg.api.cors
+    if cors is None:
+        return
+    routed = sorted(
+        {key.partition(" ")[0] for name in cfg.services for key in cfg.route_keys(name) if key != "$default"}
+        - {"ANY", "OPTIONS", *cors.allow_methods}
+    )
+    if routed and "*" not in cors.allow_methods:
+        # A browser's preflight for a method CORS does not allow fails before the request is sent.
+        yield (
+            ("api", "cors", "allow_methods"),
+            f"routes use {', '.join(routed)}, which browsers will not send (add them, or '*')",
+        )
+    for name, svc in cfg.services.items():
+        for i, route in enumerate(svc.routes):
+            if route == "$default":
+                yield (
+                    ("services", name, "routes", i),
+                    "$default also matches browser preflights, which then reach the service instead of being "
+                    "answered by API Gateway's CORS; list METHOD /path routes",
+                )
+
+
+def _route_quota(cfg: EnvConfig) -> Iterator[Finding]:
+    count = route_count(cfg)
+    if count > MAX_ROUTES:
+        yield (
+            ("services",),
+            f"{count} routes: an HTTP API holds {MAX_ROUTES} unless AWS raised this quota for the account "
+            "(Service Quotas: API Gateway, routes per API)",
+        )
 
 
 def _alarms_without_insights(cfg: EnvConfig) -> Iterator[Finding]:
@@ -532,6 +576,12 @@ def _alarms(cfg: EnvConfig) -> Iterator[Finding]:
         return
     if not SNS_ARN_RE.fullmatch(alarms.sns_topic_arn):
         yield ("alarms", "sns_topic_arn"), "not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+    elif (topic_region := alarms.sns_topic_arn.split(":")[3]) != cfg.aws.region:
+        # CloudWatch alarm actions and the EventBridge rule's target take a topic of their own region.
+        yield (
+            ("alarms", "sns_topic_arn"),
+            f"the topic is in {topic_region}; alarms in {cfg.aws.region} notify a topic in {cfg.aws.region}",
+        )
     for name in alarms.services:
         if name not in cfg.services:
             yield ("alarms", "services", name), f"no service '{name}' (services: {', '.join(cfg.services)})"
@@ -564,6 +614,14 @@ def _containers(cfg: EnvConfig) -> Iterator[Finding]:
         base: YamlPath = ("services", name)
         if svc.scopes and svc.auth != "jwt":
             yield (*base, "scopes"), "only used by JWT routes (auth: jwt)"
+        elif svc.scopes and cfg.auth is not None and cfg.auth.cognito.create:
+            # A created pool's client signs users in with SRP: its access tokens carry no custom scope.
+            yield (
+                (*base, "scopes"),
+                "auth.cognito.create makes a pool without a resource server or OAuth flows, so no token it "
+                "issues carries these scopes and every call gets 403; use an existing pool "
+                "(user_pool_id + client_ids) whose resource server defines them, or drop scopes",
+            )
         for i, scope in enumerate(svc.scopes):
             if not SCOPE_RE.fullmatch(scope):
                 yield (*base, "scopes", i), "not an OAuth scope (printable ASCII without spaces, quotes or backslashes)"
@@ -588,6 +646,63 @@ def _containers(cfg: EnvConfig) -> Iterator[Finding]:
                 (*base, "sidecars"),
                 f"the sidecars reserve {reserved} MiB of the task's {svc.memory}; leave memory for the main container",
             )
+
+
+# Private ECR of an account, in a region: what VPC endpoints (ecr.api, ecr.dkr, S3) can pull.
+_PRIVATE_ECR_RE = re.compile(r"^[0-9]{12}\.dkr\.ecr(-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?/")
+
+
+def _egress_images(cfg: EnvConfig) -> Iterator[Finding]:
+    """With VPC endpoints as the only way out, every image must come from private ECR in this region."""
+    if cfg.egress != "endpoints":
+        return
+    for name, svc in cfg.services.items():
+        images: list[tuple[YamlPath, str]] = [(("services", name, "image"), svc.image)]
+        images += [(("services", name, "sidecars", side, "image"), car.image) for side, car in svc.sidecars.items()]
+        for path, image in images:
+            match = _PRIVATE_ECR_RE.match(image)
+            if match is None or match.group("region") != cfg.aws.region:
+                where = "another region's ECR" if match is not None else "not private ECR"
+                yield (
+                    path,
+                    f"'{image}' is {where}: with network.create.egress: endpoints, tasks pull only from private "
+                    f"ECR in {cfg.aws.region} (ACCOUNT.dkr.ecr.{cfg.aws.region}.amazonaws.com/...); VPC endpoints "
+                    "do not serve ECR Public, Docker Hub or other regions (ECR user guide, interface VPC "
+                    "endpoints). Use an ECR pull-through cache rule, or egress: nat",
+                )
+
+
+# API Gateway HTTP API quotas ("Amazon API Gateway quotas", HTTP APIs): integrations per API
+# is hard, routes per API can be raised on request.
+MAX_INTEGRATIONS = 300
+MAX_ROUTES = 300
+
+
+def _quotas(cfg: EnvConfig) -> Iterator[Finding]:
+    routed = [name for name, svc in cfg.services.items() if svc.routes]
+    if len(routed) > MAX_INTEGRATIONS:
+        yield (
+            ("services",),
+            f"{len(routed)} services have routes, one integration each; an HTTP API holds at most "
+            f"{MAX_INTEGRATIONS} integrations, a quota AWS does not raise (split the API)",
+        )
+
+
+def route_count(cfg: EnvConfig) -> int:
+    """The route keys the HTTP API gets (an ANY route split for CORS counts once per method)."""
+    return sum(len(cfg.route_keys(name)) for name in cfg.services)
+
+
+# Availability zones every account sees, by region, where not the three AWS promises each
+# Region ("Regions and Availability Zones": "Each Region has at least three Availability
+# Zones"); some accounts see only two of us-west-1's, and three of ap-northeast-1's four.
+VISIBLE_ZONES: dict[str, int] = {"us-east-1": 6, "us-west-1": 2, "us-west-2": 4, "ap-northeast-2": 4}
+DEFAULT_VISIBLE_ZONES = 3
+
+
+def visible_zones(region: str) -> int:
+    """Availability zones an account can count on in ``region`` (the plan checks the account's own)."""
+    return VISIBLE_ZONES.get(region, DEFAULT_VISIBLE_ZONES)
 
 
 def _tag_text(text: str) -> bool:

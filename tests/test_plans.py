@@ -19,8 +19,8 @@ from hclforge.cli.emulator import Emulator
 from hclforge.config import load_env
 from hclforge.routes import check_paths
 from tests.conftest import EXAMPLE_ENVS, MINIMAL_ENV, ROOT, run, tree_snapshot
-from tests.startup_order import missing_prerequisites
 from tests.plan_inventory import counts, mismatches, output_values, plan_on_emulator, planned_values
+from tests.startup_order import missing_prerequisites
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 

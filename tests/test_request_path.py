@@ -20,14 +20,16 @@ CORS = """\
 api:
   cors: {allow_origins: [https://app.example.com]}
 """
-TWO = """\
+ECR = "111111111111.dkr.ecr.eu-west-1.amazonaws.com"
+# Private ECR of the region: with egress: endpoints, the only images tasks can pull.
+TWO = f"""\
 services:
   api:
-    image: nginx:1.27
+    image: {ECR}/nginx:1.27
     port: 8080
     routes: ["GET /"]
   admin:
-    image: nginx:1.27
+    image: {ECR}/nginx:1.27
     port: 3000
 """
 CREATE = """\
@@ -39,8 +41,64 @@ network:
     cidr: 10.9.0.0/16
 """
 
+ENDPOINTS = CREATE + "    egress: endpoints\n"
+MANY = "services: #!\n" + "".join(
+    f"  s{i}:\n    image: nginx:1\n    port: 80\n    routes: [GET /s{i}]\n" for i in range(301)
+)
+
 # (id, envs/bad.yaml text, YAML path, message fragment); the offending line is marked #!.
 CASES: list[tuple[str, str, str, str]] = [
+    (
+        # VPC endpoints serve private ECR of their own region only (ECR user guide).
+        "endpoints-with-a-public-image",
+        ENDPOINTS + "services:\n  api:\n    image: public.ecr.aws/nginx/nginx:1 #!\n",
+        "services.api.image",
+        "is not private ECR: with network.create.egress: endpoints, tasks pull only from private ECR in eu-west-1",
+    ),
+    (
+        "endpoints-with-a-public-sidecar",
+        ENDPOINTS
+        + f"services:\n  api:\n    image: {ECR}/api:1\n    sidecars:\n      otel:\n"
+        + "        image: public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1 #!\n",
+        "services.api.sidecars.otel.image",
+        "VPC endpoints do not serve ECR Public, Docker Hub or other regions",
+    ),
+    (
+        "endpoints-with-another-regions-ecr",
+        ENDPOINTS + "services:\n  api:\n    image: 111111111111.dkr.ecr.us-east-1.amazonaws.com/api:1 #!\n",
+        "services.api.image",
+        "is another region's ECR",
+    ),
+    (
+        # A created pool's client has no resource server and no OAuth flow: no token carries a scope.
+        "scopes-on-a-created-pool",
+        HEAD
+        + "auth:\n  cognito:\n    create: true\n"
+        + "services:\n  api:\n    image: a:1\n    port: 80\n    routes: [GET /x]\n    scopes: [orders/read] #!\n",
+        "services.api.scopes",
+        "auth.cognito.create makes a pool without a resource server or OAuth flows",
+    ),
+    (
+        # "Each Region has at least three Availability Zones" (AWS): one subnet per zone.
+        "more-subnets-than-zones",
+        CREATE + "    private_subnets: 4 #!\n" + TWO,
+        "network.create.private_subnets",
+        "4 subnets need as many availability zones; every account sees 3 in eu-west-1 (",
+    ),
+    (
+        # API Gateway quotas: 300 integrations per HTTP API, not adjustable.
+        "more-integrations-than-an-api-holds",
+        HEAD + MANY,
+        "services",
+        "301 services have routes, one integration each; an HTTP API holds at most 300 integrations",
+    ),
+    (
+        # CloudWatch alarm actions and EventBridge targets take a topic of their own region.
+        "alarm-topic-in-another-region",
+        VALID + "alarms:\n  sns_topic_arn: arn:aws:sns:us-east-1:111111111111:ops #!\n",
+        "alarms.sns_topic_arn",
+        "the topic is in us-east-1; alarms in eu-west-1 notify a topic in eu-west-1",
+    ),
     (
         "calls-unknown-service",
         HEAD + TWO + "    calls:\n      - billing #!\n",
@@ -203,8 +261,8 @@ def test_cors_jwt_any_route_is_rendered_without_options(project) -> None:
         "POST /api/{proxy+}",
         "PUT /api/{proxy+}",
         "GET /health",
-        # auth: none may keep ANY: a preflight without a token passes it.
-        "ANY /web",
+        # auth: none is split too: on ANY the preflight would reach the service, not API Gateway's CORS.
+        *(f"{m} /web" for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")),
     ]
 
 
@@ -361,3 +419,88 @@ def test_scheduled_command_goes_through_the_universal_run_task_target(project) -
     )
     assert "retry_policy {" in schedule
     assert "ecs_parameters" not in schedule
+
+
+def test_endpoints_accept_private_ecr_of_the_region(project) -> None:
+    files = _render(project, ENDPOINTS + f"services:\n  api:\n    image: {ECR}/ecr-public/nginx/nginx:1\n")
+    assert "aws_vpc_endpoint" in files["network/main.tf"]
+
+
+def test_exec_on_a_read_only_root_gets_the_agents_paths_writable(project) -> None:
+    """AWS calls ECS Exec on a read-only root unsupported; writable volumes at the agent's paths make it work.
+
+    Sources: toricls, "Using ECS Exec with readonlyRootFilesystem enabled containers" (2021);
+    aws/containers-roadmap#1359; aws-containers/amazon-ecs-exec-checker#21 and #71.
+    """
+    text = VALID + "    exec: true\n    readonly_root_filesystem: true\n"
+    text += "    sidecars:\n      otel:\n        image: otel:1\n        essential: false\n"
+    ecs = _render(project, text)["ecs/main.tf"]
+    volumes = re.findall(r'volume \{\n\s+name = "([^"]+)"', ecs)
+    assert volumes == ["tmp", "ssm-agent-state", "ssm-agent-logs"]
+    api, otel = re.split(r'\n\s+name\s+= "otel"', re.split(r'\n\s+name\s+= "api"', ecs)[1])
+    mounts = re.findall(r'sourceVolume\s+= "([^"]+)"\n\s+containerPath = "([^"]+)"', api)
+    assert mounts == [("tmp", "/tmp"), ("ssm-agent-state", "/var/lib/amazon"), ("ssm-agent-logs", "/var/log/amazon")]
+    assert re.findall(r'sourceVolume\s+= "([^"]+)"', otel) == ["tmp"]
+
+
+def test_open_any_route_with_cors_is_split_too(project) -> None:
+    """An auth: none ANY route would hand the preflight to the service (which may answer 405)."""
+    files = _render(project, HEAD + CORS + "services:\n  web:\n    image: w:1\n    port: 80\n    auth: none\n"
+                    "    routes: [ANY /web]\n")  # fmt: skip
+    keys = re.findall(r'route_key\s+= "([^"]+)"', files["apigateway/main.tf"])
+    assert sorted(keys) == [f"{m} /web" for m in ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")]
+
+
+def test_scheduler_role_trusts_only_this_accounts_schedules(project) -> None:
+    text = VALID + "scheduled_tasks:\n  nightly:\n    service: api\n    schedule: rate(1 day)\n"
+    scheduler = _render(project, text)["scheduler/main.tf"]
+    trust = scheduler.split('data "aws_iam_policy_document" "scheduler_assume"')[1].split("\n}\n")[0]
+    assert 'variable = "aws:SourceAccount"' in trust
+    assert "data.aws_caller_identity.current.account_id" in trust
+
+
+def test_created_network_takes_availability_zones_only_and_checks_their_count(project) -> None:
+    network = _render(project, CREATE + "    private_subnets: 3\n" + TWO)["network/main.tf"]
+    assert 'name   = "opt-in-status"' in network and 'values = ["opt-in-not-required"]' in network
+    assert "length(data.aws_availability_zones.available.names) >= 3" in network
+
+
+@pytest.mark.parametrize(
+    ("text", "ypath", "message"),
+    [
+        (
+            HEAD + "api:\n  cors: {allow_origins: [https://a.example], allow_methods: [GET]} #!\n"
+            "services:\n  web:\n    image: w:1\n    port: 80\n    routes: [GET /, PATCH /x]\n",
+            "api.cors.allow_methods",
+            "routes use PATCH, which browsers will not send (add them, or '*')",
+        ),
+        (
+            HEAD + CORS + "services:\n  web:\n    image: w:1\n    port: 80\n    auth: none\n    routes:\n"
+            "      - $default #!\n",
+            "services.web.routes[0]",
+            "$default also matches browser preflights",
+        ),
+    ],
+)
+def test_warnings_name_the_line(project, capsys, text: str, ypath: str, message: str) -> None:
+    """Accepted, but said: a method browsers will not send; $default catching preflights."""
+    root = project({"envs/warn.yaml": text})
+    from hclforge.cli.main import main
+
+    assert main(["--root", str(root), "render", "warn"]) == 0
+    err = capsys.readouterr().err
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.endswith("#!"))
+    assert f"warning: envs/warn.yaml:{line}: {ypath}: {message}" in err, err
+
+
+def test_more_routes_than_the_adjustable_quota_is_a_warning(project, capsys) -> None:
+    from hclforge.cli.main import main
+
+    routes = ", ".join(f"GET /r{i}" for i in range(301))
+    root = project(
+        {"envs/big.yaml": HEAD + f"services: #!\n  api:\n    image: a:1\n    port: 80\n    routes: [{routes}]\n"}
+    )
+    assert main(["--root", str(root), "render", "big"]) == 0
+    assert "warning: envs/big.yaml:7: services: 301 routes: an HTTP API holds 300 unless AWS raised" in (
+        capsys.readouterr().err
+    )

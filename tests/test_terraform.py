@@ -81,7 +81,6 @@ services:
     exec: true
     stop_timeout: 60
     ephemeral_storage_gib: 40
-    scopes: [orders/read]
     sidecars:
       otel:
         image: public.ecr.aws/aws-observability/aws-otel-collector:v0.43.1

@@ -1,7 +1,13 @@
 # generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/local.yaml
 
+# Availability zones only: Local and Wavelength Zones are opt-in and take no NAT or endpoints.
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "opt-in-status"
+    values = ["opt-in-not-required"]
+  }
 }
 
 ################################################################################
@@ -16,6 +22,14 @@ resource "aws_vpc" "this" {
 
   tags = {
     Name = "sss-local"
+  }
+
+  lifecycle {
+    # One private subnet per zone: name the shortfall instead of failing on an index.
+    precondition {
+      condition     = length(data.aws_availability_zones.available.names) >= 2
+      error_message = "network.create.private_subnets is 2, but this account sees fewer availability zones in ap-northeast-1: lower it"
+    }
   }
 }
 

@@ -44,7 +44,7 @@ resource "aws_apigatewayv2_api" "this" {
 
   cors_configuration {
     allow_origins     = ["https://sales.example.com"]
-    allow_methods     = ["GET", "POST", "PUT", "DELETE"]
+    allow_methods     = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
     allow_headers     = ["authorization", "content-type"]
     allow_credentials = false
     max_age           = 300

@@ -1,5 +1,7 @@
 # generated — do not edit: rendered by hclforge from envs/_base.yaml, envs/prod.yaml
 
+data "aws_caller_identity" "current" {}
+
 data "aws_partition" "current" {}
 
 ################################################################################
@@ -13,6 +15,14 @@ data "aws_iam_policy_document" "scheduler_assume" {
     principals {
       type        = "Service"
       identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    # Confused-deputy guard: only the Scheduler acting for this account may assume the role
+    # (EventBridge Scheduler user guide, "Set up the execution role").
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
     }
   }
 }
