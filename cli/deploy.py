@@ -25,7 +25,7 @@ from hclforge.errors import (
 from hclforge.hcl import ident
 from hclforge.paths import confined
 from hclforge.shims import EMULATOR_READ_SHIMS
-from hclforge.tree import env_names
+from hclforge.tree import RENDER_LOCK_DIR, env_names
 
 ECS_MODULE = "module.ecs"
 ProgressSink = Callable[[list[ServiceProgress]], None]
@@ -55,7 +55,7 @@ def set_image(root: Path, env: str, service: str, image: str, *, layer: str | No
     """
     from hclforge import render  # the renderer and the loader: only the commands that edit YAML need them
     from hclforge.config import load_env
-    from hclforge.yamledit import set_image as edit_image
+    from hclforge.yamledit import edit_lock, propose, restore, write
 
     loaded = load_env(root, env)
     known = list(loaded.config.services)
@@ -66,17 +66,20 @@ def set_image(root: Path, env: str, service: str, image: str, *, layer: str | No
         raise UsageError(
             f"{printable(str(layer))} is not a layer of {env} (layers: {', '.join(loaded.sources)}); nothing written"
         )
-    result = edit_image(path, service, image, known_services=known)
-    if not result.changed:
-        return ImagePin(path, "", "", False)
-    try:
-        trees = [render.render_env(load_env(root, name)) for name in _envs_using(root, env, path)]
-    except ConfigError:
-        path.write_text(result.old_text, encoding="utf-8", newline="")
-        raise
-    hcl_diff = "".join(render.unified_diff(root, tree) for tree in trees)
-    for tree in trees:
-        render.write_tree(root, tree)
+    # One set-image per file at a time: read, splice, write and render under the file's lock.
+    with edit_lock(path, root / RENDER_LOCK_DIR):
+        result = propose(path, service, image, known_services=known)
+        if not result.changed:
+            return ImagePin(path, "", "", False)
+        write(path, result, service, image)
+        try:
+            trees = [render.render_env(load_env(root, name)) for name in _envs_using(root, env, path)]
+            hcl_diff = "".join(render.unified_diff(root, tree) for tree in trees)
+        except BaseException:  # the YAML goes back, unless someone wrote it since
+            restore(path, result)
+            raise
+        for tree in trees:
+            render.write_tree(root, tree)
     return ImagePin(path, result.diff(path.relative_to(root).as_posix()), hcl_diff, True)
 
 
