@@ -1,6 +1,6 @@
 """Day-two commands: set-image, deploy, status, logs, run (DESIGN §5).
 
-Each command parses, calls :mod:`cli.deploy` and prints. ``register(group)`` adds
+Each command parses, calls :mod:`cli.deploy` (set-image: :mod:`cli.setimage`) and prints. ``register(group)`` adds
 them to the ``hclforge`` group. ``run`` exits with the task's container exit code:
 the library raises :class:`~hclforge.errors.TaskExitCode`, whose exit code
 ``exit_code_for`` reads from the instance (the one deliberate exception to the table).
@@ -71,17 +71,27 @@ def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m")
 @click.argument("service")
 @click.argument("image")
 @click.option("--layer", help="Pin in this layer under envs/ (e.g. _base.yaml), not envs/ENV.yaml.")
+@click.option("--yes", "assume_yes", is_flag=True, help="Change other environments on the file without asking.")
 @click.pass_obj
-def set_image_cmd(app: Any, env: str, service: str, image: str, layer: str | None) -> None:
-    """Pin SERVICE's IMAGE in the YAML (only that line changes), re-render, and show both diffs."""
-    from hclforge.cli import deploy as lib
+def set_image_cmd(app: Any, env: str, service: str, image: str, layer: str | None, assume_yes: bool) -> None:
+    """Pin SERVICE's IMAGE in the YAML (only that line changes), re-render, and show both diffs.
 
-    pin = lib.set_image(app.root, env, service, image, layer=layer)
+    Other environments whose image the edit changes too (they share the file) are
+    named, and changed only after a yes: a prompt on a terminal, or --yes.
+    """
+    from hclforge.cli.app import confirm
+    from hclforge.cli.setimage import set_image
+
+    pin = set_image(
+        app.root, env, service, image, layer=layer, assume_yes=assume_yes, interactive=_interactive(), confirm=confirm
+    )
     if not pin.changed:
         click.echo(f"{service} already runs {image} in {pin.path.name}: nothing changed")
         return
     click.echo(pin.yaml_diff, nl=False)
     click.echo(pin.hcl_diff or "(the rendered tree did not change)\n", nl=False)
+    for name, (old, new) in pin.others.items():
+        app.info(f"also changed {name}: {service} {old} -> {new}")
 
 
 @click.command()

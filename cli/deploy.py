@@ -1,4 +1,4 @@
-"""Day-two operations: set-image, deploy (and apply's wait), status, logs, run.
+"""Day-two operations: deploy (and apply's wait), status, logs, run (set-image: :mod:`cli.setimage`).
 
 Library functions over a :class:`~hclforge.cli.ops.Workspace` and plain arguments:
 they return data or yield lines and raise typed errors (``hclforge.errors``); the
@@ -10,91 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from hclforge.cli.awsapi import known_service
 from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
 from hclforge.cli.summary import ROLLOUT_TYPES, Summary, rollout_services
 from hclforge.errors import (
-    ConfigError,
     PlanRefused,
     UsageError,
-    printable,
 )
 from hclforge.hcl import ident
-from hclforge.paths import confined
 from hclforge.shims import EMULATOR_READ_SHIMS
-from hclforge.tree import env_names
 
 ECS_MODULE = "module.ecs"
 ProgressSink = Callable[[list[ServiceProgress]], None]
 # The wait ignores the applied task definition on the emulator (see hclforge/shims.py).
 assert "rollout_ignores_task_definition" in EMULATOR_READ_SHIMS
-
-
-# ------------------------------------------------------------------ set-image
-
-
-@dataclass
-class ImagePin:
-    """What ``set-image`` changed: the file, its YAML diff and the rendered tree's HCL diff."""
-
-    path: Path
-    yaml_diff: str
-    hcl_diff: str
-    changed: bool
-
-
-def set_image(root: Path, env: str, service: str, image: str, *, layer: str | None = None) -> ImagePin:
-    """Pin ``service``'s image in ``envs/<env>.yaml`` (or the ``layer`` under envs/), then re-render.
-
-    Raises:
-        UsageError: unknown service, bad image, a layer outside envs/ (nothing written).
-        ConfigError: the environment no longer validates after the edit (the file is put back).
-    """
-    from hclforge import render  # the renderer and the loader: only the commands that edit YAML need them
-    from hclforge.config import load_env
-    from hclforge.yamledit import set_image as edit_image
-
-    loaded = load_env(root, env)
-    known = list(loaded.config.services)
-    envs_dir = root / "envs"
-    path = confined(envs_dir, layer if layer is not None else f"{env}.yaml")
-    layers = {(root / source).resolve() for source in loaded.sources}
-    if path not in layers:
-        raise UsageError(
-            f"{printable(str(layer))} is not a layer of {env} (layers: {', '.join(loaded.sources)}); nothing written"
-        )
-    result = edit_image(path, service, image, known_services=known)
-    if not result.changed:
-        return ImagePin(path, "", "", False)
-    try:
-        trees = [render.render_env(load_env(root, name)) for name in _envs_using(root, env, path)]
-    except ConfigError:
-        path.write_text(result.old_text, encoding="utf-8", newline="")
-        raise
-    hcl_diff = "".join(render.unified_diff(root, tree) for tree in trees)
-    for tree in trees:
-        render.write_tree(root, tree)
-    return ImagePin(path, result.diff(path.relative_to(root).as_posix()), hcl_diff, True)
-
-
-def _envs_using(root: Path, env: str, path: Path) -> list[str]:
-    """``env``, then every other environment layered on ``path`` (a shared layer pins theirs too)."""
-    from hclforge.config import load_env
-
-    names = [env]
-    for name in env_names(root):
-        if name == env:
-            continue
-        try:
-            sources = load_env(root, name).sources
-        except ConfigError:
-            continue  # an environment already broken is not this edit's to render
-        if path in {(root / source).resolve() for source in sources}:
-            names.append(name)
-    return names
 
 
 # ------------------------------------------------------------------ deploy / apply

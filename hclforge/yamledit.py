@@ -14,16 +14,29 @@ such as ``_base.yaml``), the smallest insertion that sets it is made: an
 only if missing, indented like the file. Before anything is written, the new
 text is read back with hclforge's own YAML loader and must equal the old data
 with exactly that one value set; otherwise nothing is written.
+
+Edits of one file are serialized: :func:`edit_lock` holds an exclusive ``flock``
+on a lock file of its own under the project's ``.hclforge/locks/`` (not on the
+YAML itself: the write replaces the file's inode, so a lock on the old inode
+would not exclude a process that opened the new one; and a sibling lock file
+would leave a stray file in ``envs/``). Read, splice and replace all happen
+under it. Every write, the rollback too, is a temporary file in the same
+directory, fsynced, given the file's mode, then renamed over the file; the
+rollback only puts the old text back while the file still holds what this
+edit wrote, so it never clobbers someone else's later write.
 """
 
 from __future__ import annotations
 
 import contextlib
 import difflib
+import fcntl
+import hashlib
 import os
 import stat
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,27 +59,36 @@ class EditResult:
         new_text: the file after (equal to ``old_text`` when the image was already set).
         changed_line: 1-based line of the ``image:`` value in ``new_text``.
         inserted: True when an ``image:`` key was added rather than changed.
+        old_data: the document ``old_text`` parses to (what :func:`write` checks the edit against).
     """
 
     old_text: str
     new_text: str
     changed_line: int
     inserted: bool = False
+    old_data: Any = field(default=None, repr=False, compare=False)
 
     @property
     def changed(self) -> bool:
         return self.old_text != self.new_text
 
     def diff(self, name: str = "file") -> str:
-        """A unified diff of the edit (empty when nothing changed)."""
-        return "".join(
-            difflib.unified_diff(
-                self.old_text.splitlines(keepends=True),
-                self.new_text.splitlines(keepends=True),
-                f"a/{name}",
-                f"b/{name}",
-            )
-        )
+        """A unified diff of the edit (empty when nothing changed); it always ends with a line break.
+
+        A last line without a line break is followed by ``\\ No newline at end of file``,
+        as ``diff`` and ``git diff`` write it, so the next diff printed after this one
+        starts on a line of its own.
+        """
+        out = []
+        for line in difflib.unified_diff(_lines(self.old_text), _lines(self.new_text), f"a/{name}", f"b/{name}"):
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+        return "".join(out)
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split after each ``\\n`` only (``str.splitlines`` would also split at a form feed or U+2028)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def check_image(image: str) -> None:
@@ -81,14 +103,19 @@ def check_image(image: str) -> None:
         )
 
 
-def set_image(path: Path, service: str, image: str, *, known_services: list[str] | None = None) -> EditResult:
+def set_image(
+    path: Path, service: str, image: str, *, lock_dir: Path, known_services: list[str] | None = None
+) -> EditResult:
     """Set ``services.<service>.image`` in one YAML file, changing only that line, and write it atomically.
+
+    The whole read, splice and replace runs under :func:`edit_lock`.
 
     Args:
         path: the environment file or layer to edit (resolve and confine it first,
             e.g. with :func:`hclforge.paths.confined`).
         service: the service whose image is pinned.
         image: the new image reference (``repo/name:tag`` or ``repo/name@sha256:...``).
+        lock_dir: where the lock file lives (the CLI uses ``.hclforge/locks`` under the root).
         known_services: the services of the *layered* environment; ``service`` must
             be one of them (a service only named in this file may not exist after
             layering, and a typo must not create a new one).
@@ -104,6 +131,22 @@ def set_image(path: Path, service: str, image: str, *, known_services: list[str]
         UnsafePathError: ``path`` is a symlink or not a regular file.
         ConfigError: the file is not valid YAML (hclforge's loader rules).
     """
+    check_image(image)  # before the lock: a bad argument creates nothing
+    with edit_lock(path, lock_dir):
+        result = propose(path, service, image, known_services=known_services)
+        if result.changed:
+            write(path, result, service, image)
+        return result
+
+
+def propose(path: Path, service: str, image: str, *, known_services: list[str] | None = None) -> EditResult:
+    """The edit :func:`set_image` would make, from the file as it is now; nothing is written.
+
+    Hold :func:`edit_lock` from this call until :func:`write`, so nobody else writes in between.
+
+    Raises:
+        UsageError, UnsafePathError, ConfigError: as :func:`set_image`.
+    """
     check_image(image)
     if known_services is not None and service not in known_services:
         raise UsageError(
@@ -117,12 +160,32 @@ def set_image(path: Path, service: str, image: str, *, known_services: list[str]
     except UnicodeDecodeError:
         raise ConfigError([Problem(path.name, 0, "", "not UTF-8 text")]) from None
     before = load_document(path, path.name)
+    if before.digest != hashlib.sha256(raw).hexdigest():  # a writer outside hclforge, between the two reads
+        raise UsageError(f"{path.name} changed while it was read; nothing written, run the command again")
     new_text, line, inserted = _edit(old_text, service, image, path.name)
-    result = EditResult(old_text, new_text, line, inserted)
-    if not result.changed:
-        return result
-    _write_checked(path, new_text, before.data, service, image)
-    return result
+    return EditResult(old_text, new_text, line, inserted, before.data)
+
+
+@contextlib.contextmanager
+def edit_lock(path: Path, lock_dir: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the YAML file ``path``: one hclforge edit of a file at a time.
+
+    The lock file is ``lock_dir/yaml-<name>-<hash of the resolved path>.lock``: the
+    name says which file it guards, the hash keeps two files of one name apart.
+    ``lock_dir`` and its parent are created private (0700); the lock file stays
+    (removing it would let a third process lock a new inode while the second still
+    waits on the old one).
+    """
+    key = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:16]
+    lock_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(lock_dir / f"yaml-{path.name}-{key}.lock", flags, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 # ------------------------------------------------------------------ the edit
@@ -148,9 +211,10 @@ def _edit(text: str, service: str, image: str, name: str) -> tuple[str, int, boo
     if services is None:
         step = _indent_step(root) or 2
         lines = ["services:", " " * step + f"{service}:", " " * 2 * step + f"image: {_token(image, None)}"]
-        sep = "" if not body or body.endswith("\n") else nl
-        new = body + sep + nl.join(lines) + nl
-        return bom + new, new.count("\n"), True
+        # A file without a final line break keeps none: the new lines go after a break of their own.
+        ends = not body or body.endswith("\n")
+        new = body + ("" if ends else nl) + nl.join(lines) + (nl if ends else "")
+        return bom + new, new.count("\n") + (0 if ends else 1), True
     svc_key, svc_node = services
     if not isinstance(svc_node, MappingNode):
         raise UsageError(f"{name}: services is not a mapping; set services.{service}.image by hand")
@@ -240,30 +304,88 @@ def _token(image: str, style: str | None) -> str:
 # ----------------------------------------------------------------- the write
 
 
-def _write_checked(path: Path, new_text: str, old_data: Any, service: str, image: str) -> None:
-    """Write ``new_text`` next to ``path``, check it reads back right, then move it over ``path``."""
+def write(path: Path, result: EditResult, service: str, image: str) -> None:
+    """Install ``result.new_text`` as ``path`` atomically, after checking it reads back right.
+
+    Call under :func:`edit_lock`, with ``result`` from :func:`propose` in the same hold.
+
+    Raises:
+        UsageError: the new text would not load, would change more than the one
+            value, or the file no longer holds ``result.old_text`` (changed outside
+            hclforge since it was read); nothing is written.
+        UnsafePathError: ``path`` became a symlink.
+    """
     mode = stat.S_IMODE(os.stat(path, follow_symlinks=False).st_mode)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(new_text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+    with _staged(path, result.new_text, mode) as tmp:
         try:
             after = load_document(tmp, path.name).data
         except ConfigError as err:  # e.g. an anchor spliced away: never install a file that does not load
             raise UsageError(f"{path.name}: the edit would not load ({err}); nothing written") from None
-        expected = _with_image(old_data, service, image)
-        if after != expected:
+        if after != _with_image(result.old_data, service, image):
             raise UsageError(f"{path.name}: the edit would change more than services.{service}.image; nothing written")
-        if path.is_symlink():  # swapped in while we worked
-            raise UnsafePathError(f"'{path.name}' is a symlink; edit the file it points to")
-        os.replace(tmp, path)
+        if _current_text(path) != result.old_text:
+            raise UsageError(f"{path.name} changed while set-image ran; nothing written, run the command again")
+        _install(tmp, path)
+
+
+def restore(path: Path, result: EditResult) -> bool:
+    """Put ``result.old_text`` back atomically, but only while ``path`` still holds ``result.new_text``.
+
+    Call under the same :func:`edit_lock` hold as the :func:`write` it undoes.
+
+    Returns:
+        True when the old text was put back; False when the file holds something
+        else (a later write, kept as it is) or is gone.
+    """
+    try:
+        if _current_text(path) != result.new_text:
+            return False
+        mode = stat.S_IMODE(os.stat(path, follow_symlinks=False).st_mode)
+    except (OSError, UnsafePathError):
+        return False
+    with _staged(path, result.old_text, mode) as tmp:
+        _install(tmp, path)
+    return True
+
+
+def _current_text(path: Path) -> str | None:
+    """What ``path`` holds now, or None when it is not UTF-8 text."""
+    try:
+        return read_regular(path, MAX_FILE_BYTES).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+@contextlib.contextmanager
+def _staged(path: Path, text: str, mode: int) -> Iterator[Path]:
+    """``text`` in a temporary file beside ``path`` (same file system: the rename is atomic), fsynced, with ``mode``.
+
+    The temporary file is removed on the way out unless :func:`_install` moved it.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(text.encode("utf-8"))
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            os.fsync(f.fileno())
+        yield tmp
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _install(tmp: Path, path: Path) -> None:
+    """Rename ``tmp`` over ``path``, then fsync the directory so the rename itself survives a crash."""
+    if path.is_symlink():  # swapped in while we worked
+        raise UnsafePathError(f"'{path.name}' is a symlink; edit the file it points to")
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _with_image(data: Any, service: str, image: str) -> Any:
