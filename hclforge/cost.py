@@ -6,6 +6,7 @@ which users can override. Autoscaling gives a range: min..max tasks.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -13,8 +14,9 @@ from typing import Any
 
 import yaml
 
-from hclforge.errors import ConfigError, Problem
+from hclforge.errors import ConfigError, FileTooLargeError, Problem, UnsafePathError
 from hclforge.model import EnvConfig, Service
+from hclforge.paths import MAX_FILE_BYTES, read_regular
 
 PRICES_FILE = "pricing/aws-prices.yaml"
 
@@ -65,17 +67,38 @@ class Estimate:
 
 
 def load_prices(path: Path, display: str) -> dict[str, Any]:
-    """Read a price file.
+    """Read a price file: a regular file of at most :data:`~hclforge.paths.MAX_FILE_BYTES`.
+
+    The file is opened without blocking and checked on the open descriptor, so a
+    FIFO, a device such as ``/dev/zero`` or a file larger than the limit is refused
+    before anything is read (a symlink given by the user is followed to its target).
 
     Raises:
-        ConfigError: the file is missing or not the expected shape.
+        ConfigError: the file is missing, not a regular file, too large, not YAML,
+            or not the expected shape.
     """
+
+    def fail(message: str) -> ConfigError:
+        return ConfigError([Problem(display, 0, "", message)])
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_regular(Path(os.path.realpath(path)), MAX_FILE_BYTES)
     except FileNotFoundError:
-        raise ConfigError([Problem(display, 0, "", "price file not found")]) from None
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError([Problem(display, 0, "", f"cannot read price file: {err}")]) from None
+        raise fail("price file not found") from None
+    except UnsafePathError:
+        raise fail(f"not a regular file; a price file is a regular file of at most {MAX_FILE_BYTES} bytes") from None
+    except FileTooLargeError as err:
+        raise fail(str(err)) from None
+    except OSError as err:
+        raise fail(f"cannot read price file ({err.strerror or err})") from None
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise fail(f"not valid UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})") from None
+    except yaml.YAMLError as err:
+        raise fail(f"invalid YAML: {err}") from None
+    except RecursionError:
+        raise fail("invalid YAML: nested too deeply") from None
     for key in ("date", "currency", "hours_per_month", "regions", "fixed_monthly", "eks"):
         if not isinstance(data, dict) or key not in data:
             raise ConfigError([Problem(display, 0, key, "required in a price file")])

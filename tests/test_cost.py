@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
 import pytest
 import yaml
 
 from hclforge.cli.main import main
 from hclforge.config import load_env
 from hclforge.cost import PRICES_FILE, estimate, load_prices, split_tasks
+from hclforge.paths import MAX_FILE_BYTES
 from tests.conftest import MINIMAL_ENV, ROOT
 
 
@@ -71,3 +79,50 @@ def test_region_without_prices_is_a_config_error(project, capsys) -> None:
     root = project({"envs/dev.yaml": env})
     assert main(["--root", str(root), "cost", "dev"]) == 2
     assert "no prices for sa-east-1" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------ the price file is read bounded (issue 20.8)
+
+
+def _cost_in_a_child(root: Path, prices: str) -> subprocess.CompletedProcess[str]:
+    """``hclforge cost`` in a child held to 1 GiB of address space and 60 s: an unbounded read dies there."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1024**3, 1024**3))
+
+    code = "import sys; from hclforge.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    argv = [sys.executable, "-c", code, "--root", str(root), "cost", "dev", "--prices", prices]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, preexec_fn=limit)
+
+
+def test_prices_from_a_device_are_refused_unread(project) -> None:
+    root = project({"envs/dev.yaml": MINIMAL_ENV})
+    done = _cost_in_a_child(root, "/dev/zero")
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "/dev/zero: not a regular file" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_prices_from_a_fifo_are_refused_without_blocking(project, capsys) -> None:
+    root = project({"envs/dev.yaml": MINIMAL_ENV})
+    os.mkfifo(root / "prices.yaml")
+    result: list[int] = []
+    argv = ["--root", str(root), "cost", "dev", "--prices", str(root / "prices.yaml")]
+    worker = threading.Thread(target=lambda: result.append(main(argv)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "blocked on a FIFO"
+    assert result == [2]
+    assert f"{root / 'prices.yaml'}: not a regular file" in capsys.readouterr().err
+
+
+def test_prices_over_1_mib_are_refused(project, capsys) -> None:
+    text = (ROOT / PRICES_FILE).read_text(encoding="utf-8")
+    padded = text + "#" * (MAX_FILE_BYTES - len(text.encode()) - 1) + "\n"
+    root = project({"envs/dev.yaml": MINIMAL_ENV, "ok.yaml": padded, "big.yaml": padded + "\n"})
+    assert len((root / "ok.yaml").read_bytes()) == MAX_FILE_BYTES
+    assert main(["--root", str(root), "cost", "dev", "--prices", str(root / "ok.yaml")]) == 0
+    capsys.readouterr()
+    assert main(["--root", str(root), "cost", "dev", "--prices", str(root / "big.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert f"{root / 'big.yaml'}: file is 1048577 bytes; at most 1048576 are allowed" in err
