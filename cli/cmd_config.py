@@ -78,14 +78,25 @@ def diff(app: App, left: str, right: str) -> None:
 @click.option(
     "--prices", type=click.Path(dir_okay=False, path_type=Path), help="Price file (default: pricing/aws-prices.yaml)."
 )
+@click.option(
+    "--egress-gb",
+    type=click.FloatRange(min=0, max=1e9),
+    help="GB a month through the NAT gateways or interface endpoints.",
+)
+@click.option("--requests-per-month", type=click.IntRange(min=0), help="Requests a month to the HTTP API.")
 @pass_app
-def cost(app: App, env: str, prices: Path | None) -> None:
-    """Monthly estimate of ENV's Fargate tasks, with the same tasks on EKS."""
+def cost(app: App, env: str, prices: Path | None, egress_gb: float | None, requests_per_month: int | None) -> None:
+    """Monthly estimate of ENV (tasks, NAT or endpoints, Container Insights, API), with the same tasks on EKS.
+
+    Traffic-priced items use the usage printed with the estimate; the options change it.
+    """
     from hclforge.config import load_env
-    from hclforge.cost import estimate, estimate_lines, load_prices, prices_path
+    from hclforge.cost import Usage, estimate, estimate_lines, load_prices, prices_path
 
     path = prices or prices_path(app.root)
-    echo_lines(estimate_lines(estimate(env, load_env(app.root, env).config, load_prices(path, str(path)), str(path))))
+    usage = Usage.given(egress_gb=egress_gb, requests_per_month=requests_per_month)
+    cfg = load_env(app.root, env).config
+    echo_lines(estimate_lines(estimate(env, cfg, load_prices(path, str(path)), str(path), usage)))
 
 
 @click.command("render")

@@ -23,6 +23,9 @@ ENV_KEY_RE = r"^[A-Za-z_][A-Za-z0-9_]*$"
 CapacityProvider = Literal["FARGATE", "FARGATE_SPOT"]
 # What an ANY route stands for when it must not catch a CORS preflight (OPTIONS).
 PREFLIGHT_FREE_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
+# What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
+# image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
 CorsMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]
 RETENTION_DAYS = (
     1,
@@ -452,6 +455,27 @@ class EnvConfig(_Model):
     def egress(self) -> str | None:
         """``nat``, ``endpoints`` or ``none`` for a created network; None for an existing VPC."""
         return self.network.create.egress if self.network.create is not None else None
+
+    @property
+    def nat_gateway_count(self) -> int:
+        """NAT gateways of a created network with ``egress: nat``: one, or one per private subnet (AZ)."""
+        create = self.network.create
+        if create is None or create.egress != "nat":
+            return 0
+        return create.private_subnets if create.nat_gateways == "per_az" else 1
+
+    @property
+    def interface_endpoints(self) -> tuple[str, ...]:
+        """The interface endpoints of a created network with ``egress: endpoints``; none otherwise.
+
+        ECS Exec's agent opens its channels through ``ssmmessages``, so a service with
+        ``exec: true`` adds that endpoint. Each one has a network interface in every
+        private subnet (AZ).
+        """
+        if self.egress != "endpoints":
+            return ()
+        extra = ("ssmmessages",) if any(svc.exec for svc in self.services.values()) else ()
+        return INTERFACE_ENDPOINTS + extra
 
     @property
     def discoverable_services(self) -> dict[str, Service]:

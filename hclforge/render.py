@@ -61,9 +61,6 @@ TMP_VOLUME = "tmp"
 # writable task volumes there the agent runs (toricls, "Using ECS Exec with
 # readonlyRootFilesystem enabled containers", 2021; containers-roadmap #1359).
 EXEC_AGENT_VOLUMES = (("ssm-agent-state", "/var/lib/amazon"), ("ssm-agent-logs", "/var/log/amazon"))
-# What a Fargate task in a private subnet reaches AWS through when egress is endpoints:
-# image pulls (ecr.api, ecr.dkr, and S3 through the gateway endpoint), logs, secrets, STS.
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "sts")
 
 
 # ------------------------------------------------------------------ jinja
@@ -240,18 +237,6 @@ def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hc
     return ignored
 
 
-def interface_endpoints(cfg: EnvConfig) -> tuple[str, ...]:
-    """The interface endpoints of a created network with ``egress: endpoints``; none otherwise.
-
-    ECS Exec's agent opens its channels through ``ssmmessages``, so a service with
-    ``exec: true`` adds that endpoint.
-    """
-    if cfg.egress != "endpoints":
-        return ()
-    extra = ("ssmmessages",) if any(svc.exec for svc in cfg.services.values()) else ()
-    return INTERFACE_ENDPOINTS + extra
-
-
 def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
@@ -298,13 +283,11 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         },
         "subnet_cidrs": private_cidrs,
         "public_subnet_cidrs": public_cidrs,
-        "nat_count": (len(private_cidrs) if cfg.network.create.nat_gateways == "per_az" else 1)
-        if cfg.network.create and cfg.egress == "nat"
-        else 0,
+        "nat_count": cfg.nat_gateway_count,
         "private_route_tables": len(private_cidrs)
         if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
         else 1,
-        "interface_endpoints": interface_endpoints(cfg),
+        "interface_endpoints": cfg.interface_endpoints,
         "state_path": local_state_path(loaded.name),
     }
 
