@@ -167,10 +167,14 @@ def test_nat_per_az_and_the_gb_assumed(project) -> None:
     assert line.monthly == pytest.approx((3 * 730 * 0.067 + 100 * 0.062,) * 2)
 
 
+# With egress: endpoints, images come from private ECR of the region (rules._egress_images).
+ECR_TOKYO = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/api:1"
+
+
 @pytest.mark.parametrize(("exec_", "endpoints"), [(False, 6), (True, 7)])
 def test_interface_endpoints_are_priced_per_az(project, exec_: bool, endpoints: int) -> None:
     create = {**NAT, "egress": "endpoints"}
-    api = {**MINIMAL_ENV["services"]["api"], "exec": exec_}
+    api = {**MINIMAL_ENV["services"]["api"], "exec": exec_, "image": ECR_TOKYO}
     root = project({"envs/dev.yaml": {**TOKYO, "network": {"create": create}, "services": {"api": api}}})
     lines = _lines(root)
     assert "NAT gateway" not in lines
@@ -191,7 +195,8 @@ def test_interface_endpoints_are_priced_per_az(project, exec_: bool, endpoints: 
     ids=["nat", "nat-by-default", "nat-per-az", "endpoints", "existing-vpc"],
 )
 def test_cost_counts_what_the_network_module_renders(project, network: dict) -> None:
-    root = project({"envs/dev.yaml": {**TOKYO, "network": network}})
+    api = {**MINIMAL_ENV["services"]["api"], "image": ECR_TOKYO}
+    root = project({"envs/dev.yaml": {**TOKYO, "network": network, "services": {"api": api}}})
     loaded = load_env(root, "dev")
     text = "\n".join(render_env(loaded).files.values())
     nats = text.count('resource "aws_nat_gateway"')
