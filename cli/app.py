@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from hclforge.cli.summary import Summary
 
 
+# The --emulator option of every command that can run against it.
+EMULATOR_HELP = "Against the local AWS emulator, without credentials."
+
+
 @dataclass
 class App:
     """What every command gets: the project root and output preferences."""
@@ -125,7 +129,7 @@ def print_summary(app: App, summary: Summary, fmt: str) -> None:
             click.echo(text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog="Example: hclforge plan local")
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),

@@ -75,11 +75,26 @@ class EmulatorSession:
         return self.emu.client(service, self.region)
 
 
+def start_emulator(ws: Workspace) -> emulator.Emulator:
+    """The local emulator, started if it is not running; a start is said once, through ``ws.info``.
+
+    The emulator outlives the command that starts it (it keeps the state between
+    commands): the user learns that a process now runs, which one, and how to stop it.
+    """
+    emu = emulator.start(ws.settings.state_dir, ws.settings.emulator_port)
+    if emu.launched:
+        ws.info(
+            f"started the local AWS emulator (moto server, pid {emu.pid}) on {emu.endpoint}; it keeps "
+            "running in the background for the next commands: stop it with 'hclforge emulator stop'"
+        )
+    return emu
+
+
 def session(ws: Workspace) -> Any:
     """A boto3 session (or look-alike) for the environment: the emulator's, or the profile's."""
     cfg = ws.loaded.config
     if ws.on_emulator:
-        return EmulatorSession(emulator.start(ws.settings.state_dir, ws.settings.emulator_port), cfg.aws.region)
+        return EmulatorSession(start_emulator(ws), cfg.aws.region)
     import boto3
 
     ws.check_account()

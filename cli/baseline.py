@@ -57,9 +57,9 @@ def apply_baseline(ws: Workspace, ref: str) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(_git(root, "show", f"{ref}:{name}"))
         (tree / OVERRIDE_FILE).write_text(emulator_override(state), encoding="utf-8")
-        from hclforge.cli import emulator
+        from hclforge.cli.awsaccess import start_emulator
 
-        emu = emulator.start(ws.settings.state_dir, ws.settings.emulator_port)
+        emu = start_emulator(ws)
         runner = ws.make_runner(tree, Path(tmp) / "tfdata", emu.environ(ws.loaded.config.aws.region))
         runner.init(reconfigure=True)
         runner.run("apply", auto_approve=True, stream=False)

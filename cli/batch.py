@@ -54,8 +54,9 @@ def validate_env(
             return doc, None
         return doc, Workspace(settings, env, emulator=True, **kwargs).routes()
     finally:
-        if not running:
-            emulator.stop(settings.state_dir)
+        # The start was said (awsaccess.start_emulator); so is this stop, which makes that start's advice moot.
+        if not running and emulator.stop(settings.state_dir) and kwargs.get("info") is not None:
+            kwargs["info"]("stopped the emulator again: validate started it only for the request-path check")
 
 
 def validate_all(

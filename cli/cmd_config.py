@@ -8,10 +8,11 @@ from pathlib import Path
 import click
 
 from hclforge.cli.app import App, echo_lines, pass_app, warn
+from hclforge.cli.completion import complete_env
 from hclforge.errors import ConfigError
 
 
-@click.command()
+@click.command(epilog="Example: hclforge envs")
 @pass_app
 def envs(app: App) -> None:
     """List environments: region, account, backend, services."""
@@ -25,8 +26,8 @@ def envs(app: App) -> None:
         raise ConfigError(problems)
 
 
-@click.command()
-@click.argument("env")
+@click.command(epilog="Example: hclforge show dev --origin")
+@click.argument("env", shell_complete=complete_env)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--origin", is_flag=True, help="Each value with the layer and line it came from, or 'default'.")
 @pass_app
@@ -55,9 +56,9 @@ def show(app: App, env: str, as_json: bool, origin: bool) -> None:
 _DIFF_COLORS = {"~": "yellow", "-": "red", "+": "green"}
 
 
-@click.command()
-@click.argument("left")
-@click.argument("right")
+@click.command(epilog="Example: hclforge diff dev prod")
+@click.argument("left", shell_complete=complete_env)
+@click.argument("right", shell_complete=complete_env)
 @pass_app
 def diff(app: App, left: str, right: str) -> None:
     """Config differences between two environments (e.g. prod against dev)."""
@@ -73,8 +74,8 @@ def diff(app: App, left: str, right: str) -> None:
         click.echo(app.styled(text, fg=_DIFF_COLORS[sign]))
 
 
-@click.command()
-@click.argument("env")
+@click.command(epilog="Example: hclforge cost prod")
+@click.argument("env", shell_complete=complete_env)
 @click.option(
     "--prices", type=click.Path(dir_okay=False, path_type=Path), help="Price file (default: pricing/aws-prices.yaml)."
 )
@@ -99,21 +100,21 @@ def cost(app: App, env: str, prices: Path | None, egress_gb: float | None, reque
     echo_lines(estimate_lines(estimate(env, cfg, load_prices(path, str(path)), str(path), usage)))
 
 
-@click.command("render")
-@click.argument("envs", nargs=-1)
+@click.command("render", epilog="Example: hclforge render --all --check")
+@click.argument("envs", nargs=-1, shell_complete=complete_env)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment under envs/.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff when modules/ is stale.")
 @pass_app
 def render_cmd(app: App, envs: tuple[str, ...], all_envs: bool, check: bool) -> None:
-    """Render ENV... into modules/<env>/."""
+    """Render ENV... into modules/<env>/: plain Terraform, to commit beside the YAML."""
     from hclforge import render as renderer
 
     results = renderer.render_many(app.root, renderer.select_envs(app.root, envs, all_envs), check=check, warn=warn)
     echo_lines(renderer.result_lines(results, check=check))
 
 
-@click.command()
-@click.argument("envs", nargs=-1)
+@click.command(epilog="Example: hclforge validate --all")
+@click.argument("envs", nargs=-1, shell_complete=complete_env)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment under envs/.")
 @click.option("--no-routes", is_flag=True, help="Skip the request-path check (it plans on the emulator).")
 @pass_app
@@ -132,12 +133,12 @@ def validate(app: App, envs: tuple[str, ...], all_envs: bool, no_routes: bool) -
     )
 
 
-@click.command()
+@click.command(epilog="Example: hclforge schema --check")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout.")
 @click.option("--check", is_flag=True, help="Exit 1 when the committed schema/ copy is stale.")
 @pass_app
 def schema(app: App, output: Path | None, check: bool) -> None:
-    """JSON Schema of the environment file, from the typed model."""
+    """Print the JSON Schema of environment files (for editors and CI checks)."""
     from hclforge.schema import SCHEMA_PATH, check_schema, env_schema_text, write_schema
 
     if check:
@@ -150,7 +151,7 @@ def schema(app: App, output: Path | None, check: bool) -> None:
         click.echo(env_schema_text(), nl=False)
 
 
-@click.command()
+@click.command(epilog="Example: hclforge new my-project")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--project", help="The project name (default: from the directory's name).")
 @click.option("--region", default="eu-west-1", show_default=True, help="AWS region of the environments.")

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from hclforge.cli.app import EMULATOR_HELP
+from hclforge.cli.completion import complete_env, complete_service
+
 if TYPE_CHECKING:  # imported in each command: `hclforge --help` stays fast
     from hclforge.cli import deploy as lib
-
-EMULATOR_HELP = "Against the local emulator, without credentials."
 
 
 def _interactive() -> bool:
@@ -33,6 +34,10 @@ def _confirm_for(app: Any, env: str) -> Any:
         return click.confirm(f"Apply these changes to {env}?", default=False)
 
     return confirm
+
+
+def _stderr(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _progress() -> Any:
@@ -66,9 +71,9 @@ def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m")
         click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
 
 
-@click.command("set-image")
-@click.argument("env")
-@click.argument("service")
+@click.command("set-image", epilog="Example: hclforge set-image dev api registry.example.com/api:1.5.0")
+@click.argument("env", shell_complete=complete_env)
+@click.argument("service", shell_complete=complete_service)
 @click.argument("image")
 @click.option("--layer", help="Pin in this layer under envs/ (e.g. _base.yaml), not envs/ENV.yaml.")
 @click.option("--yes", "assume_yes", is_flag=True, help="Change other environments on the file without asking.")
@@ -94,9 +99,15 @@ def set_image_cmd(app: Any, env: str, service: str, image: str, layer: str | Non
         app.info(f"also changed {name}: {service} {old} -> {new}")
 
 
-@click.command()
-@click.argument("env")
-@click.option("--service", "services", multiple=True, help="Only this service's resources (repeatable).")
+@click.command(epilog="Example: hclforge deploy dev --service api")
+@click.argument("env", shell_complete=complete_env)
+@click.option(
+    "--service",
+    "services",
+    multiple=True,
+    shell_complete=complete_service,
+    help="Only this service's ECS service and task definition (repeatable).",
+)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--timeout", default="15m", show_default=True, help="How long to wait for the rollouts.")
 @click.option("--no-wait", is_flag=True, help="Apply, and do not wait for the rollouts.")
@@ -105,7 +116,14 @@ def set_image_cmd(app: Any, env: str, service: str, image: str, layer: str | Non
 def deploy(
     app: Any, env: str, services: tuple[str, ...], auto_approve: bool, timeout: str, no_wait: bool, emulator: bool
 ) -> None:
-    """Plan, apply, then wait for every changed ECS service's rollout (exit 1 on failure or timeout)."""
+    """Ship to running services: plan, apply, then wait for each changed ECS service's rollout.
+
+    Use deploy to ship an image (after 'hclforge set-image ENV SERVICE IMAGE'): it
+    plans afresh (with --service, only that service's ECS service and task
+    definition), applies after confirmation, and waits up to --timeout for every ECS
+    service it changed to finish rolling out; exit 1 when one fails or times out.
+    For infrastructure changes reviewed as a saved plan first, use plan, then apply.
+    """
     from hclforge.cli import deploy as lib
     from hclforge.cli.awsapi import seconds
 
@@ -123,13 +141,16 @@ def deploy(
     report_deployed(env, done)
 
 
-@click.command()
-@click.argument("env")
+@click.command(epilog="Example: hclforge status dev")
+@click.argument("env", shell_complete=complete_env)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.pass_obj
 def status(app: Any, env: str, as_json: bool, emulator: bool) -> None:
-    """Services (counts, task definition, image, rollout, events), API endpoint, schedules, alarms. Read-only."""
+    """Services (counts, task definition, image, rollout, events), API endpoint, schedules, alarms. Read-only.
+
+    On the emulator, which runs no tasks, each service shows its desired count, marked emulated.
+    """
     from hclforge.cli import deploy as lib
 
     doc = lib.status(app.workspace(env, emulator=emulator, stream=False))
@@ -140,26 +161,33 @@ def status(app: Any, env: str, as_json: bool, emulator: bool) -> None:
         click.echo(line)
 
 
-@click.command()
-@click.argument("env")
-@click.argument("service")
+@click.command(epilog="Example: hclforge logs dev api --since 1h")
+@click.argument("env", shell_complete=complete_env)
+@click.argument("service", shell_complete=complete_service)
 @click.option("--since", default="10m", show_default=True, help="How far back: 30s, 10m, 1h, 2d, 1h30m.")
 @click.option("--follow", "-f", "follow_logs", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.pass_obj
 def logs(app: Any, env: str, service: str, since: str, follow_logs: bool, emulator: bool) -> None:
-    """SERVICE's CloudWatch Logs, ordered by time (Ctrl-C ends --follow: main maps it to Interrupted, 130)."""
+    """SERVICE's CloudWatch Logs from all its tasks, ordered by time; --follow until Ctrl-C.
+
+    Only log lines go to stdout; that there are none is said on stderr.
+    """
     from hclforge.cli import deploy as lib
 
     ws = app.workspace(env, emulator=emulator, stream=False)
-    for line in lib.log_lines(ws, service, since=since, follow_logs=follow_logs):
+    for line in lib.log_lines(ws, service, since=since, follow_logs=follow_logs, on_empty=_stderr):
         click.echo(line)
 
 
-@click.command("run", context_settings={"ignore_unknown_options": True})
-@click.argument("env")
-@click.argument("service")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True},
+    epilog="Example: hclforge run dev api -- python -m migrate",
+)
+@click.argument("env", shell_complete=complete_env)
+@click.argument("service", shell_complete=complete_service)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="-- CMD...")
 @click.option("--no-wait", is_flag=True, help="Print the task ARN and return.")
 @click.option("--timeout", default="10m", show_default=True, help="How long to wait for the task to stop.")
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
@@ -167,7 +195,11 @@ def logs(app: Any, env: str, service: str, since: str, follow_logs: bool, emulat
 def run_cmd(
     app: Any, env: str, service: str, command: tuple[str, ...], no_wait: bool, timeout: str, emulator: bool
 ) -> None:
-    """One-off task: hclforge run ENV SERVICE -- CMD...; exits with the container's exit code."""
+    """Run CMD once in a new task of SERVICE, stream its logs, and exit with CMD's exit code.
+
+    The task gets SERVICE's task definition and network. On the emulator no container
+    runs: the task is started, and run says so and exits 1 (0 with --no-wait).
+    """
     from hclforge.cli import deploy as lib
     from hclforge.cli.awsapi import seconds
 
@@ -180,6 +212,7 @@ def run_cmd(
         timeout=seconds(timeout),
         on_started=lambda spec: click.echo(spec.task_arn),
         on_line=click.echo,
+        on_note=_stderr,
     )
     if result is not None:
         click.echo(f"task stopped: exit code 0 ({result.stopped_reason or 'done'})", err=True)

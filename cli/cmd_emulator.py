@@ -7,16 +7,16 @@ import click
 from hclforge.cli.app import App, pass_app
 
 
-@click.group("emulator")
+@click.group("emulator", epilog="Example: hclforge emulator start")
 def emulator_group() -> None:
     """The local AWS emulator (moto server) on 127.0.0.1."""
 
 
-@emulator_group.command("start")
+@emulator_group.command("start", epilog="Example: hclforge emulator start --port 4566")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: setting, or a free one).")
 @pass_app
 def emulator_start(app: App, port: int | None) -> None:
-    """Start the emulator (or report the running one)."""
+    """Start the emulator in the background (or report the running one); it runs until stopped."""
     from hclforge.cli import emulator
 
     settings = app.settings()
@@ -24,7 +24,7 @@ def emulator_start(app: App, port: int | None) -> None:
     click.echo(f"emulator running: {emu.endpoint} (pid {emu.pid})")
 
 
-@emulator_group.command("stop")
+@emulator_group.command("stop", epilog="Example: hclforge emulator stop")
 @pass_app
 def emulator_stop(app: App) -> None:
     """Stop the emulator; its resources are gone with it."""
@@ -34,7 +34,7 @@ def emulator_stop(app: App) -> None:
     click.echo("emulator stopped" if stopped else "emulator was not running")
 
 
-@emulator_group.command("status")
+@emulator_group.command("status", epilog="Example: hclforge emulator status")
 @pass_app
 def emulator_status(app: App) -> None:
     """Say whether the emulator runs (exit 1 when not)."""

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hclforge.cli.app import App, confirm, echo_lines, interactive, pass_app, print_summary, report
+from hclforge.cli.app import EMULATOR_HELP, App, confirm, echo_lines, interactive, pass_app, print_summary, report
+from hclforge.cli.completion import complete_env, complete_service
 from hclforge.errors import ChangesPresent, ConfigError
 
 if TYPE_CHECKING:
@@ -18,13 +19,13 @@ if TYPE_CHECKING:
     from hclforge.cli.summary import Summary
 
 
-@click.command()
-@click.argument("env")
-@click.option("--emulator", is_flag=True, help="Against the local emulator (on a copy of the tree).")
+@click.command(epilog="Example: hclforge init dev")
+@click.argument("env", shell_complete=complete_env)
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--force", is_flag=True, help="Run init even when nothing changed.")
 @pass_app
 def init(app: App, env: str, emulator: bool, force: bool) -> None:
-    """terraform init, with the provider mirror/cache; skipped when nothing changed."""
+    """Run terraform init for ENV (providers from the mirror or cache); skipped when nothing changed."""
     ran = app.workspace(env, emulator=emulator).init(force=force)
     click.echo("initialized" if ran else "init skipped: nothing changed since the last init")
 
@@ -43,13 +44,13 @@ def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
     click.echo("")
 
 
-@click.command()
-@click.argument("env", required=False)
+@click.command(epilog="Example: hclforge plan dev")
+@click.argument("env", required=False, shell_complete=complete_env)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment, in a bounded parallel pool.")
 @click.option(
     "--jobs", "-j", type=click.IntRange(1, 16), default=None, help="Parallel plans with --all (default: CPUs)."
 )
-@click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 3 when a plan has changes.")
 @click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
@@ -77,7 +78,10 @@ def plan(
     json_out: Path | None,
     baseline: str | None,
 ) -> None:
-    """Render if stale, init if needed, plan -out, and print a summary."""
+    """Plan ENV and print a summary of its changes; the plan is saved for apply.
+
+    Renders modules/ENV first if the YAML changed, and runs terraform init if needed.
+    """
     from hclforge.cli import batch
     from hclforge.tree import select_envs
 
@@ -98,15 +102,22 @@ def plan(
         raise ChangesPresent("the plan has changes")
 
 
-@click.command()
-@click.argument("env")
+@click.command(epilog="Example: hclforge apply dev   (after: hclforge plan dev)")
+@click.argument("env", shell_complete=complete_env)
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
-@click.option("--emulator", is_flag=True, help="Apply against the local emulator (on a copy of the tree).")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for the rollouts of the ECS services it changed.")
 @pass_app
 def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool, no_wait: bool) -> None:
-    """Apply the saved plan if still fresh, else plan and confirm; then wait for the rollouts."""
+    """Apply ENV's reviewed plan, then wait for the rollouts of the ECS services it changed.
+
+    Use apply for infrastructure changes reviewed as a plan: 'hclforge plan ENV',
+    read the summary, then apply applies exactly that saved plan. With no saved
+    plan, or one that anything it was made from changed since, it plans again and
+    asks first (unless --auto-approve; a stale plan is refused without a terminal).
+    To ship an image to running services, use deploy.
+    """
     from hclforge.cli.cmd_deploy import wait_after_apply
 
     ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
@@ -125,11 +136,14 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
     wait_after_apply(ws, summary, wait=not no_wait)
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("env")
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    epilog="Example: hclforge destroy local --auto-approve",
+)
+@click.argument("env", shell_complete=complete_env)
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking (not for protected environments).")
 @click.option("--force", is_flag=True, help="Protected environments: required, then the name typed.")
-@click.option("--emulator", is_flag=True, help="Destroy on the local emulator (the copy of the tree).")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.pass_context
 def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emulator: bool) -> None:
     """Destroy every resource of ENV, after confirmation.
@@ -141,7 +155,7 @@ def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emula
 
     app: App = ctx.obj
     yes_i_mean = parse_confirmation_flag(env, ctx.args)
-    app.workspace(env, emulator=emulator).destroy(
+    destroyed = app.workspace(env, emulator=emulator).destroy(
         auto_approve=auto_approve,
         interactive=interactive(),
         confirm=confirm,
@@ -149,11 +163,11 @@ def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emula
         typed_name=lambda: click.prompt(f"Type {env} to destroy every resource of it", default="", show_default=False),
         yes_i_mean=yes_i_mean,
     )
-    click.echo(f"destroyed {env}")
+    click.echo(f"destroyed {env}" + (f": {destroyed} resource(s)" if destroyed is not None else ""))
 
 
-@click.command()
-@click.argument("env")
+@click.command(epilog="Example: hclforge bootstrap prod")
+@click.argument("env", shell_complete=complete_env)
 @pass_app
 def bootstrap(app: App, env: str) -> None:
     """Create ENV's S3 state bucket (and DynamoDB lock table), idempotently."""
@@ -161,9 +175,9 @@ def bootstrap(app: App, env: str) -> None:
     click.echo(f"bootstrapped {env}")
 
 
-@click.command()
-@click.argument("env")
-@click.option("--emulator", is_flag=True, help="Check the emulator copy.")
+@click.command(epilog="Example: hclforge drift prod")
+@click.argument("env", shell_complete=complete_env)
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @pass_app
 def drift(app: App, env: str, emulator: bool) -> None:
     """Refresh-only plan: exit 3 when something changed behind Terraform."""
@@ -178,11 +192,11 @@ def drift(app: App, env: str, emulator: bool) -> None:
     raise ChangesPresent(f"{len(found)} resource(s) drifted")
 
 
-@click.command()
-@click.argument("env")
+@click.command(epilog="Example: hclforge output dev api_endpoint")
+@click.argument("env", shell_complete=complete_env)
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--emulator", is_flag=True, help="Outputs of the emulator copy.")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @pass_app
 def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) -> None:
     """Show the outputs of ENV (all, or NAME)."""
@@ -197,9 +211,9 @@ def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) 
             click.echo(f"{key} = {value if isinstance(value, str) else json.dumps(value)}")
 
 
-@click.command()
-@click.argument("env")
-@click.option("--emulator", is_flag=True, help="Plan against the local emulator, without credentials.")
+@click.command(epilog="Example: hclforge routes dev --emulator")
+@click.argument("env", shell_complete=complete_env)
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @pass_app
 def routes(app: App, env: str, emulator: bool, fmt: str) -> None:
@@ -216,14 +230,16 @@ def routes(app: App, env: str, emulator: bool, fmt: str) -> None:
         raise BrokenPath(f"{len(report_.problems)} broken link(s) in the request path of {env}")
 
 
-@click.command("exec", context_settings={"ignore_unknown_options": True})
-@click.argument("env")
-@click.argument("service")
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
-@click.option("--emulator", is_flag=True, help="A task on the local emulator.")
+@click.command(
+    "exec", context_settings={"ignore_unknown_options": True}, epilog="Example: hclforge exec dev api -- /bin/sh"
+)
+@click.argument("env", shell_complete=complete_env)
+@click.argument("service", shell_complete=complete_service)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- CMD...]")
+@click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @pass_app
 def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulator: bool) -> None:
-    """ECS Exec into a running task of SERVICE: hclforge exec ENV SERVICE [-- CMD...] (default /bin/sh)."""
+    """Open a shell (/bin/sh, or CMD) in a running task of SERVICE with ECS Exec (needs exec: true)."""
     from hclforge.cli.execute import exec_plan_for
     from hclforge.errors import ToolMissing
 

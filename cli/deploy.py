@@ -8,7 +8,7 @@ click commands in :mod:`cli.cmd_deploy` only parse, call and print.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -88,13 +88,20 @@ def wait_services(
     """Wait for ``services``' rollouts (RolloutFailed / RolloutTimeout, exit 1)."""
     if not services:
         return []
+    show = on_progress
+    if on_progress is not None and ws.on_emulator:
+
+        def show(progress: list[ServiceProgress]) -> None:
+            # The emulator's running count is the one it was started with (hclforge/shims.py), not tasks.
+            on_progress([replace(p, emulated=True) for p in progress])
+
     return wait_for_rollouts(
         ws.aws_client("ecs"),
         ws.loaded.config.cluster_name,
         services,
         timeout=timeout,
         poll=poll,
-        on_progress=on_progress,
+        on_progress=show,
         expected_task_definitions=expected_task_definitions(ws, services),
         events_since=since,
     )
@@ -162,6 +169,8 @@ def deploy(
         raise UsageError(
             f"deploy needs confirmation and there is no terminal: run 'hclforge deploy {ws.env} --auto-approve'"
         )
+    if targets:
+        ws.info(targeting_note(ws.env, services))
     ws.plan(targets=targets)
     try:
         return apply_and_wait(
@@ -179,6 +188,15 @@ def deploy(
         if targets:  # a targeted plan left saved would be applied, partial, by a later 'hclforge apply'
             ws.discard_plan()
         raise
+
+
+def targeting_note(env: str, services: Sequence[str]) -> str:
+    """The one line that says why deploy --service targets (in place of terraform's warnings about -target)."""
+    names = ", ".join(services)
+    return (
+        f"deploy --service {names}: only the ECS service and task definition of {names}, and what they "
+        f"depend on, are planned and applied (terraform -target); 'hclforge plan {env}' shows any other change"
+    )
 
 
 def apply_and_wait(

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,7 @@ class Emulator:
     pid: int
     port: int
     generation: str = ""
+    launched: bool = field(default=False, compare=False)  # by the start() that returned it: say so
 
     @property
     def endpoint(self) -> str:
@@ -309,7 +310,7 @@ def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
         except OSError as err:
             raise EmulatorError(f"cannot start the emulator: {err}") from None
     # Each start is a new, empty world: state written against an older one is void.
-    emu = Emulator(proc.pid, port, f"{int(time.time())}-{proc.pid}")
+    emu = Emulator(proc.pid, port, f"{int(time.time())}-{proc.pid}", launched=True)
     start_time = process_start_time(proc.pid)
     # Recorded before the wait: a start that dies waiting leaves no unrecorded server behind.
     _write_record(state_dir, emu, start_time, token, ready=False)

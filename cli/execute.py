@@ -68,7 +68,8 @@ def exec_plan(cfg: EnvConfig, ecs: Any, service: str, command: list[str], *, end
     check_exec_enabled(cfg, service)
     tasks = ecs.list_tasks(cluster=cfg.cluster_name, serviceName=service, desiredStatus="RUNNING").get("taskArns", [])
     if not tasks:
-        raise UsageError(f"no running task of {service} in cluster {cfg.cluster_name}")
+        on_emulator = " (the emulator runs no containers: exec works only on AWS)" if endpoint is not None else ""
+        raise UsageError(f"no running task of {service} in cluster {cfg.cluster_name}{on_emulator}")
     argv = [
         "aws",
         "ecs",
@@ -106,8 +107,8 @@ def exec_plan(cfg: EnvConfig, ecs: Any, service: str, command: list[str], *, end
 
 def exec_plan_for(ws: Workspace, service: str, command: list[str]) -> ExecPlan:
     """:func:`exec_plan` for a workspace: its config, its ECS client, the emulator's endpoint on the emulator."""
-    from hclforge.cli import emulator
+    from hclforge.cli.awsaccess import start_emulator
 
     check_exec_enabled(ws.loaded.config, service)
-    endpoint = emulator.start(ws.settings.state_dir, ws.settings.emulator_port).endpoint if ws.on_emulator else None
+    endpoint = start_emulator(ws).endpoint if ws.on_emulator else None
     return exec_plan(ws.loaded.config, ws.aws_client("ecs"), service, command, endpoint=endpoint)

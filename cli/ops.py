@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hclforge import envcache, tree
-from hclforge.cli import awsaccess, binding, emulator, localstate, planapply, workcopy
+from hclforge.cli import awsaccess, binding, localstate, planapply, workcopy
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.settings import Settings
 from hclforge.cli.summary import Drift, Summary, drift_of, from_json
@@ -165,7 +165,7 @@ class Workspace:
         if self._runner is None:
             base_env = None
             if self.on_emulator:
-                emu = emulator.start(self.settings.state_dir, self.settings.emulator_port)
+                emu = awsaccess.start_emulator(self)
                 base_env = emu.environ(self.loaded.config.aws.region)
                 localstate.void_stale(self, emu)
             self._runner = self.make_runner(self.work_dir, self.data_dir, base_env)

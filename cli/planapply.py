@@ -19,6 +19,7 @@ from hclforge import protect
 from hclforge.cli import binding, runs
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.summary import Summary, rollout_services, summarize_events
+from hclforge.cli.tfoutput import destroyed_count, without_targeting_warnings
 from hclforge.cli.workcopy import protected_addresses
 from hclforge.errors import PlanRefused, TerraformError, UsageError
 
@@ -55,7 +56,9 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
     removed = protect.removed_blocks(prior, protected_addresses(ws.tree_dir)) if guarded else []
     try:
-        with ws.streaming(f"Planning {ws.env}", None, progress=False):
+        with ws.streaming(f"Planning {ws.env}", None, progress=False) as events:
+            if targets and events and tf.sink is not None:  # hclforge chose -target; deploy says why, once
+                tf.sink = without_targeting_warnings(tf.sink)
             # A plan of a part (deploy --service) reads no resource back: with -target,
             # terraform would also refresh everything the targets reach through module
             # outputs (every service's role, at 40 services most of the state). It plans
@@ -158,6 +161,9 @@ def apply(
         raise PlanRefused(f"the plan file {ws.rel(ws.plan_file)} changed while being applied; nothing was")
     try:
         with ws.streaming(f"Applying {ws.env}", steps) as events:
+            tf = ws.runner()
+            if targets and events and tf.sink is not None:
+                tf.sink = without_targeting_warnings(tf.sink)
             runs.run_detached(ws, "apply", meta.get("plan_sha256"), events, applying)
     finally:
         applying.unlink(missing_ok=True)
@@ -174,12 +180,16 @@ def destroy(
     force: bool = False,
     typed_name: Callable[[], str] | None = None,
     yes_i_mean: bool = False,
-) -> None:
+) -> int | None:
     """Destroy the environment's resources, after confirmation.
 
     A protected environment (protect: true) needs ``force`` and then the
     environment's name typed, or ``yes_i_mean`` (``--yes-i-mean-ENV``) without a
     terminal; its ``prevent_destroy`` is lifted on a copy of the tree.
+
+    Returns:
+        How many resources terraform destroyed (data sources, only read, are not
+        counted); None when its output does not say.
     """
     if ws.loaded.config.protect:
         if not force:
@@ -204,5 +214,6 @@ def destroy(
     if not ws.loaded.config.protect and not auto_approve and not confirm(f"Destroy every resource of {ws.env}?"):
         raise PlanRefused("destroy cancelled; nothing was changed")
     with ws.streaming(f"Destroying {ws.env}", None) as events:
-        runs.run_detached(ws, "destroy", None, events)
+        result = runs.run_detached(ws, "destroy", None, events)
     ws.discard_plan()
+    return destroyed_count(result.stdout)

@@ -15,7 +15,7 @@ from typing import Any
 
 from hclforge.cli.tfoutput import diagnostic_text
 
-VERBS = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced", "read": "read"}
+VERBS = {"create": "created", "update": "updated", "delete": "destroyed", "replace": "replaced"}
 Echo = Callable[[str], None]
 
 
@@ -127,6 +127,9 @@ class EventStream:
         hook = event.get("hook", {})
         address = hook.get("resource", {}).get("addr", "")
         action = hook.get("action", "")
+        if action == "read" and kind in ("apply_start", "apply_complete"):
+            # A data source read (destroy reads them all before it starts) changes nothing: not counted.
+            return
         if kind == "apply_start":
             self._ensure_running()
             self.view.started(address, action)

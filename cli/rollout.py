@@ -65,10 +65,13 @@ class ServiceProgress:
     task_definition: str
     deployment_id: str
     new_events: tuple[str, ...] = field(default=())
+    emulated: bool = False  # on the emulator, which runs no tasks: only the desired count is real
 
     @property
     def counts(self) -> str:
-        """``running 1/2 pending 1`` (and ``failed 3`` when tasks failed)."""
+        """``running 1/2 pending 1`` (and ``failed 3`` when tasks failed); ``desired 2, emulated`` on the emulator."""
+        if self.emulated:
+            return f"desired {self.desired}, emulated"
         text = f"running {self.running}/{self.desired} pending {self.pending}"
         return text + (f" failed {self.failed_tasks}" if self.failed_tasks else "")
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hclforge.cli import emulator
 from hclforge.cli.binding import read_json
 from hclforge.cli.private import write_private
-from hclforge.cli.terraform import Detached
+from hclforge.cli.terraform import Detached, Result
 
 if TYPE_CHECKING:
     from hclforge.cli.ops import Workspace
@@ -107,8 +107,8 @@ def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
     return note
 
 
-def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool, plan: Path | None = None) -> None:
-    """Run apply (``plan`` given) or destroy detached from hclforge, recorded while it runs.
+def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool, plan: Path | None = None) -> Result:
+    """Run apply (``plan`` given) or destroy detached from hclforge, recorded while it runs; its result.
 
     Its output goes to a log of its own while it runs, renamed ``<command>.log``
     once hclforge has seen it end. A record another live hclforge holds is left
@@ -137,9 +137,8 @@ def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool
     detached = Detached(log, on_start=record)
     try:
         if plan is not None:
-            ws.runner().apply_plan(plan, events=events, detached=detached)
-        else:
-            ws.runner().destroy(events=events, detached=detached)
+            return ws.runner().apply_plan(plan, events=events, detached=detached)
+        return ws.runner().destroy(events=events, detached=detached)
     finally:
         # Reached only once terraform has exited: hclforge saw it end.
         if owned:

@@ -19,8 +19,13 @@ def _iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value or "")
 
 
-def service_status(ecs: Any, cfg: Any) -> list[dict[str, Any]]:
-    """Each configured service as ECS reports it (``missing`` when not in the cluster)."""
+def service_status(ecs: Any, cfg: Any, *, emulated: bool = False) -> list[dict[str, Any]]:
+    """Each configured service as ECS reports it (``missing`` when not in the cluster).
+
+    With ``emulated`` (the local emulator), ``running`` and ``pending`` are None: the
+    emulator runs no tasks, and the count it reports is the one it is started with
+    (``EMULATOR_PROCESS_SHIMS`` in :mod:`hclforge.shims`), not what runs.
+    """
     names = list(cfg.services)
     described: dict[str, dict[str, Any]] = {}
     for i in range(0, len(names), 10):
@@ -47,8 +52,9 @@ def service_status(ecs: Any, cfg: Any) -> list[dict[str, Any]]:
                 "service": name,
                 "missing": False,
                 "desired": found.get("desiredCount", 0),
-                "running": found.get("runningCount", 0),
-                "pending": found.get("pendingCount", 0),
+                "running": None if emulated else found.get("runningCount", 0),
+                "pending": None if emulated else found.get("pendingCount", 0),
+                "emulated": emulated,
                 "task_definition": f"{td.get('family')}:{td.get('revision')}",
                 "image": image,
                 "rollout": primary.get("rolloutState", "-"),
@@ -105,7 +111,7 @@ def status(ws: Any) -> dict[str, Any]:
     """Read-only: services, API endpoint, schedules and alarms of ``ws``'s environment."""
     cfg = ws.loaded.config
     doc: dict[str, Any] = {"environment": ws.env, "cluster": cfg.cluster_name}
-    doc["services"] = service_status(ws.aws_client("ecs"), cfg)
+    doc["services"] = service_status(ws.aws_client("ecs"), cfg, emulated=ws.on_emulator)
     try:
         doc["api_endpoint"] = (ws.outputs() or {}).get("api_endpoint", {}).get("value")
     except HclforgeError:
@@ -122,10 +128,12 @@ def status_lines(doc: dict[str, Any]) -> list[str]:
         if s["missing"]:
             lines.append(f"service {s['service']}: not in the cluster (not applied?)  autoscaling {s['autoscaling']}")
             continue
-        lines.append(
-            f"service {s['service']}: {s['rollout']}  running {s['running']}/{s['desired']} pending {s['pending']}  "
-            f"autoscaling {s['autoscaling']}"
+        counts = (
+            f"desired {s['desired']}, emulated (the emulator runs no tasks)"
+            if s.get("emulated")
+            else f"running {s['running']}/{s['desired']} pending {s['pending']}"
         )
+        lines.append(f"service {s['service']}: {s['rollout']}  {counts}  autoscaling {s['autoscaling']}")
         lines.append(f"  task definition {s['task_definition']}  image {s['image']}")
         lines += [f"  {e['at']}  {printable(e['message'])}" for e in s["events"]]
     for t in doc["schedules"]:

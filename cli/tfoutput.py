@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 
@@ -28,6 +29,41 @@ def diagnostic_text(event: dict[str, Any]) -> str:
     head = f"{str(diag.get('severity', 'error')).capitalize()}: {diag.get('summary', '')}{loc}"
     detail = diag.get("detail") or ""
     return head + (f"\n{detail}" if detail else "")
+
+
+# The warnings terraform gives for every -target plan and for the apply of one: hclforge says
+# in one line why it targeted instead (deploy --service), so they are left out of what is shown.
+TARGETING_WARNINGS = frozenset({"Resource targeting is in effect", "Applied changes may be incomplete"})
+
+
+def without_targeting_warnings(sink: Callable[[str], None]) -> Callable[[str], None]:
+    """``sink``, without the ``-json`` diagnostics of :data:`TARGETING_WARNINGS` (every other line passes)."""
+
+    def forward(line: str) -> None:
+        if '"diagnostic"' in line:
+            try:
+                diag = json.loads(line).get("diagnostic", {})
+            except (ValueError, AttributeError):
+                diag = {}
+            if diag.get("severity") == "warning" and diag.get("summary") in TARGETING_WARNINGS:
+                return
+        sink(line)
+
+    return forward
+
+
+def destroyed_count(stdout: str) -> int | None:
+    """How many resources a ``terraform destroy`` destroyed, as terraform counts them (data sources are not).
+
+    From the ``-json`` stream's last ``change_summary`` of the destroy, else from the
+    plain ``Destroy complete! Resources: N destroyed.``; None when neither is there.
+    """
+    for event in reversed(parse_events(stdout)):
+        changes = event.get("changes") if event.get("type") == "change_summary" else None
+        if isinstance(changes, dict) and changes.get("operation") == "destroy":
+            return int(changes.get("remove", 0))
+    found = re.search(r"^Destroy complete! Resources: (\d+) destroyed", stdout, flags=re.M)
+    return int(found.group(1)) if found else None
 
 
 def error_text(stdout: str) -> str:

@@ -178,6 +178,15 @@ class TaskFailed(HclforgeError):
     """A one-off ECS task could not be started, or stopped without its container ever running (exit 1)."""
 
 
+class TaskNotRun(TaskFailed):
+    """``hclforge run`` waited on the local emulator, which runs no container: the command never ran (exit 1).
+
+    Exit 1, as for any task whose container never ran: ``run`` passes a container's
+    own exit code through (1-255), so no code of its own could tell "nothing ran"
+    apart from a command that returned it; the message on stderr says which it was.
+    """
+
+
 class TaskTimeout(HclforgeError):
     """A one-off ECS task had not stopped when the wait ran out (exit 1); it keeps running."""
 

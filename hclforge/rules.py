@@ -721,6 +721,7 @@ def _emulator(cfg: EnvConfig) -> Iterator[Finding]:
             # moto lacks ListTagsForResource for scalable targets: the provider retries forever.
             yield (
                 ("services", name, "autoscaling"),
-                "not supported on the emulator (moto cannot create scalable targets); "
-                "plan this environment with --emulator instead",
+                "not supported on the emulator (it cannot create scalable targets, so an apply would never "
+                "finish): give this service a fixed desired_count here, and keep autoscaling in the "
+                "environments that run on AWS",
             )

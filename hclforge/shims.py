@@ -82,7 +82,8 @@ SHIM_AUDIT: dict[str, Audit] = {
 # Settings of the emulator's own process (moto server), not of the rendered HCL.
 # moto starts no tasks: a service's deployment stays IN_PROGRESS unless moto is told
 # how many tasks "run", and then reports that many for every service. At least the
-# model's largest desired_count, so every rollout on the emulator completes.
+# model's largest desired_count, so every rollout on the emulator completes. That count
+# is not shown as running: `status` shows the desired count, marked emulated.
 EMULATOR_PROCESS_SHIMS: dict[str, tuple[str, str]] = {
     "ecs_services_running": ("MOTO_ECS_SERVICE_RUNNING", "1000"),
 }

@@ -69,11 +69,11 @@ def _ecs() -> Any:
     return boto3.client("ecs", region_name="ap-northeast-1", aws_access_key_id="x", aws_secret_access_key="x")
 
 
-def _workspace(ecs: Any, logs: Any = None) -> Any:
+def _workspace(ecs: Any, logs: Any = None, *, on_emulator: bool = True) -> Any:
     cfg = load_env(ROOT, "local").config
     clients = {"ecs": ecs, "logs": logs}
     return SimpleNamespace(
-        env="local", loaded=SimpleNamespace(config=cfg), on_emulator=True, aws_client=clients.__getitem__
+        env="local", loaded=SimpleNamespace(config=cfg), on_emulator=on_emulator, aws_client=clients.__getitem__
     )
 
 
@@ -183,7 +183,9 @@ def test_run_exits_with_the_containers_exit_code() -> None:
         log_stub.add_response("filter_log_events", {"events": []})  # the last read
         lines: list[str] = []
         with pytest.raises(TaskExitCode) as info:
-            lib.run_one(_workspace(ecs, logs), "api", ["false"], on_line=lines.append, poll=0, sleep=lambda _s: None)
+            # Responses as AWS gives them: not the emulator, whose containers never run.
+            ws = _workspace(ecs, logs, on_emulator=False)
+            lib.run_one(ws, "api", ["false"], on_line=lines.append, poll=0, sleep=lambda _s: None)
     assert calls == ["api"]
     assert exit_code_for(info.value) == 3
     assert "exited with code 3" in str(info.value)
@@ -197,6 +199,7 @@ def test_status_reads_services_schedules_and_alarms() -> None:
     ecs, scheduler, cloudwatch = (boto3.client(s, **keys) for s in ("ecs", "scheduler", "cloudwatch"))
     ws = SimpleNamespace(
         env="prod",
+        on_emulator=False,
         loaded=SimpleNamespace(config=cfg),
         aws_client={"ecs": ecs, "scheduler": scheduler, "cloudwatch": cloudwatch}.__getitem__,
         outputs=lambda: {"api_endpoint": {"value": "https://api.example.com/"}},

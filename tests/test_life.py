@@ -55,8 +55,11 @@ def test_life_of_the_local_stack(repo: Path, capsys: pytest.CaptureFixture[str])
     # Destroy (verbose: terraform's own lines are shown) leaves nothing of the stack.
     registries = _state_ids(repo, "aws_service_discovery_service")
     assert len(registries) == 2
-    code, _, err = cli("-v", "destroy", "local", "--auto-approve")
+    managed = [i for r in _state_resources(repo) if r["mode"] == "managed" for i in r["instances"]]
+    code, out, err = cli("-v", "destroy", "local", "--auto-approve")
     assert code == 0, err
+    # What was destroyed: the managed resources, not the data sources it read first.
+    assert out.strip() == f"destroyed local: {len(managed)} resource(s)"
     ecs = emulator_client(repo, "ecs")
     assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["sss-local"])["clusters"])
     # Cloud Map services by id: once (in about a dozen runs) moto kept a second "api" the state never
@@ -183,6 +186,9 @@ def _day_two(repo: Path, cli: Cli, env_file: Path) -> None:
     code, out, err = cli("deploy", "local", "--service", "api", "--auto-approve", "--timeout", "2m")
     assert code == 0, out + err
     assert "rolled out: api" in out
+    # One line says why it targeted; terraform's own -target warnings (plan and apply) are left out.
+    assert err.count("deploy --service api: only the ECS service and task definition of api") == 1
+    assert "Resource targeting is in effect" not in err and "Applied changes may be incomplete" not in err
     assert "api" in err and "COMPLETED" in err  # the progress lines
     # It planned the part from the state as left (no refresh): the drift made above stays,
     # in the emulator, for the full plan (drift) to show as it did. (api's task definition

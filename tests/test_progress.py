@@ -8,6 +8,7 @@ import pytest
 
 from hclforge.cli.progress import EventStream, PlainView, RichView
 from hclforge.cli.terraform import Terraform
+from hclforge.cli.tfoutput import destroyed_count, without_targeting_warnings
 from hclforge.errors import TerraformError
 
 pytestmark = pytest.mark.terraform
@@ -102,3 +103,62 @@ def test_rich_view_renders_a_bar_with_counts(tmp_path: Path, tf_env: dict[str, s
     text = view.console.export_text()
     assert "Applying t" in text and "3/3" in text
     assert "created terraform_data.b" in text
+
+
+# A data source of the built-in provider, read from a state file beside the config.
+WITH_DATA_SOURCE = (
+    CONFIG
+    + """
+data "terraform_remote_state" "other" {
+  backend = "local"
+  config  = { path = "${path.module}/other.tfstate" }
+}
+
+resource "terraform_data" "d" {
+  input = data.terraform_remote_state.other.outputs
+}
+"""
+)
+OTHER_STATE = '{"version": 4, "serial": 1, "lineage": "x", "outputs": {"v": {"value": "1", "type": "string"}}}'
+
+
+def test_destroy_counts_resources_not_data_source_reads(tmp_path: Path, tf_env: dict[str, str]) -> None:
+    """terraform destroy reads every data source first (action "read"): that is no change, and not counted."""
+    (tmp_path / "other.tfstate").write_text(OTHER_STATE)
+    tf = _planned(tmp_path, tf_env, WITH_DATA_SOURCE)
+    tf.apply_plan(tmp_path / "p.tfplan")
+    lines: list[str] = []
+    with EventStream("Destroying t", None, PlainView(lines.append), lines.append, verbose=False) as stream:
+        tf.sink = stream
+        result = tf.destroy(events=True)
+    assert '"action":"read"' in result.stdout.replace(" ", "")  # terraform did read the data source
+    done = [line for line in lines if line.startswith("[")]
+    assert sorted(d.split("] ")[1].split(" (")[0] for d in done) == [
+        "destroyed terraform_data.a",
+        "destroyed terraform_data.b",
+        "destroyed terraform_data.c",
+        "destroyed terraform_data.d",
+    ]
+    assert [d.split("]")[0] for d in done] == ["[1", "[2", "[3", "[4"]
+    assert lines[-1].startswith("done: 4 change(s) in ")
+    assert destroyed_count(result.stdout) == 4
+    tf.sink = None
+    assert destroyed_count(tf.destroy().stdout) == 0  # the plain text says it too
+
+
+def test_targeting_warnings_are_left_out_only_when_asked(tmp_path: Path, tf_env: dict[str, str]) -> None:
+    """The warnings of a -target plan and of its apply, shown or (where hclforge chose to target) left out."""
+    tf = _planned(tmp_path, tf_env)
+    shown: dict[bool, list[str]] = {}
+    for filtered, target in ((False, "terraform_data.c"), (True, "terraform_data.a")):
+        lines: list[str] = []
+        stream = EventStream("t", 1, PlainView(lines.append), lines.append, verbose=False)
+        with stream:
+            tf.sink = without_targeting_warnings(stream) if filtered else stream
+            tf.plan(tmp_path / "t.tfplan", events=True, targets=[target])
+            tf.apply_plan(tmp_path / "t.tfplan", events=True)
+        shown[filtered] = lines
+    assert any(line.startswith("Warning: Resource targeting is in effect") for line in shown[False])
+    assert any(line.startswith("Warning: Applied changes may be incomplete") for line in shown[False])
+    assert not any(line.startswith("Warning:") for line in shown[True])
+    assert [line.split(" (")[0] for line in shown[True] if line.startswith("[")] == ["[1/1] created terraform_data.a"]
