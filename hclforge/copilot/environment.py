@@ -168,18 +168,18 @@ def choose_domain(workloads: list[Workload], part: EnvPart, facts: Facts) -> dic
         by_path.setdefault((alias.service, alias.path), []).append(alias)
     for (service, path), group in by_path.items():
         tracker = trackers[service]
-        names = ", ".join(a.name for a in group)
+        names = ", ".join(dict.fromkeys(a.name for a in group))
+        others = list(dict.fromkeys(a.name for a in group if chosen is None or a.name != chosen.name))
+        extra = f"; {', '.join(others)} not imported (one custom domain per HTTP API)" if others else ""
         if chosen is None:
             tracker.changed(path, f"{names}: needs a variable this shell does not set; set it and import again")
-        elif chosen not in group:
+        elif len(others) == len(group):
             tracker.unsupported(
                 path,
                 f"{names}: an HTTP API has one custom domain here ({chosen.name}); nearest: another "
                 "aws_apigatewayv2_domain_name with an API mapping, as an addon",
             )
         elif domain is not None:
-            others = [a.name for a in group if a.name != chosen.name]
-            extra = f"; {', '.join(others)} not imported (one domain per HTTP API)" if others else ""
             zone = f", zone_id {chosen.zone}" if chosen.zone else ""
             tracker.changed(path, f"api.domain.name: {chosen.name}{zone} (one domain for the whole API){extra}")
         else:
@@ -187,7 +187,7 @@ def choose_domain(workloads: list[Workload], part: EnvPart, facts: Facts) -> dic
             tracker.changed(
                 path,
                 f"api.domain is left as a comment in the environment file: it needs the ARN of an ACM "
-                f"certificate in {facts.region} covering {chosen.name} ({why})",
+                f"certificate in {facts.region} covering {chosen.name} ({why}){extra}",
             )
     if domain is None and chosen is not None:
         zone = f", zone_id: {chosen.zone}" if chosen.zone else ""

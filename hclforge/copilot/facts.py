@@ -33,6 +33,7 @@ class Facts:
     account: str | None
     images: dict[str, str]
     needs_account: list[str] = field(default_factory=list)
+    origin: str = "--region"
 
     @property
     def partition(self) -> str:

@@ -140,6 +140,7 @@ def _project(written: str | None, app: str) -> tuple[str, list[Row]]:
 def _facts(ws: Workspace, env: str, app: str, options: Options) -> Facts:
     """The environment's region and account: from its certificates' ARNs, else the flags."""
     region, account = options.region, options.account
+    origin = "--region"
     manifest = ws.envs.get(env)
     if manifest is not None:
         http = manifest.data.get("http")
@@ -148,6 +149,7 @@ def _facts(ws: Workspace, env: str, app: str, options: Options) -> Facts:
         for cert in certs if isinstance(certs, list) else []:
             match = _CERT_ARN.match(str(cert))
             if match:
+                origin = "--region" if region else f"the certificate {match.group(0)}..."
                 region = region or match.group("region")
                 account = account or match.group("account")
     if region is None:
@@ -159,7 +161,9 @@ def _facts(ws: Workspace, env: str, app: str, options: Options) -> Facts:
         raise UsageError(f"'{region}' is not an AWS region (e.g. eu-west-1)")
     if account is not None and not re.fullmatch(r"[0-9]{12}", account):
         raise UsageError(f"'{account}' is not an AWS account id (12 digits)")
-    return Facts(env, app, region, account, dict(options.images))
+    facts = Facts(env, app, region, account, dict(options.images))
+    facts.origin = origin
+    return facts
 
 
 def _environment(
@@ -188,7 +192,11 @@ def _environment(
     schedules = {w.name: w.schedule for w in workloads if w.schedule is not None}
     if schedules:
         doc["scheduled_tasks"] = schedules
-    rows = list(part.rows)
+    where = env_manifest.file if env_manifest else "(command line)"
+    rows = [
+        *part.rows,
+        Row(where, 0, "(region)", MAPPED, f"aws.region: {facts.region} (from {facts.origin})", (facts.env,)),
+    ]
     for tracker in [*([part.tracker] if part.tracker else []), *(w.tracker for w in workloads)]:
         rows += tracker.finish()
         seen.update((tracker.manifest.file, tracker.view.source.get(p, p)) for p in tracker.covered)

@@ -56,6 +56,14 @@ class Tracker:
         self.covered.add(path)
         source = self.view.source.get(path, path)
         self.rows.append(Row(self.manifest.file, self.manifest.line(source), dotted(source), status, detail))
+        if source[:1] == ("environments",):
+            return
+        # An override merged into the field is a field the user wrote too: name it with the same outcome.
+        for sub, origin in self.view.source.items():
+            inside = len(sub) > len(path) and sub[: len(path)] == path
+            root = origin[:1] == ("environments",) and self.view.source.get(sub[:-1], ())[:1] != ("environments",)
+            if inside and root:
+                self.rows.append(Row(self.manifest.file, self.manifest.line(origin), dotted(origin), status, detail))
 
     def mapped(self, path: YamlPath, detail: str) -> None:
         """The field maps as it is: ``detail`` names where it went."""
@@ -68,6 +76,10 @@ class Tracker:
     def unsupported(self, path: YamlPath, detail: str) -> None:
         """The field has no equivalent: ``detail`` says why, and the nearest way to build it."""
         self.add(path, UNSUPPORTED, detail)
+
+    def cover(self, path: YamlPath) -> None:
+        """Count ``path`` as met without a row of its own (its parts have rows)."""
+        self.covered.add(path)
 
     def replace(self, path: YamlPath, status: str, detail: str) -> None:
         """Report ``path`` again, dropping what was said of it before (a later step knew more)."""

@@ -300,6 +300,8 @@ def http(work: Workload, data: dict[str, Any]) -> None:
         return
     routes: list[str] = []
     _rule(work, ("http",), value, routes, main=True)
+    if "additional_rules" in value:
+        t.cover(("http", "additional_rules"))
     for i, rule in enumerate(value.get("additional_rules") or []):
         if isinstance(rule, dict):
             _rule(work, ("http", "additional_rules", i), rule, routes, main=False)

@@ -128,11 +128,7 @@ def _image(work: Workload, data: dict[str, Any], facts: Facts) -> None:
     if not isinstance(image, dict):
         if image is not None:
             t.unsupported(("image",), "not a map of build/location/port; not imported")
-        if given is None:
-            svc["image"] = f"<no image in the manifest: pass --image {name}=URI>"
-            return
-        svc["image"] = given
-        return
+        image = {}
     if "location" in image:
         location = image["location"]
         if given is not None:
@@ -164,6 +160,12 @@ def _image(work: Workload, data: dict[str, Any], facts: Facts) -> None:
             )
     if "image" not in svc:
         svc["image"] = given or f"<no image in the manifest: pass --image {name}=URI>"
+        if given is None:
+            t.changed(
+                ("image",),
+                f"no image.location or image.build in this environment: services.{name}.image is a placeholder "
+                f"that fails validation; pass --image {name}=URI",
+            )
     if "port" in image:
         if work.kind == JOB:
             t.unsupported(("image", "port"), "a Scheduled Job takes no traffic; the port is not imported")
