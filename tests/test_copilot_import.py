@@ -417,3 +417,38 @@ def test_manifests_read_yaml_1_2_booleans(tmp_path: Path) -> None:
     path.write_text("on:\n  schedule: '@daily'\nA: yes\nB: true\nC: off\n")
     data = load_document(path, "m.yml", loader=Yaml12Loader).data
     assert data == {"on": {"schedule": "@daily"}, "A": "yes", "B": True, "C": "off"}
+
+
+@pytest.mark.terraform
+def test_an_imported_environment_passes_hclforge_validate(
+    new_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Schema, rules and terraform validate on the rendered tree (ARM64, a schedule, spot, a domain, calls)."""
+    assert _import(new_project, "orders", "--image", f"api={ECR}/orders-api:abc123") == 0
+    capsys.readouterr()
+    assert main(["--root", str(new_project), "validate", "prod", "--no-routes"]) == 0
+    assert "valid  prod" in capsys.readouterr().out
+
+
+def test_an_unknown_field_is_reported_not_dropped(
+    tmp_path: Path, new_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = tmp_path / "app/copilot"
+    (app / "api").mkdir(parents=True)
+    (app / "api/manifest.yml").write_text(
+        "name: api\ntype: Backend Service\nimage: {location: repo/api:1, port: 80}\n"
+        "gpu: 1\nimage_pull: {policy: always}\nenvironments:\n  test:\n    future_field: x\n"
+    )
+    assert (
+        main(
+            ["--root", str(new_project), "import", "copilot", str(app.parent), "--env", "test", "--region", "eu-west-1"]
+        )
+        == 0
+    )
+    rows = [line for line in capsys.readouterr().out.splitlines() if "no equivalent of this field" in line]
+    assert [line.split()[3] for line in rows] == ["gpu", "image_pull.policy", "environments.test.future_field"]
+    assert [line.split()[2] for line in rows] == [
+        "copilot/api/manifest.yml:4",
+        "copilot/api/manifest.yml:5",
+        "copilot/api/manifest.yml:8",
+    ]
