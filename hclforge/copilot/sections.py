@@ -207,12 +207,17 @@ def sidecars(work: Workload, data: dict[str, Any], facts: Facts) -> None:
     assert svc is not None
     cars = data.get("sidecars")
     out: dict[str, Any] = {}
+    names: dict[str, str] = {}
     for side, spec in (cars or {}).items() if isinstance(cars, dict) else ():
         base: YamlPath = ("sidecars", side)
-        target = f"services.{work.name}.sidecars.{side}"
         if not isinstance(spec, dict):
             t.unsupported(base, "not a map; not imported")
             continue
+        name = re.sub(r"[^a-z0-9-]+", "-", str(side).lower()).strip("-") or "sidecar"
+        if name != side:
+            t.changed(base, f"the container is named {name} (hclforge's sidecar names are ^[a-z][a-z0-9-]{{0,31}}$)")
+        names[str(side)] = name
+        target = f"services.{work.name}.sidecars.{name}"
         car: dict[str, Any] = {}
         image = spec.get("image")
         if isinstance(image, dict):
@@ -250,13 +255,14 @@ def sidecars(work: Workload, data: dict[str, Any], facts: Facts) -> None:
         for key in spec:
             if key not in ("image", "port", "essential", "command", "variables", "secrets"):
                 t.unsupported((*base, key), _SIDECAR_KEYS.get(key, "hclforge has no equivalent for a sidecar"))
-        out[str(side)] = car
+        out[name] = car
     depends = (data.get("image") or {}).get("depends_on") if isinstance(data.get("image"), dict) else None
     for side, condition in (depends or {}).items() if isinstance(depends, dict) else ():
         where = ("image", "depends_on", side)
-        if side in out and str(condition).lower() == "start":
-            out[side]["depends_on_main"] = True
-            t.mapped(where, f"services.{work.name}.sidecars.{side}.depends_on_main: true")
+        name = names.get(str(side), str(side))
+        if name in out and str(condition).lower() == "start":
+            out[name]["depends_on_main"] = True
+            t.mapped(where, f"services.{work.name}.sidecars.{name}.depends_on_main: true")
         else:
             t.unsupported(where, f"{side}: {condition}: only 'start' on a sidecar maps (depends_on_main)")
     if out:
