@@ -66,12 +66,15 @@ def dotted(path: YamlPath) -> str:
     return out
 
 
-def load_document(path: Path, display: str) -> Document:
+def load_document(path: Path, display: str, *, loader: Any = None) -> Document:
     """Parse ``path`` into a :class:`Document`.
 
     Args:
         path: the file to read.
         display: how the file is named in messages (usually relative to the root).
+        loader: the PyYAML loader class that resolves plain scalars (default: the safe
+            loader, YAML 1.1); :mod:`hclforge.copilot` reads Copilot's manifests the
+            YAML 1.2 way, where ``on`` is a string, as Copilot does.
 
     Returns:
         The document, whose data is a mapping.
@@ -103,7 +106,7 @@ def load_document(path: Path, display: str) -> Document:
 
     try:
         _check_tags(text)
-        node = yaml.compose(text, Loader=_LOADER)
+        node = yaml.compose(text, Loader=loader or _LOADER)
     except _Refused as err:
         raise fail(err.message, err.line) from None
     except yaml.MarkedYAMLError as err:

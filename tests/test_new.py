@@ -21,6 +21,7 @@ def test_new_writes_a_valid_project(tmp_path: Path, capsys) -> None:
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     assert files == [
         ".github/workflows/hclforge.yml",
+        ".github/workflows/image.yml",
         ".gitignore",
         "Makefile",
         "README.md",
