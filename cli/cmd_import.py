@@ -24,12 +24,15 @@ def _pairs(values: tuple[str, ...], flag: str, *, optional_value: bool = False) 
     return pairs
 
 
-@click.group("import")
+@click.group("import", epilog="Example: hclforge import copilot ../my-app --region eu-west-1 --account-id 111111111111")
 def import_group() -> None:
     """Bring another tool's configuration in as environment files."""
 
 
-@import_group.command("copilot")
+@import_group.command(
+    "copilot",
+    epilog="Example: hclforge import copilot ../my-app --env test --image api=registry.example.com/api:1",
+)
 @click.argument("copilot_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--env", "envs", multiple=True, help="Copilot environment to import, as NAME or NAME=NEW (repeatable).")
 @click.option("--region", help="Region of environments whose manifests hold none.")

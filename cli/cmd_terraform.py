@@ -247,7 +247,7 @@ def exec_cmd(app: App, env: str, service: str, command: tuple[str, ...], emulato
     if handover.missing:
         click.echo(handover.command_line)
         raise ToolMissing("to run the command above, install: " + "; ".join(handover.missing))
-    os.execvpe(handover.argv[0], handover.argv, {**os.environ, **handover.env})
+    os.execvpe(handover.argv[0], handover.argv, handover.process_env(os.environ))
 
 
 def register(group: click.Group) -> None:

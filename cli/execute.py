@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hclforge.cli.emulator import environ as emulator_environ
 from hclforge.errors import UsageError
 from hclforge.model import EnvConfig
 
@@ -29,6 +31,13 @@ class ExecPlan:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    # On the emulator: the whole, scrubbed environment of the AWS CLI (fake keys, no profile,
+    # no AWS_* of the user's), never added to the user's own.
+    scrubbed: dict[str, str] | None = None
+
+    def process_env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """The environment the AWS CLI runs with, from the user's ``base``."""
+        return dict(self.scrubbed) if self.scrubbed is not None else {**base, **self.env}
 
     @property
     def command_line(self) -> str:
@@ -87,8 +96,10 @@ def exec_plan(cfg: EnvConfig, ecs: Any, service: str, command: list[str], *, end
         shlex.join(command or ["/bin/sh"]),
     ]
     env: dict[str, str] = {}
+    scrubbed = None
     if endpoint is not None:
         argv[3:3] = ["--endpoint-url", endpoint]
+        scrubbed = emulator_environ(endpoint, cfg.aws.region)
     elif cfg.aws.profile is not None:
         env["AWS_PROFILE"] = cfg.aws.profile
     missing = [
@@ -102,7 +113,7 @@ def exec_plan(cfg: EnvConfig, ecs: Any, service: str, command: list[str], *, end
         )
         if shutil.which(tool) is None
     ]
-    return ExecPlan(argv, env, missing)
+    return ExecPlan(argv, env, missing, scrubbed)
 
 
 def exec_plan_for(ws: Workspace, service: str, command: list[str]) -> ExecPlan:

@@ -7,6 +7,8 @@ botocore's Stubber; the refusals run against the real emulator.
 
 from __future__ import annotations
 
+import os
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -41,6 +43,26 @@ def test_exec_builds_the_execute_command_line(monkeypatch) -> None:
     ]  # fmt: skip
     assert plan.env == {"AWS_PROFILE": "sss-dev"}
     assert plan.missing == []
+
+
+def test_exec_on_the_emulator_never_hands_the_users_credentials_to_the_aws_cli(monkeypatch) -> None:
+    """The AWS CLI pointed at the emulator gets the emulator's scrubbed environment, not the shell's.
+
+    Before, it ran with the user's environment plus --endpoint-url: real keys and profile signed
+    requests to 127.0.0.1.
+    """
+    monkeypatch.setattr("shutil.which", lambda tool: f"/usr/bin/{tool}")
+    user = {"AWS_PROFILE": "prod-admin", "AWS_ACCESS_KEY_ID": "AKIAREALKEY", "AWS_SESSION_TOKEN": "t", "PATH": "/x"}
+    endpoint = "http://127.0.0.1:45123"
+    plan = exec_plan(load_env(ROOT, "dev").config, _ecs([TASK]), "api", [], endpoint=endpoint)
+    assert plan.argv[3:5] == ["--endpoint-url", endpoint]
+    env = plan.process_env(user)
+    assert env["AWS_ACCESS_KEY_ID"] == "test" and env["AWS_ENDPOINT_URL"] == endpoint
+    assert "AWS_PROFILE" not in env and "AWS_SESSION_TOKEN" not in env
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+    # Against AWS, the user's environment stays, with the environment's profile.
+    dev = exec_plan(load_env(ROOT, "dev").config, _ecs([TASK]), "api", [])
+    assert dev.process_env(user) == {**user, "AWS_PROFILE": "sss-dev"}
 
 
 def test_exec_names_what_is_missing(monkeypatch) -> None:
