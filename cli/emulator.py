@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hclforge.cli.extras import require_emulator
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.procs import alive
 from hclforge.cli.procs import process_start_time as process_start_time
@@ -253,7 +254,7 @@ def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulato
         log: the server's log file (default ``state_dir/emulator.log``).
 
     Raises:
-        EmulatorError: moto is not installed, the port is taken, or it never became healthy.
+        MissingExtra, EmulatorError: moto is not installed (an extra); the port is taken, or it never answered.
     """
     private_dir(state_dir)
     # One start at a time: parallel plans (plan --all) must share one emulator.
@@ -287,6 +288,7 @@ def _wait_healthy(pid: int, port: int, proc: subprocess.Popen[bytes] | None, log
 
 
 def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
+    require_emulator()
     port = port or free_port()
     if healthy(port, timeout=0.3):
         raise EmulatorError(f"port {port} on {HOST} is already taken by another server")
