@@ -161,7 +161,7 @@ def _install_values(source: InstallSource, workflow: str) -> dict[str, str]:
         ]
     )
     readme = (
-        f"CI does not know yet where to install hclforge from: this project was made with {how}. "
+        f"CI does not know yet where to install hclforge from: this project was made with hclforge from {how}. "
         f"Set it in the 'Install hclforge' step of `{workflow}`; until then CI fails there."
     )
     return {"@@install_step@@": step, "@@install_readme@@": readme}
