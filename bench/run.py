@@ -186,6 +186,44 @@ def bench_deploy(results: dict[str, Any]) -> None:
             subprocess.run([HCLFORGE, "emulator", "stop"], cwd=root, capture_output=True)
 
 
+def tree_mb(path: Path) -> float:
+    """Apparent size of the files under ``path`` in MB (10^6 bytes), each inode once (uv hard-links from its cache)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            st = os.lstat(os.path.join(dirpath, name))
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_size
+    return total / 1e6
+
+
+def bench_install(results: dict[str, Any]) -> None:
+    """The size of a fresh virtualenv holding hclforge, without and with the emulator extra.
+
+    The wheel is built from the work tree and installed with its dependencies at the
+    pins of requirements.lock (uv, byte-compiled as pip would), once as
+    ``hclforge`` and once as ``hclforge[emulator]``.
+    """
+    uv = str(Path(sys.executable).parent / "uv")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    with tempfile.TemporaryDirectory() as tmp:
+        dist = Path(tmp) / "dist"
+        build = [uv, "build", "--wheel", "--no-build-isolation", "-q", "--python", sys.executable, "-o", str(dist)]
+        run([*build, str(ROOT)], Path(tmp), env)
+        (wheel,) = dist.glob("hclforge-*.whl")
+        for key, requirement in (
+            ("venv_light_mb", str(wheel)),
+            ("venv_emulator_mb", f"hclforge[emulator] @ {wheel.as_uri()}"),
+        ):
+            venv = Path(tmp) / key
+            run([uv, "venv", "-q", "--python", sys.executable, str(venv)], Path(tmp), env)
+            install = [uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(venv / "bin/python")]
+            run([*install, "-c", str(ROOT / "requirements.lock"), requirement], Path(tmp), env)
+            results[key] = tree_mb(venv)
+
+
 def bench_tests(results: dict[str, Any]) -> None:
     start = time.perf_counter()
     out = subprocess.run(
@@ -235,6 +273,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['deploy_one_service_at_40_s']:.2f} s in one of 40 "
         f"({results['deploy_one_service_ratio_40_to_1']:.2f}x).",
         "",
+        f"A fresh virtualenv (`pip install hclforge`, byte-compiled): {results['venv_light_mb']:.0f} MB; "
+        f"with the emulator (`hclforge[emulator]`: moto and its server) {results['venv_emulator_mb']:.0f} MB.",
+        "",
         "Slowest tests:",
         "",
     ]
@@ -242,9 +283,23 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+STEPS = (bench_render, bench_startup, bench_install, bench_plan, bench_deploy, bench_tests)
+
+
+def main(argv: list[str]) -> int:
+    """Run every step and write the results; ``--only STEP`` runs one and prints its figures, writing nothing."""
+    if argv[:1] == ["--only"] and len(argv) == 2:
+        step = {s.__name__: s for s in STEPS}.get(argv[1]) or {s.__name__.removeprefix("bench_"): s for s in STEPS}.get(
+            argv[1]
+        )
+        if step is None:
+            sys.exit(f"no step {argv[1]!r}; steps: {', '.join(s.__name__ for s in STEPS)}")
+        figures: dict[str, Any] = {}
+        step(figures)
+        print(json.dumps(figures, indent=2, sort_keys=True))
+        return 0
     results: dict[str, Any] = {"machine": machine()}
-    for step in (bench_render, bench_startup, bench_plan, bench_deploy, bench_tests):
+    for step in STEPS:
         print(f"== {step.__name__}", flush=True)
         step(results)
     (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
@@ -255,4 +310,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -11,4 +11,5 @@ TARGETS: dict[str, tuple[str, str, str, float]] = {
     "startup_help_s": ("start-up, hclforge --help", "s", "<=", 0.3),
     "peak_rss_200_mb": ("peak RSS, 200 services", "MB", "<=", 150.0),
     "make_test_s": ("make test", "s", "<=", 150.0),
+    "venv_light_mb": ("fresh venv, pip install hclforge (no emulator)", "MB", "<=", 100.0),
 }

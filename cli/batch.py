@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hclforge.cli import emulator
+from hclforge.cli.extras import require_emulator
 from hclforge.cli.ops import PlanResult, Workspace
 from hclforge.cli.settings import Settings
-from hclforge.errors import BrokenPath, ChangesPresent, ConfigError, HclforgeError, TerraformError, UsageError
+from hclforge.errors import (
+    BrokenPath,
+    ChangesPresent,
+    ConfigError,
+    HclforgeError,
+    MissingExtra,
+    TerraformError,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from hclforge.routes import PathReport
@@ -46,8 +55,16 @@ def validate_env(
 
     Returns:
         terraform's validate document, and the path report (None when not checked or invalid).
+
+    Raises:
+        MissingExtra: the check needs the emulator, which is not installed (said before anything runs).
     """
     running = emulator.status(settings.state_dir) is not None
+    if check_routes and not running:
+        try:
+            require_emulator()
+        except MissingExtra as err:
+            raise MissingExtra(f"{err} (or skip the request-path check: --no-routes)") from None
     try:
         doc = Workspace(settings, env, **kwargs).validate()
         if not check_routes or not doc.get("valid"):

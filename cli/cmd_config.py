@@ -152,17 +152,22 @@ def schema(app: App, output: Path | None, check: bool) -> None:
 
 
 @click.command(epilog="Example: hclforge new my-project")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--here", is_flag=True, help="Add to a directory holding files (DIRECTORY, or the current one); never overwrites."
+)
 @click.option("--project", help="The project name (default: from the directory's name).")
 @click.option("--region", default="eu-west-1", show_default=True, help="AWS region of the environments.")
-def new(directory: Path, project: str | None, region: str) -> None:
-    """Scaffold a project in DIRECTORY: envs/, hclforge.toml, Makefile, CI workflow."""
-    from hclforge.cli.scaffold import new_project
+def new(directory: Path | None, here: bool, project: str | None, region: str) -> None:
+    """Scaffold a project in DIRECTORY: envs/, rendered modules/, hclforge.toml, Makefile, CI workflow."""
+    from hclforge.cli.scaffold import new_project, summary_lines
 
-    made = new_project(directory, project=project, region=region)
-    for rel in made.files:
-        click.echo(f"   create  {rel}")
-    click.echo(f"new project {made.project} in {directory}: cd {directory} && hclforge plan local")
+    if directory is None and not here:
+        raise click.UsageError("give a DIRECTORY, or --here for the current directory")
+    made = new_project(directory or Path("."), project=project, region=region, here=here)
+    echo_lines(summary_lines(made))
+    for warning in made.source.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def register(group: click.Group) -> None:

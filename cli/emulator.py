@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hclforge.cli.extras import require_emulator
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.procs import alive
 from hclforge.cli.procs import process_start_time as process_start_time
@@ -244,9 +245,8 @@ def status(state_dir: Path) -> Emulator | None:
 def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulator:
     """Start the emulator (or return the running one).
 
-    One start at a time, from launch until it answers: a second start waits for the
-    first, and while a recorded emulator process lives, no other one is started
-    (it is waited for, never orphaned).
+    One start at a time, from launch until it answers: a second start waits for the first, and
+    while a recorded emulator process lives, no other one is started (waited for, never orphaned).
 
     Args:
         state_dir: where ``emulator.json`` and the log live.
@@ -254,7 +254,7 @@ def start(state_dir: Path, port: int = 0, *, log: Path | None = None) -> Emulato
         log: the server's log file (default ``state_dir/emulator.log``).
 
     Raises:
-        EmulatorError: moto is not installed, the port is taken, or it never became healthy.
+        MissingExtra, EmulatorError: moto is not installed (an extra); the port is taken, or it never answered.
     """
     private_dir(state_dir)
     # One start at a time: parallel plans (plan --all) must share one emulator.
@@ -288,6 +288,7 @@ def _wait_healthy(pid: int, port: int, proc: subprocess.Popen[bytes] | None, log
 
 
 def _launch(state_dir: Path, port: int, log: Path | None) -> Emulator:
+    require_emulator()
     port = port or free_port()
     if healthy(port, timeout=0.3):
         raise EmulatorError(f"port {port} on {HOST} is already taken by another server")

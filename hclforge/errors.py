@@ -89,6 +89,14 @@ class UnsafePathError(UsageError):
     """
 
 
+class MissingExtra(UsageError):
+    """A command needs an optional part of hclforge that is not installed (exit 2).
+
+    The message names what is missing and the one command that adds it, e.g.
+    ``pip install 'hclforge[emulator]'``.
+    """
+
+
 class FileTooLargeError(HclforgeError):
     """A file holds more bytes than allowed; it was not read whole."""
 
