@@ -89,6 +89,13 @@ class UnsafePathError(UsageError):
     """
 
 
+class PrivateDirError(UsageError):
+    """hclforge's working directory (``.hclforge/``) or a directory in it cannot be created or made private (exit 2).
+
+    Says which directory and why (the OS's reason: permission denied, read-only file system).
+    """
+
+
 class FileTooLargeError(HclforgeError):
     """A file holds more bytes than allowed; it was not read whole."""
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hclforge.errors import UnsafePathError, UsageError
-from hclforge.paths import confined_path
+from hclforge.paths import confined_path, open_private_dir
 
 MODULES_DIR = "modules"
 ENVS_DIR = "envs"
@@ -129,10 +129,14 @@ def existing_generated(root: Path, env: str) -> set[str]:
 @contextmanager
 def render_lock(root: Path, env: str) -> Iterator[None]:
     """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
-    lock_dir = root / RENDER_LOCK_DIR
-    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    # .hclforge/ is private and never followed through a link (see hclforge.paths.open_private_dir).
+    dir_fd = open_private_dir(root / RENDER_LOCK_DIR)
+    try:
+        fd = os.open(f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    except OSError as err:
+        raise UnsafePathError(f"{RENDER_LOCK_DIR}/render-{env}.lock cannot be opened ({err.strerror or err})") from None
+    finally:
+        os.close(dir_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
