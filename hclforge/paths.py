@@ -195,14 +195,17 @@ def open_private_dir(path: Path, *, create: bool = True) -> int:
 
     Args:
         path: the directory, e.g. ``root/.hclforge/cache/config``.
-        create: make missing directories (0700); otherwise a missing one raises.
+        create: make missing directories and make each 0700 (for writing);
+            without it (for reading a cache) nothing is made or changed, a missing
+            directory raises and one writable by group or others is refused.
 
     Returns:
         An open descriptor of ``path``; the caller closes it.
 
     Raises:
         UnsafePathError: a directory on the way is a symbolic link, not a
-            directory, or belongs to another user.
+            directory, or belongs to another user (or, without ``create``, is
+            writable by others).
         PrivateDirError: a directory cannot be made, opened or made private
             (permission denied, read-only file system).
         FileNotFoundError: without ``create``, a directory is missing.
@@ -237,7 +240,9 @@ def open_private_dir(path: Path, *, create: bool = True) -> int:
                     f"{shown} belongs to user {info.st_uid}, not to you (user {me}): hclforge keeps its "
                     f"state, plans and caches there and trusts only your own; remove it or run as its owner"
                 )
-            if stat.S_IMODE(info.st_mode) != 0o700:
+            if not create and info.st_mode & 0o022:
+                raise UnsafePathError(f"{shown} is writable by other users: hclforge trusts nothing in it")
+            if create and stat.S_IMODE(info.st_mode) != 0o700:
                 try:
                     os.fchmod(fd, 0o700)
                 except OSError as err:

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
-from hclforge import hcl
+from hclforge import hcl, sealed
 from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import (
     EXIT_OK,
@@ -94,15 +95,40 @@ def jinja_env() -> jinja2.Environment:
     return env
 
 
+class SealedBytecodeCache(jinja2.BytecodeCache):
+    """Jinja's compiled templates in a private directory, each entry sealed (:mod:`hclforge.sealed`).
+
+    A compiled template is code that runs when it is loaded: an entry this user's
+    hclforge did not write (planted through a swapped directory, restored from
+    another machine's cache) is never loaded, and the template is compiled again.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def _name(bucket: jinja2.bccache.Bucket) -> str:
+        return f"__jinja2_{bucket.key}.cache"
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        body = sealed.load(self.directory, self._name(bucket))
+        if body is not None:
+            bucket.bytecode_from_string(body)  # Jinja checks its own magic and the source's checksum
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        sealed.store(self.directory, self._name(bucket), bucket.bytecode_to_string())
+
+
 def use_bytecode_cache(directory: Path) -> None:
     """Keep compiled templates in ``directory``, so a later process skips Jinja's compile step.
 
     Jinja keys each entry on the template's name and a checksum of its source (and
     on its own version and Python's), so an edited or upgraded template is compiled
     again; the cache changes how fast a tree renders, never what it holds. The
-    directory must be private to the user (the CLI uses ``.hclforge/cache/jinja``).
+    directory is private to the user (the CLI uses ``.hclforge/cache/jinja``) and
+    every entry is sealed (:class:`SealedBytecodeCache`).
     """
-    jinja_env().bytecode_cache = jinja2.FileSystemBytecodeCache(str(directory))
+    jinja_env().bytecode_cache = SealedBytecodeCache(directory)
 
 
 def _render_template(name: str, context: dict[str, Any]) -> str:
