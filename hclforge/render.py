@@ -46,7 +46,14 @@ from hclforge.protect import PROTECTED_TYPES
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
 from hclforge.tree import GENERATED_MARK as GENERATED_MARK  # also render's names, as before tree.py
-from hclforge.tree import MODULES_DIR, RenderedTree, existing_generated, local_state_path, render_lock
+from hclforge.tree import (
+    MODULES_DIR,
+    RenderedTree,
+    check_contents,
+    existing_generated,
+    local_state_path,
+    render_lock,
+)
 from hclforge.tree import FileChange as FileChange
 from hclforge.tree import select_envs as select_envs
 
@@ -371,7 +378,13 @@ def render(root: Path, env: str) -> RenderedTree:
 
 
 def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
-    """Compare a rendered tree with ``modules/<env>/`` on disk (symlinks and non-regular files refused)."""
+    """Compare a rendered tree with ``modules/<env>/`` on disk.
+
+    Raises:
+        ForeignFileError: the tree holds a link, a non-regular file, or a file terraform
+            reads that this render does not write (:func:`hclforge.tree.check_contents`).
+    """
+    check_contents(root, tree.env, set(tree.files))
     existing = existing_generated(root, tree.env)
     changes = []
     for rel, text in sorted(tree.files.items()):

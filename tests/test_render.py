@@ -104,7 +104,7 @@ def test_render_writes_only_generated_tf_files(project) -> None:
         ".terraform.lock.hcl": "# lock\n",
         "plan.tfplan": "binary",
         "terraform.tfstate": "{}",
-        "notes.tf": "# hand-written, no generated header\n",
+        "notes.md": "# hand-written, no generated header\n",  # a hand-written .tf is refused: test_tree_contents.py
     }
     for rel, text in keep.items():
         (target / rel).parent.mkdir(parents=True, exist_ok=True)
