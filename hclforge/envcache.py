@@ -8,7 +8,8 @@ bytes of the files it parsed and on the code that parses them, so an entry is ke
 on exactly those (:func:`code_key`):
 
 - the SHA-256 of each layer file as it was parsed (:attr:`LoadedEnv.inputs`), read
-  again, through the same confinement checks, before an entry is used;
+  again, through the same confinement checks, before an entry is used; likewise the
+  digest of each of its addons folders (:mod:`hclforge.addons`);
 - the SHA-256 of hclforge's own modules and templates (an edited checkout counts),
   and its version;
 - each library that parses, validates and renders, with what it depends on
@@ -49,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from hclforge import __version__, sealed
+from hclforge.addons import ADDONS_DIR, folder_digest
 from hclforge.errors import UnsafePathError
 from hclforge.loaded import LoadedEnv
 from hclforge.paths import MAX_FILE_BYTES, confined, read_regular
@@ -213,10 +215,14 @@ def _read(cache_dir: Path, entry: str, root: Path, name: str) -> LoadedEnv | Non
 
 
 def _digests(root: Path, inputs: dict[str, str]) -> dict[str, str]:
-    """SHA-256 of each named layer file now, read as the loader reads it (confined, regular, bounded)."""
+    """SHA-256 of each named layer file now, read as the loader reads it (confined, regular, bounded),
+    and the digest of each addons folder now (a file added, changed or removed changes it)."""
     out = {}
     for display in inputs:
         folder, _, file = display.partition("/")
+        if folder == ADDONS_DIR and display.endswith("/"):
+            out[display] = folder_digest(root, display.removesuffix("/"))
+            continue
         if folder != ENVS_DIR:
             raise UnsafePathError(f"{display!r} is not under {ENVS_DIR}/")
         out[display] = hashlib.sha256(read_regular(confined(root / ENVS_DIR, file), MAX_FILE_BYTES)).hexdigest()

@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 import jinja2.bccache
 
-from hclforge import hcl, sealed
+from hclforge import addons, hcl, sealed
 from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import (
     EXIT_OK,
@@ -262,6 +262,37 @@ def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hc
     return ignored
 
 
+def addon_arns(cfg: EnvConfig) -> dict[str, hcl.HclText]:
+    """The addon attributes the task roles are granted, by key: what the root passes into the IAM module.
+
+    ``{"aws_sqs_queue.jobs.arn": aws_sqs_queue.jobs.arn}``; each reference was checked
+    against :data:`hclforge.addons.REF_RE` and the addons' resources when the
+    environment was loaded, so the expression is a plain reference, never YAML text.
+    """
+    keys = {
+        key
+        for svc in cfg.services.values()
+        for st in svc.permissions.statements
+        for resource in st.resources
+        if (key := addons.ref_key(resource)) is not None
+    }
+    return {key: hcl.HclText(key) for key in sorted(keys)}
+
+
+def policy_resources(resources: list[str]) -> list[str | hcl.HclText]:
+    """A statement's resources as the IAM module renders them: an addon reference becomes ``var.addon_arns[...]``."""
+    out: list[str | hcl.HclText] = []
+    for resource in resources:
+        key = addons.ref_key(resource)
+        if key is None:
+            out.append(resource)
+            continue
+        ref = f"var.addon_arns[{hcl.quote(key)}]"
+        suffix = addons.ref_suffix(resource)
+        out.append(hcl.HclText(f'"${{{ref}}}{hcl.quote(suffix)[1:-1]}"' if suffix else ref))
+    return out
+
+
 def interface_endpoints(cfg: EnvConfig) -> tuple[str, ...]:
     """The interface endpoints of a created network with ``egress: endpoints``; none otherwise.
 
@@ -324,6 +355,8 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
         else 1,
         "interface_endpoints": interface_endpoints(cfg),
+        "addon_arns": addon_arns(cfg),
+        "policy_resources": policy_resources,
         "state_path": local_state_path(loaded.name),
     }
 
@@ -351,7 +384,8 @@ def render_env(loaded: LoadedEnv) -> RenderedTree:
         loaded: the environment from :func:`hclforge.config.load_env`.
 
     Returns:
-        The tree: root ``main.tf`` and ``outputs.tf`` plus four files per module.
+        The tree: root ``main.tf`` and ``outputs.tf``, four files per module, and a copy
+        of each addon (``addon_<name>.tf``, see :mod:`hclforge.addons`).
 
     Raises:
         TemplateError: a template failed (a bug in hclforge, not in the YAML).
@@ -366,6 +400,8 @@ def render_env(loaded: LoadedEnv) -> RenderedTree:
         for name in CHILD_FILES:
             template = f"{module}/{name}.j2" if name != "versions.tf" else "versions.tf.j2"
             tree.files[f"{module}/{name}"] = _render_template(template, context)
+    for addon in loaded.addons:
+        tree.files[addon.copy] = addons.copy_text(addon)
     return tree
 
 

@@ -25,3 +25,11 @@ output "task_role_arns" {
     "web" = aws_iam_role.task_web.arn
   }
 }
+
+output "task_role_names" {
+  description = "Task role name, by service."
+  value = {
+    "api" = aws_iam_role.task_api.name
+    "web" = aws_iam_role.task_web.name
+  }
+}

@@ -25,3 +25,11 @@ output "task_role_arns" {
     "worker" = aws_iam_role.task_worker.arn
   }
 }
+
+output "task_role_names" {
+  description = "Task role name, by service."
+  value = {
+    "api"    = aws_iam_role.task_api.name
+    "worker" = aws_iam_role.task_worker.name
+  }
+}
