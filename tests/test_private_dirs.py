@@ -174,3 +174,27 @@ def test_open_private_dir_without_create_refuses_a_missing_directory(tmp_path: P
     with pytest.raises(FileNotFoundError):
         open_private_dir(tmp_path / ".hclforge/cache", create=False)
     assert not (tmp_path / ".hclforge").exists()
+
+
+def test_a_linked_env_folder_is_refused_even_when_it_holds_a_fresh_stamp(
+    demo: Path, outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stamp is read, and the emulator copy written, only after .hclforge/envs/<env> was walked."""
+    from hclforge.cli.ops import Workspace
+    from hclforge.cli.settings import load_settings
+
+    Workspace(load_settings(demo), "dev").render()  # the tree and its stamp
+    folder = demo / ".hclforge/envs/dev"
+    for child in folder.iterdir():
+        shutil.move(child, outside / child.name)
+    folder.rmdir()
+    folder.symlink_to(outside, target_is_directory=True)
+    before = sorted(p.name for p in outside.iterdir())
+    assert before == ["render.json"]
+    try:
+        code, _out, err = run(demo, capsys, "init", "dev", "--emulator")
+    finally:
+        run(demo, capsys, "emulator", "stop")
+    assert code == 2, err
+    assert "error: .hclforge/envs/dev is a symbolic link" in err
+    assert sorted(p.name for p in outside.iterdir()) == before, "the emulator copy was written through the link"
