@@ -102,7 +102,7 @@ def bench_plan(results: dict[str, Any]) -> None:
     """hclforge plan local against raw terraform plan -out, same initialized tree and state."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        for name in ("envs", "modules"):
+        for name in ("envs", "addons", "modules"):
             shutil.copytree(ROOT / name, root / name, ignore=shutil.ignore_patterns(".terraform"))
         shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
         try:

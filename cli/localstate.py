@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import TYPE_CHECKING
 
 from hclforge.cli.private import private_dir, write_private
@@ -19,8 +21,16 @@ def privatize(ws: Workspace) -> None:
     if state.parent.is_relative_to(ws.settings.state_dir):
         private_dir(state.parent)
     for path in state.parent.glob(state.name + "*"):
-        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o077:
-            path.chmod(0o600)
+        try:  # by descriptor: a link swapped in is never followed, so never chmodded through
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
+                os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
 
 
 def void_stale(ws: Workspace, emu: Emulator) -> None:

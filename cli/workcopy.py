@@ -146,6 +146,8 @@ def render(ws: Workspace) -> list[FileChange]:
     then nothing is rendered, and the renderer is not even imported.
     """
     root, key = ws.settings.root, envcache.inputs_key(ws.loaded.inputs)
+    # Walked (no link followed) before its stamp is read and before the working copy is written there.
+    private_dir(ws.files_dir)
     stamp = ws.files_dir / "render.json"
     if is_fresh(root, ws.env, stamp, key):
         return []

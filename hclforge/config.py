@@ -24,6 +24,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from hclforge.addons import check_refs, load_addons
 from hclforge.errors import ConfigError, Problem, UnsafePathError
 from hclforge.loaded import LoadedEnv as LoadedEnv  # re-exported: they lived here before
 from hclforge.loaded import Origin
@@ -80,17 +81,24 @@ def load_env(root: Path, name: str) -> LoadedEnv:
             [Problem(file, line, "environment", f"'{declared}' does not match the file name (expected '{name}')")]
         )
 
+    addons = load_addons(root, name)
     try:
         config = EnvConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_pydantic_problems(err, origins, env_file)) from None
+        raise ConfigError([*_pydantic_problems(err, origins, env_file), *addons.problems]) from None
 
-    problems = [_locate(path, message, origins, env_file) for path, message in check_rules(config)]
-    if problems:
-        raise ConfigError(problems)
+    findings = [*check_rules(config), *check_refs(_statement_resources(config), addons.files)]
+    problems = [_locate(path, message, origins, env_file) for path, message in findings]
+    if problems or addons.problems:
+        raise ConfigError([*problems, *addons.problems])
     warnings = [_locate(path, message, origins, env_file) for path, message in check_warnings(config)]
-    inputs = {source: layers.docs[source].digest for source in sources}
-    return LoadedEnv(name, config, sources, origins, sorted(set(warnings)), inputs)
+    inputs = {source: layers.docs[source].digest for source in sources} | addons.inputs
+    return LoadedEnv(name, config, sources, origins, sorted(set(warnings)), inputs, addons.files)
+
+
+def _statement_resources(config: EnvConfig) -> dict[str, list[list[str]]]:
+    """The ``resources`` of each statement of each service's task role, for the addon reference check."""
+    return {name: [st.resources for st in svc.permissions.statements] for name, svc in config.services.items()}
 
 
 # --------------------------------------------------------------------- layering

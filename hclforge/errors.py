@@ -97,6 +97,21 @@ class MissingExtra(UsageError):
     """
 
 
+class ForeignFileError(UnsafePathError):
+    """A generated tree holds something hclforge did not render: a file terraform would read, or a link (exit 2).
+
+    Raised by ``render``, ``render --check``, ``plan`` and ``apply`` before terraform
+    runs; names every such file. Nothing is changed or deleted.
+    """
+
+
+class PrivateDirError(UsageError):
+    """hclforge's working directory (``.hclforge/``) or a directory in it cannot be created or made private (exit 2).
+
+    Says which directory and why (the OS's reason: permission denied, read-only file system).
+    """
+
+
 class FileTooLargeError(HclforgeError):
     """A file holds more bytes than allowed; it was not read whole."""
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hclforge.addons import Addon
     from hclforge.errors import Problem
     from hclforge.model import EnvConfig
     from hclforge.source import YamlPath
@@ -28,7 +29,9 @@ class LoadedEnv:
         origins: ``(file, line)`` of every YAML path that a file set.
         warnings: what the file may say but probably should not (a plain value under a
             name that looks secret); the CLI prints them to stderr, prefixed ``warning:``.
-        inputs: SHA-256 of the bytes of each file in ``sources``, as they were parsed.
+        inputs: SHA-256 of the bytes of each file in ``sources``, as they were parsed, and
+            the digest of each addons folder (``addons/_shared/``, ``addons/<env>/``) as it was read.
+        addons: the environment's addons, read and checked (:mod:`hclforge.addons`).
     """
 
     name: str
@@ -37,3 +40,4 @@ class LoadedEnv:
     origins: dict[YamlPath, Origin]
     warnings: list[Problem] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
+    addons: list[Addon] = field(default_factory=list)

@@ -211,7 +211,10 @@ class Autoscaling(_Model):
 class Statement(_Model):
     effect: Literal["Allow", "Deny"] = "Allow"
     actions: list[Annotated[str, Field(pattern=r"^([a-z0-9-]+:[A-Za-z0-9*?]+|\*)$")]] = Field(min_length=1)
-    resources: list[Annotated[str, Field(pattern=r"^(\*|arn:.+)$")]] = Field(min_length=1)
+    resources: list[Annotated[str, Field(pattern=r"^(\*|arn:.+|addon:[\s\S]*)$")]] = Field(
+        min_length=1,
+        description="ARNs, '*', or an addon's resource: addon:<type>.<name>.<attribute> (docs/addons.md).",
+    )
 
 
 class Permissions(_Model):

@@ -11,18 +11,30 @@ stream without end.
 :func:`read_regular` then opens the file without blocking, checks again on the
 open descriptor (the file may have been swapped since), and reads at most
 ``limit + 1`` bytes, so a huge file costs no memory.
+
+:func:`open_private_dir` is the one way into hclforge's working directory
+(``.hclforge/``): it walks from the directory that holds ``.hclforge`` down, one
+descriptor at a time, never following a link, and makes each directory the user's
+own and 0700 through its descriptor. A linked ``.hclforge`` (to ``/tmp``, say) is
+refused, never chmodded, never written into; so is a directory of another user's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import secrets
 import stat
 from pathlib import Path
 
-from hclforge.errors import FileTooLargeError, UnsafePathError
+from hclforge.errors import FileTooLargeError, PrivateDirError, UnsafePathError
 
 # The largest YAML file read (an environment layer): larger ones are refused before reading.
 MAX_FILE_BYTES = 1024 * 1024
+# hclforge's working directory under the project root: state, plans, caches, locks.
+STATE_DIR_NAME = ".hclforge"
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 def confined(base: Path, rel: str | os.PathLike[str], *, allow_dir: bool = False) -> Path:
@@ -134,3 +146,152 @@ def confined_path(root: Path, rel: str, *, kind: str = "file") -> Path:
         if not wanted_file and not stat.S_ISDIR(mode):
             raise UnsafePathError(f"{where} is not a directory")
     return path
+
+
+# ------------------------------------------------------------------ .hclforge/
+
+
+def _walk_parts(path: Path) -> tuple[Path, tuple[str, ...]]:
+    """Where the walk to ``path`` starts, and the names it opens one by one.
+
+    It starts at the directory holding the first ``.hclforge`` in ``path`` (the
+    project root: the user's choice, links and all), so every directory from
+    ``.hclforge`` down is opened without following a link. A path without
+    ``.hclforge`` starts at its parent.
+    """
+    path = Path(os.path.abspath(path))
+    parts = path.parts
+    if STATE_DIR_NAME in parts:
+        i = parts.index(STATE_DIR_NAME)
+        return Path(*parts[:i]), parts[i:]
+    return path.parent, (path.name,)
+
+
+def _refusal(err: OSError, dir_fd: int, name: str, shown: str, doing: str) -> Exception:
+    """The typed error for an ``OSError`` met while opening or making ``shown``."""
+    if err.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        try:
+            is_link = stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+        except OSError:
+            is_link = False
+        if is_link:
+            return UnsafePathError(
+                f"{shown} is a symbolic link: hclforge never follows a link in its working directory "
+                f"{STATE_DIR_NAME}/ (it would make the link's target private and write into it); "
+                f"remove the link and run again"
+            )
+        return UnsafePathError(f"{shown} is not a directory: hclforge keeps its working files there; remove it")
+    return PrivateDirError(f"cannot {doing} {shown}: {err.strerror or err}")
+
+
+def open_private_dir(path: Path, *, create: bool = True) -> int:
+    """Open ``path`` (under ``.hclforge/``) as a directory descriptor, walking down without following links.
+
+    Each directory from ``.hclforge`` down is made if missing (with ``create``),
+    opened with ``O_NOFOLLOW`` relative to its parent's descriptor, and checked
+    on that descriptor: it must be the user's own, and it is made 0700 through
+    the descriptor (``fchmod``), so nothing is ever chmodded through a link and
+    a directory swapped in between two steps cannot redirect the walk.
+
+    Args:
+        path: the directory, e.g. ``root/.hclforge/cache/config``.
+        create: make missing directories and make each 0700 (for writing);
+            without it (for reading a cache) nothing is made or changed, a missing
+            directory raises and one writable by group or others is refused.
+
+    Returns:
+        An open descriptor of ``path``; the caller closes it.
+
+    Raises:
+        UnsafePathError: a directory on the way is a symbolic link, not a
+            directory, or belongs to another user (or, without ``create``, is
+            writable by others).
+        PrivateDirError: a directory cannot be made, opened or made private
+            (permission denied, read-only file system).
+        FileNotFoundError: without ``create``, a directory is missing.
+    """
+    start, names = _walk_parts(path)
+    try:
+        fd = os.open(start, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise PrivateDirError(f"cannot open {start}: {err.strerror or err}") from None
+    me = os.geteuid()
+    try:
+        for n, name in enumerate(names):
+            shown = "/".join(names[: n + 1])
+            if create:
+                try:
+                    os.mkdir(name, 0o700, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                except OSError as err:
+                    raise _refusal(err, fd, name, shown, "create") from None
+            try:
+                child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                raise
+            except OSError as err:
+                raise _refusal(err, fd, name, shown, "open") from None
+            os.close(fd)
+            fd = child
+            info = os.fstat(fd)
+            if info.st_uid != me:
+                raise UnsafePathError(
+                    f"{shown} belongs to user {info.st_uid}, not to you (user {me}): hclforge keeps its "
+                    f"state, plans and caches there and trusts only your own; remove it or run as its owner"
+                )
+            if not create and info.st_mode & 0o022:
+                raise UnsafePathError(f"{shown} is writable by other users: hclforge trusts nothing in it")
+            if create and stat.S_IMODE(info.st_mode) != 0o700:
+                try:
+                    os.fchmod(fd, 0o700)
+                except OSError as err:
+                    raise PrivateDirError(f"cannot make {shown} private (0700): {err.strerror or err}") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` (and each missing directory on the way) 0700, the user's own, never through a link.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        UnsafePathError, PrivateDirError: as :func:`open_private_dir`.
+    """
+    os.close(open_private_dir(path))
+    return path
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write ``path`` atomically as a 0600 file in a private directory, never through a link.
+
+    The temporary file is created (``O_EXCL | O_NOFOLLOW``) and renamed relative to
+    the descriptor of the directory :func:`open_private_dir` walked to, so a link
+    put in place of the directory or of the file is never written through.
+
+    Raises:
+        UnsafePathError, PrivateDirError: as :func:`open_private_dir`; PrivateDirError
+            too when the file cannot be written.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    dir_fd = open_private_dir(path.parent)
+    tmp = f".{path.name}-{secrets.token_hex(6)}"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+            os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
+    except OSError as err:
+        raise PrivateDirError(f"cannot write {path.name} in {path.parent}: {err.strerror or err}") from None
+    finally:
+        os.close(dir_fd)

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.bccache
 
-from hclforge import hcl
+from hclforge import addons, hcl, sealed
 from hclforge.config import LoadedEnv, load_env
 from hclforge.errors import (
     EXIT_OK,
@@ -45,7 +46,14 @@ from hclforge.protect import PROTECTED_TYPES
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
 from hclforge.tree import GENERATED_MARK as GENERATED_MARK  # also render's names, as before tree.py
-from hclforge.tree import MODULES_DIR, RenderedTree, existing_generated, local_state_path, render_lock
+from hclforge.tree import (
+    MODULES_DIR,
+    RenderedTree,
+    check_contents,
+    existing_generated,
+    local_state_path,
+    render_lock,
+)
 from hclforge.tree import FileChange as FileChange
 from hclforge.tree import select_envs as select_envs
 
@@ -96,15 +104,40 @@ def jinja_env() -> jinja2.Environment:
     return env
 
 
+class SealedBytecodeCache(jinja2.BytecodeCache):
+    """Jinja's compiled templates in a private directory, each entry sealed (:mod:`hclforge.sealed`).
+
+    A compiled template is code that runs when it is loaded: an entry this user's
+    hclforge did not write (planted through a swapped directory, restored from
+    another machine's cache) is never loaded, and the template is compiled again.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def _name(bucket: jinja2.bccache.Bucket) -> str:
+        return f"__jinja2_{bucket.key}.cache"
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        body = sealed.load(self.directory, self._name(bucket))
+        if body is not None:
+            bucket.bytecode_from_string(body)  # Jinja checks its own magic and the source's checksum
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        sealed.store(self.directory, self._name(bucket), bucket.bytecode_to_string())
+
+
 def use_bytecode_cache(directory: Path) -> None:
     """Keep compiled templates in ``directory``, so a later process skips Jinja's compile step.
 
     Jinja keys each entry on the template's name and a checksum of its source (and
     on its own version and Python's), so an edited or upgraded template is compiled
     again; the cache changes how fast a tree renders, never what it holds. The
-    directory must be private to the user (the CLI uses ``.hclforge/cache/jinja``).
+    directory is private to the user (the CLI uses ``.hclforge/cache/jinja``) and
+    every entry is sealed (:class:`SealedBytecodeCache`).
     """
-    jinja_env().bytecode_cache = jinja2.FileSystemBytecodeCache(str(directory))
+    jinja_env().bytecode_cache = SealedBytecodeCache(directory)
 
 
 def _render_template(name: str, context: dict[str, Any]) -> str:
@@ -237,6 +270,37 @@ def _ignore_changes(cfg: EnvConfig, name: str, shims: frozenset[str]) -> list[hc
     return ignored
 
 
+def addon_arns(cfg: EnvConfig) -> dict[str, hcl.HclText]:
+    """The addon attributes the task roles are granted, by key: what the root passes into the IAM module.
+
+    ``{"aws_sqs_queue.jobs.arn": aws_sqs_queue.jobs.arn}``; each reference was checked
+    against :data:`hclforge.addons.REF_RE` and the addons' resources when the
+    environment was loaded, so the expression is a plain reference, never YAML text.
+    """
+    keys = {
+        key
+        for svc in cfg.services.values()
+        for st in svc.permissions.statements
+        for resource in st.resources
+        if (key := addons.ref_key(resource)) is not None
+    }
+    return {key: hcl.HclText(key) for key in sorted(keys)}
+
+
+def policy_resources(resources: list[str]) -> list[str | hcl.HclText]:
+    """A statement's resources as the IAM module renders them: an addon reference becomes ``var.addon_arns[...]``."""
+    out: list[str | hcl.HclText] = []
+    for resource in resources:
+        key = addons.ref_key(resource)
+        if key is None:
+            out.append(resource)
+            continue
+        ref = f"var.addon_arns[{hcl.quote(key)}]"
+        suffix = addons.ref_suffix(resource)
+        out.append(hcl.HclText(f'"${{{ref}}}{hcl.quote(suffix)[1:-1]}"' if suffix else ref))
+    return out
+
+
 def build_context(loaded: LoadedEnv) -> dict[str, Any]:
     """Everything the templates see, derived once from the validated config."""
     cfg = loaded.config
@@ -288,6 +352,8 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
         else 1,
         "interface_endpoints": cfg.interface_endpoints,
+        "addon_arns": addon_arns(cfg),
+        "policy_resources": policy_resources,
         "state_path": local_state_path(loaded.name),
     }
 
@@ -315,7 +381,8 @@ def render_env(loaded: LoadedEnv) -> RenderedTree:
         loaded: the environment from :func:`hclforge.config.load_env`.
 
     Returns:
-        The tree: root ``main.tf`` and ``outputs.tf`` plus four files per module.
+        The tree: root ``main.tf`` and ``outputs.tf``, four files per module, and a copy
+        of each addon (``addon_<name>.tf``, see :mod:`hclforge.addons`).
 
     Raises:
         TemplateError: a template failed (a bug in hclforge, not in the YAML).
@@ -330,6 +397,8 @@ def render_env(loaded: LoadedEnv) -> RenderedTree:
         for name in CHILD_FILES:
             template = f"{module}/{name}.j2" if name != "versions.tf" else "versions.tf.j2"
             tree.files[f"{module}/{name}"] = _render_template(template, context)
+    for addon in loaded.addons:
+        tree.files[addon.copy] = addons.copy_text(addon)
     return tree
 
 
@@ -342,7 +411,13 @@ def render(root: Path, env: str) -> RenderedTree:
 
 
 def diff_tree(root: Path, tree: RenderedTree) -> list[FileChange]:
-    """Compare a rendered tree with ``modules/<env>/`` on disk (symlinks and non-regular files refused)."""
+    """Compare a rendered tree with ``modules/<env>/`` on disk.
+
+    Raises:
+        ForeignFileError: the tree holds a link, a non-regular file, or a file terraform
+            reads that this render does not write (:func:`hclforge.tree.check_contents`).
+    """
+    check_contents(root, tree.env, set(tree.files))
     existing = existing_generated(root, tree.env)
     changes = []
     for rel, text in sorted(tree.files.items()):

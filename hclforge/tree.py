@@ -7,8 +7,14 @@ trees and re-exports these names.
 The render stamp (``.hclforge/envs/<env>/render.json``) records what the last render
 wrote and from what: the key of its inputs (:func:`hclforge.envcache.inputs_key`)
 and the SHA-256 of each generated file. The tree is fresh when the key is the same
-and the generated files on disk are exactly those, byte for byte; a file edited,
-added or removed by hand makes it stale, and the next render puts it right.
+and the files terraform reads on disk are exactly those, byte for byte; a file
+edited, added or removed by hand makes it stale, and the next render puts it right.
+
+A tree holds what hclforge rendered (addon copies included, see
+:mod:`hclforge.addons`) and terraform's own working files, nothing else
+(:func:`foreign_files`): any other file terraform would read (``.tf``,
+``.tf.json``, override files, variable files), and any link whatever its name,
+is refused before terraform runs, never deleted.
 """
 
 from __future__ import annotations
@@ -23,8 +29,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hclforge.errors import UnsafePathError, UsageError
-from hclforge.paths import confined_path
+from hclforge.errors import ForeignFileError, UnsafePathError, UsageError
+from hclforge.paths import confined_path, open_private_dir
 
 MODULES_DIR = "modules"
 ENVS_DIR = "envs"
@@ -34,6 +40,22 @@ GENERATED_MARK = "generated — do not edit"
 # Per-environment render locks live here, under the project root.
 RENDER_LOCK_DIR = ".hclforge/locks"
 STAMP_FORMAT = 1
+# What terraform reads in a module directory (overrides included: ``*_override.tf``, ``override.tf.json``),
+# the variable files it loads by itself at the root, and the test files of ``terraform test``.
+TERRAFORM_SUFFIXES = (
+    ".tf",
+    ".tf.json",
+    ".tfvars",
+    ".tfvars.json",
+    ".tftest.hcl",
+    ".tftest.json",
+    ".tfmock.hcl",
+    ".tfmock.json",
+)
+# At the top of a tree and never looked into: terraform's data directory (a plain `terraform init`
+# there; hclforge keeps its own under .hclforge/) and render's staging directories (write_tree).
+_TERRAFORM_DATA_DIR = ".terraform"
+_STAGING_PREFIX = ".render-"
 
 
 @dataclass
@@ -129,10 +151,14 @@ def existing_generated(root: Path, env: str) -> set[str]:
 @contextmanager
 def render_lock(root: Path, env: str) -> Iterator[None]:
     """Hold the per-environment render lock (fcntl): one writer of ``modules/<env>/`` at a time."""
-    lock_dir = root / RENDER_LOCK_DIR
-    lock_dir.parent.mkdir(mode=0o700, exist_ok=True)  # .hclforge/ is private
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    fd = os.open(lock_dir / f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    # .hclforge/ is private and never followed through a link (see hclforge.paths.open_private_dir).
+    dir_fd = open_private_dir(root / RENDER_LOCK_DIR)
+    try:
+        fd = os.open(f"render-{env}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    except OSError as err:
+        raise UnsafePathError(f"{RENDER_LOCK_DIR}/render-{env}.lock cannot be opened ({err.strerror or err})") from None
+    finally:
+        os.close(dir_fd)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -140,18 +166,90 @@ def render_lock(root: Path, env: str) -> Iterator[None]:
         os.close(fd)
 
 
+# ----------------------------------------------------------------- what a tree may hold
+
+
+@dataclass
+class _Scan:
+    """A walk of a tree: the files terraform reads, and what no tree may hold."""
+
+    terraform_files: list[str] = field(default_factory=list)
+    unsafe: list[str] = field(default_factory=list)
+
+
+def _scan(root: Path, env: str) -> _Scan:
+    """Walk ``modules/<env>/`` without following a link (see :func:`foreign_files`)."""
+    base = f"{MODULES_DIR}/{env}"
+    target = confined_path(root, base, kind="dir")
+    found = _Scan()
+    if not target.is_dir():
+        return found
+
+    def walk(folder: Path, rel: str) -> None:
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                path = f"{rel}{entry.name}"
+                shown = f"{base}/{path}"
+                if entry.is_symlink():
+                    found.unsafe.append(f"{shown} is a symbolic link: a generated tree holds no links")
+                elif entry.is_dir(follow_symlinks=False):
+                    if rel or not (entry.name == _TERRAFORM_DATA_DIR or entry.name.startswith(_STAGING_PREFIX)):
+                        walk(Path(entry.path), f"{path}/")
+                elif not entry.is_file(follow_symlinks=False):
+                    found.unsafe.append(f"{shown} is not a regular file")
+                elif entry.name.endswith(TERRAFORM_SUFFIXES):
+                    found.terraform_files.append(path)
+
+    walk(target, "")
+    return found
+
+
+def foreign_files(root: Path, env: str, rendered: set[str]) -> list[str]:
+    """What ``modules/<env>/`` holds that a render writing ``rendered`` neither wrote nor replaces.
+
+    Each is a line naming the file: a link (of any name, anywhere), a file that is
+    not a regular one, or a file terraform reads (``.tf``, ``.tf.json``, an override,
+    a ``.tfvars``) that is neither in ``rendered`` nor hclforge's own (a ``.tf`` with
+    the generated mark, which a render removes when it is stale). terraform's working
+    files (``.terraform/``, ``.terraform.lock.hcl``, state, saved plans) and files
+    terraform never reads are allowed.
+    """
+    scan = _scan(root, env)
+    base = root / MODULES_DIR / env
+    lines = list(scan.unsafe)
+    for rel in scan.terraform_files:
+        if rel in rendered or (rel.endswith(".tf") and is_generated(base / rel)):
+            continue
+        lines.append(f"{MODULES_DIR}/{env}/{rel}: not rendered by hclforge")
+    return sorted(lines)
+
+
+def check_contents(root: Path, env: str, rendered: set[str]) -> None:
+    """Refuse a tree that holds what :func:`foreign_files` names.
+
+    Raises:
+        ForeignFileError: naming every such file, and where hand-written Terraform belongs.
+    """
+    lines = foreign_files(root, env, rendered)
+    if lines:
+        listed = "\n".join(f"  {line}" for line in lines)
+        raise ForeignFileError(
+            f"{MODULES_DIR}/{env}/ holds what hclforge did not render:\n{listed}\n"
+            f"nothing was changed: hand-written Terraform belongs in addons/{env}/ or addons/_shared/ "
+            f"(see docs/addons.md); remove the rest"
+        )
+
+
 # ----------------------------------------------------------------- the render stamp
 
 
-def _generated_digests(root: Path, env: str) -> dict[str, str]:
-    """SHA-256 of each generated file now in ``modules/<env>/``, each file read once."""
+def _tree_digests(root: Path, env: str) -> dict[str, str] | None:
+    """SHA-256 of each file terraform reads in ``modules/<env>/``; None when the tree holds a link or a FIFO."""
+    scan = _scan(root, env)
+    if scan.unsafe:
+        return None
     target = root / MODULES_DIR / env
-    out = {}
-    for rel in tree_files(root, env):
-        data = (target / rel).read_bytes()
-        if _marked(data.split(b"\n", 1)[0]):
-            out[rel] = hashlib.sha256(data).hexdigest()
-    return out
+    return {rel: hashlib.sha256((target / rel).read_bytes()).hexdigest() for rel in scan.terraform_files}
 
 
 def stamp_text(tree: RenderedTree, key: str) -> str:
@@ -163,13 +261,14 @@ def stamp_text(tree: RenderedTree, key: str) -> str:
 def is_fresh(root: Path, env: str, stamp: Path, key: str) -> bool:
     """Whether ``modules/<env>/`` holds exactly what a render of inputs with ``key`` writes.
 
-    False on any doubt (no stamp, another key, a file changed, added or removed);
-    an unsafe tree (a symlink, a FIFO) is never fresh, so the render reports it.
+    False on any doubt (no stamp, another key, a file changed, added or removed,
+    marked or not); a tree that holds a link or a FIFO is never fresh, so the render
+    reports it, and so is one with a file nobody rendered (:func:`check_contents`).
     """
     try:
         recorded = json.loads(stamp.read_text(encoding="utf-8"))
         if recorded.get("format") != STAMP_FORMAT or recorded.get("env") != env or recorded.get("key") != key:
             return False
-        return bool(_generated_digests(root, env) == recorded["files"])
+        return bool(_tree_digests(root, env) == recorded["files"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError, UnsafePathError):
         return False

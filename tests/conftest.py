@@ -71,8 +71,8 @@ def project(tmp_path: Path) -> Callable[[dict[str, str | dict[str, Any]]], Path]
 
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[Path]:
-    """A copy of the project's envs, modules and settings; its emulator is stopped afterwards."""
-    for name in ("envs", "modules"):
+    """A copy of the project's envs, addons, modules and settings; its emulator is stopped afterwards."""
+    for name in ("envs", "addons", "modules"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns(".terraform"))
     shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
     yield tmp_path

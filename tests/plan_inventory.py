@@ -200,6 +200,7 @@ CURATED: dict[str, tuple[str, ...]] = {
     "aws_security_group_rule": ("type", "protocol", "from_port", "to_port"),
     "aws_service_discovery_private_dns_namespace": ("name",),
     "aws_service_discovery_service": ("name", "force_destroy", "dns_config"),
+    "aws_sqs_queue": ("name", "visibility_timeout_seconds"),
     "aws_subnet": ("cidr_block",),
     "aws_vpc": ("cidr_block", "enable_dns_hostnames"),
     "aws_vpc_endpoint": ("service_name", "vpc_endpoint_type", "private_dns_enabled"),

@@ -39,7 +39,7 @@ def _run(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_kill_9_of_hclforge_mid_apply_then_reapply_and_protect(tmp_path: Path) -> None:
-    for name in ("envs", "modules"):
+    for name in ("envs", "addons", "modules"):
         shutil.copytree(ROOT / name, tmp_path / name, ignore=WITHOUT_LOCK)
     shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
     env_file = tmp_path / "envs/local.yaml"

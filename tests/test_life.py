@@ -16,6 +16,7 @@ import difflib
 import json
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ def test_life_of_the_local_stack(repo: Path, capsys: pytest.CaptureFixture[str])
     left = emulator_client(repo, "servicediscovery").list_services()["Services"]
     assert not registries & {s["Id"] for s in left}, (left, err)
     assert emulator_client(repo, "apigatewayv2").get_apis()["Items"] == []
+    assert emulator_client(repo, "sqs").list_queues().get("QueueUrls", []) == []  # the addon's queue too
     iam = emulator_client(repo, "iam")
     assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("sss-local")] == []
     assert [v for v in emulator_client(repo, "ec2").describe_vpcs()["Vpcs"] if not v.get("IsDefault")] == []
@@ -144,6 +146,19 @@ def _plan_apply_and_read_back(repo: Path, cli: Cli) -> None:
     api_id = next(a["ApiId"] for a in apigw.get_apis()["Items"] if a["Name"] == "sss-local")
     routes = {r["RouteKey"]: r["AuthorizationType"] for r in apigw.get_routes(ApiId=api_id)["Items"]}
     assert routes == {"ANY /api/{proxy+}": "JWT", "GET /api": "JWT", "GET /": "NONE", "GET /static/{proxy+}": "NONE"}
+    # The addon (addons/local/jobs.tf) was applied with the tree, its output is the environment's, and
+    # the api's task role may send to exactly its queue (envs/local.yaml: addon:aws_sqs_queue.jobs.arn).
+    sqs = emulator_client(repo, "sqs")
+    queue_url = sqs.get_queue_url(QueueName="sss-local-jobs")["QueueUrl"]
+    assert outputs["jobs_queue_url"]["value"] == queue_url
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    policy = emulator_client(repo, "iam").get_role_policy(
+        RoleName="sss-local-api-task", PolicyName="sss-local-api-permissions"
+    )["PolicyDocument"]
+    if isinstance(policy, str):
+        policy = json.loads(urllib.parse.unquote(policy))
+    [statement] = policy["Statement"]
+    assert (statement["Resource"], sorted(statement["Action"])) == (queue_arn, ["sqs:GetQueueUrl", "sqs:SendMessage"])
 
     # Drift: a change behind Terraform's back is reported (exit 3), and drift is read-only.
     assert cli("drift", "local")[0] == 0

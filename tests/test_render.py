@@ -52,10 +52,11 @@ def test_render_is_deterministic(env: str) -> None:
 @pytest.mark.parametrize("env", EXAMPLE_ENVS)
 def test_every_file_has_a_header_naming_its_sources(env: str) -> None:
     loaded = load_env(ROOT, env)
+    copies = {addon.copy: addon.source for addon in loaded.addons}
     for name, text in render.render_env(loaded).files.items():
         first = text.splitlines()[0]
         assert first.startswith(f"# {render.GENERATED_MARK}"), name
-        for source in loaded.sources:
+        for source in [copies[name]] if name in copies else loaded.sources:  # an addon's copy names its file
             assert source in first, name
 
 
@@ -104,7 +105,7 @@ def test_render_writes_only_generated_tf_files(project) -> None:
         ".terraform.lock.hcl": "# lock\n",
         "plan.tfplan": "binary",
         "terraform.tfstate": "{}",
-        "notes.tf": "# hand-written, no generated header\n",
+        "notes.md": "# hand-written, no generated header\n",  # a hand-written .tf is refused: test_tree_contents.py
     }
     for rel, text in keep.items():
         (target / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -53,6 +53,11 @@ module "cognito" {
 
 module "iam" {
   source = "./iam"
+
+  # Addon resources granted to task roles in the YAML (addon:<type>.<name>.<attribute>).
+  addon_arns = {
+    "aws_sqs_queue.jobs.arn" = aws_sqs_queue.jobs.arn
+  }
 }
 
 module "cloudmap" {

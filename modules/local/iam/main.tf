@@ -80,9 +80,23 @@ resource "aws_iam_role" "task_api" {
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
+data "aws_iam_policy_document" "task_api" {
+  statement {
+    effect    = "Allow"
+    actions   = ["sqs:SendMessage", "sqs:GetQueueUrl"]
+    resources = [var.addon_arns["aws_sqs_queue.jobs.arn"]]
+  }
+}
+
+resource "aws_iam_role_policy" "task_api" {
+  name   = "sss-local-api-permissions"
+  role   = aws_iam_role.task_api.id
+  policy = data.aws_iam_policy_document.task_api.json
+}
+
 resource "aws_iam_role_policies_exclusive" "task_api" {
   role_name    = aws_iam_role.task_api.name
-  policy_names = []
+  policy_names = [aws_iam_role_policy.task_api.name]
 }
 
 ################################################################################

@@ -32,7 +32,16 @@ output "task_role_arns" {
     "web" = aws_iam_role.task_web.arn
   }
   depends_on = [
+    aws_iam_role_policy.task_api,
     aws_iam_role_policies_exclusive.task_api,
     aws_iam_role_policies_exclusive.task_web,
   ]
+}
+
+output "task_role_names" {
+  description = "Task role name, by service."
+  value = {
+    "api" = aws_iam_role.task_api.name
+    "web" = aws_iam_role.task_web.name
+  }
 }

@@ -26,6 +26,14 @@ output "service_names" {
   }
 }
 
+output "service_arns" {
+  description = "ECS service ARN, by service."
+  value = {
+    "api"    = aws_ecs_service.api.id
+    "worker" = aws_ecs_service.worker.id
+  }
+}
+
 output "task_definition_arns" {
   description = "Task definition ARN (with revision), by service."
   value = {

@@ -39,3 +39,11 @@ output "task_role_arns" {
     aws_iam_role_policies_exclusive.task_worker,
   ]
 }
+
+output "task_role_names" {
+  description = "Task role name, by service."
+  value = {
+    "api"    = aws_iam_role.task_api.name
+    "worker" = aws_iam_role.task_worker.name
+  }
+}
