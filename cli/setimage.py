@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hclforge.addons import ADDONS_DIR
 from hclforge.errors import ConfigError, HclforgeError, UsageError, printable
 from hclforge.paths import MAX_FILE_BYTES, confined, read_regular
 from hclforge.tree import ENVS_DIR, RENDER_LOCK_DIR, env_names
@@ -254,7 +255,22 @@ def _trial(root: Path, path: Path, text: str, names: list[str]) -> dict[str, Loa
             except (OSError, HclforgeError):
                 continue  # unreadable: no environment in ``names`` loaded through it
             (copy / entry.name).write_bytes(data)
+        _copy_addons(root, Path(scratch))
         return {name: load_env(Path(scratch), name) for name in names}
+
+
+def _copy_addons(root: Path, scratch: Path) -> None:
+    """Copy ``addons/``'s regular files beside the scratch ``envs/``: an environment loads its addons too."""
+    source = root / ADDONS_DIR
+    if not source.is_dir() or source.is_symlink():
+        return
+    for folder in sorted(source.iterdir()):
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        (scratch / ADDONS_DIR / folder.name).mkdir(parents=True)
+        for entry in sorted(folder.iterdir()):
+            if entry.is_file() and not entry.is_symlink():
+                (scratch / ADDONS_DIR / folder.name / entry.name).write_bytes(read_regular(entry, MAX_FILE_BYTES))
 
 
 def _what_else(root: Path, service: str, path: Path, others: dict[str, tuple[str, str]]) -> str:

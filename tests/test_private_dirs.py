@@ -7,11 +7,13 @@ and a user who could not chmod the target got a ``PermissionError`` traceback.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +22,8 @@ import pytest
 
 from hclforge.errors import PrivateDirError, UnsafePathError, exit_code_for
 from hclforge.paths import open_private_dir, private_dir
-from tests.conftest import MINIMAL_ENV, run
+from tests.conftest import MINIMAL_ENV, ROOT, run
 
-HCLFORGE = Path(sys.executable).parent / "hclforge"
 NOBODY = 65534
 
 
@@ -89,15 +90,44 @@ def shared_tmp() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
-    def drop() -> None:  # pragma: no cover - runs in the child
-        os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+def _drop() -> None:  # pragma: no cover - runs in the child
+    os.setgroups([])
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
 
-    env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent", "NO_COLOR": "1"}
+
+@functools.cache
+def _nobody_command() -> tuple[list[str], dict[str, str]]:
+    """A Python nobody may run, with hclforge and the venv's packages on its path.
+
+    The venv's own interpreter may live where nobody cannot enter (a pyenv under /root): then a
+    system Python of the same minor version runs the same sources and packages.
+    """
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": "/nonexistent",
+        "NO_COLOR": "1",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    code = "import sys; from hclforge.cli.main import run; sys.exit(run())"
+    minor = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for interp in (os.path.realpath(sys.executable), f"/usr/bin/{minor}", f"/usr/local/bin/{minor}"):
+        try:
+            probe = subprocess.run(
+                [interp, "-c", "import hclforge.cli.main"], env=env, preexec_fn=_drop, capture_output=True, timeout=60
+            )
+        except OSError:
+            continue
+        if probe.returncode == 0:
+            return [interp, "-c", code], env
+    pytest.fail(f"no Python {minor} that user nobody may run was found")
+
+
+def _as_nobody(*args: str) -> subprocess.CompletedProcess[str]:
+    command, env = _nobody_command()
     return subprocess.run(
-        [str(HCLFORGE), *args], capture_output=True, text=True, env=env, preexec_fn=drop, timeout=120, check=False
+        [*command, *args], capture_output=True, text=True, env=env, preexec_fn=_drop, timeout=120, check=False
     )
 
 

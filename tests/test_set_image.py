@@ -37,6 +37,7 @@ NEW = "nginx:1.29"
 def root(tmp_path: Path) -> Path:
     """A copy of the example project: envs, rendered modules, settings."""
     shutil.copytree(ROOT / "envs", tmp_path / "envs")
+    shutil.copytree(ROOT / "addons", tmp_path / "addons")  # local grants its api an addon's queue
     shutil.copytree(ROOT / "modules", tmp_path / "modules", ignore=shutil.ignore_patterns(".terraform*"))
     shutil.copy(ROOT / "hclforge.toml", tmp_path / "hclforge.toml")
     return tmp_path
@@ -221,9 +222,10 @@ def test_no_final_newline_diffs_apart_and_kept(root: Path, capsys: pytest.Captur
     path = root / "envs/local.yaml"
     path.write_bytes(path.read_bytes().rstrip(b"\n"))
     before = path.read_text(encoding="utf-8")
+    last = before.splitlines()[-1]
     code, out, err = run(root, capsys, "set-image", "local", "api", NEW)
     assert code == 0, err
-    assert "    log_retention_days: 7\n\\ No newline at end of file\n--- a/modules/local/ecs/main.tf\n" in out
+    assert f"{last}\n\\ No newline at end of file\n--- a/modules/local/ecs/main.tf\n" in out
     after = path.read_text(encoding="utf-8")
-    assert after.endswith("    log_retention_days: 7")  # still no final line break
+    assert after.endswith(last)  # still no final line break
     assert after.replace(f"  api:\n    image: {NEW}\n", "  api:\n") == before
