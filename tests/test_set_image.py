@@ -220,9 +220,12 @@ def test_two_set_image_runs_on_one_file_both_land(root: Path, capsys: pytest.Cap
 
 def test_no_final_newline_diffs_apart_and_kept(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = root / "envs/local.yaml"
-    path.write_bytes(path.read_bytes().rstrip(b"\n"))
+    # api's block last, within the diff's three lines of context: its addon grant dropped.
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index("    permissions:\n")].rstrip("\n"), encoding="utf-8")
     before = path.read_text(encoding="utf-8")
     last = before.splitlines()[-1]
+    assert last == "    log_retention_days: 7"
     code, out, err = run(root, capsys, "set-image", "local", "api", NEW)
     assert code == 0, err
     assert f"{last}\n\\ No newline at end of file\n--- a/modules/local/ecs/main.tf\n" in out
