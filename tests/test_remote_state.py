@@ -93,6 +93,7 @@ def test_two_concurrent_applies(shared: Path, tmp_path_factory: pytest.TempPathF
     shutil.copy(shared / "hclforge.toml", other / "hclforge.toml")
     (other / ".hclforge").mkdir(mode=0o700)
     shutil.copy(shared / ".hclforge/emulator.json", other / ".hclforge/emulator.json")
+    assert main(["--root", str(other), "init", "shared"]) == 0  # so that its apply meets the lock at once
     first = subprocess.Popen(
         [HCLFORGE, "--root", str(shared), "apply", "shared", "--auto-approve"],
         stdout=subprocess.PIPE,
