@@ -59,10 +59,12 @@ def lock_failure(command: str, detail: str) -> str:
     that is not another run at work, and a force-unlock would not help.
     """
     found = re.search(r"Error message:\s*(.*?)(?:\n\s*\nTerraform acquires a state lock|\Z)", detail, flags=re.S)
-    reason = " ".join((found.group(1) if found else detail).split()).removeprefix("2 problems: ")
+    text = re.sub(r"^\d+ problems:\s*", "", found.group(1) if found else detail)
+    items = [" ".join(item.split()).rstrip(".") for item in re.split(r"^\s*- ", text, flags=re.M)]
+    reason = "; ".join(item for item in items if item)
     if "Unsupported state file format" in reason:
         return (
-            f"terraform {command} could not read the state: {reason} The state file is damaged, and nothing "
+            f"terraform {command} could not read the state: {reason}. The state file is damaged, and nothing "
             "was written to it; put its last good copy in its place (beside a local state, "
             "terraform.tfstate.backup holds the state as it was before its last write; an S3 state has the "
             "bucket's earlier versions)"
