@@ -52,6 +52,11 @@ def state_key(state: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"lineage": state["lineage"], "serial": state.get("serial")}
 
 
+def resource_count(state: dict[str, Any] | None) -> int:
+    """How many resources a state document holds (0 for no state)."""
+    return len((state or {}).get("resources") or [])
+
+
 def plan_state(plan_file: Path) -> dict[str, Any] | None:
     """Lineage and serial of the state a saved plan was made against (None: no state yet)."""
     with zipfile.ZipFile(plan_file) as zf:

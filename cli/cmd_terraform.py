@@ -181,7 +181,17 @@ def bootstrap(app: App, env: str) -> None:
 @pass_app
 def drift(app: App, env: str, emulator: bool) -> None:
     """Refresh-only plan: exit 3 when something changed behind Terraform."""
-    found = app.workspace(env, emulator=emulator).drift()
+    from hclforge.cli.binding import resource_count
+
+    ws = app.workspace(env, emulator=emulator)
+    found = ws.drift()
+    if not found and not resource_count(ws.state_doc()):
+        # An empty state file is no state to terraform: nothing was compared.
+        click.echo(
+            f"No drift in {env}: its state holds no resources, so there is nothing to compare "
+            "(not applied yet, or its state file was emptied)."
+        )
+        return
     if not found:
         click.echo(f"No drift in {env}: the infrastructure matches the state.")
         return

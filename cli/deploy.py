@@ -7,6 +7,7 @@ click commands in :mod:`cli.cmd_deploy` only parse, call and print.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from hclforge.cli.awsapi import known_service
 from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
 from hclforge.cli.summary import ROLLOUT_TYPES, Summary, rollout_services
 from hclforge.errors import (
+    Interrupted,
     PlanRefused,
     UsageError,
 )
@@ -159,8 +161,12 @@ def deploy(
 ) -> Deployed:
     """Plan (only ``services``' resources when given), apply with ``apply``'s confirmation rules, wait.
 
+    Its plan and apply are one hold of the environment's command lock (:mod:`cli.envlock`):
+    another deploy, plan or apply cannot plan or apply in between. The wait is not under it.
+
     Raises:
         UsageError: unknown service, or confirmation needed without a terminal (before planning).
+        StateLocked: another hclforge command is planning or applying the environment (exit 1).
         RolloutFailed, RolloutTimeout: the wait (exit 1).
     """
     cfg = ws.loaded.config
@@ -171,23 +177,16 @@ def deploy(
         )
     if targets:
         ws.info(targeting_note(ws.env, services))
-    ws.plan(targets=targets)
-    try:
-        return apply_and_wait(
-            ws,
-            targets=targets,
-            auto_approve=auto_approve,
-            interactive=interactive,
-            confirm=confirm,
-            wait=wait,
-            timeout=timeout,
-            on_progress=on_progress,
-            poll=poll,
-        )
-    except PlanRefused:
-        if targets:  # a targeted plan left saved would be applied, partial, by a later 'hclforge apply'
-            ws.discard_plan()
-        raise
+    with ws.holding("deploy"):
+        ws.plan(targets=targets)
+        started = datetime.now(UTC)
+        try:
+            summary = ws.apply(auto_approve=auto_approve, interactive=interactive, confirm=confirm, targets=targets)
+        except PlanRefused:
+            if targets:  # a targeted plan left saved would be applied, partial, by a later 'hclforge apply'
+                ws.discard_plan()
+            raise
+    return wait_applied(ws, summary, wait=wait, timeout=timeout, since=started, on_progress=on_progress, poll=poll)
 
 
 def targeting_note(env: str, services: Sequence[str]) -> str:
@@ -233,8 +232,25 @@ def wait_applied(
     services = applied_services(ws, summary)
     if not wait:
         return Deployed(summary, services)
-    progress = wait_services(ws, services, timeout=timeout, since=since, on_progress=on_progress, poll=poll)
+    try:
+        progress = wait_services(ws, services, timeout=timeout, since=since, on_progress=on_progress, poll=poll)
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM/SIGHUP raised like it (cli/main.py)
+        raise stopped_waiting(ws.env, summary, services, stop) from None
     return Deployed(summary, services, progress, waited=True)
+
+
+def stopped_waiting(env: str, summary: Summary, services: Sequence[str], stop: KeyboardInterrupt) -> Interrupted:
+    """The error for a wait stopped by a signal: the apply is done, the rollouts go on without a watcher."""
+    from hclforge.cli.tfprocess import SignalInterrupt
+
+    signum = stop.signum if isinstance(stop, SignalInterrupt) else signal.SIGINT
+    t = summary.totals
+    return Interrupted(
+        f"interrupted ({signal.Signals(signum).name}) while waiting for the rollouts of {', '.join(services)}: "
+        f"the apply of {env} had finished ({t['create']} created, {t['update']} updated, {t['replace']} replaced, "
+        f"{t['delete']} deleted), and ECS goes on rolling out; see 'hclforge status {env}'",
+        signum=int(signum),
+    )
 
 
 from hclforge.cli.oneoff import log_lines as log_lines, run_one as run_one  # noqa: E402, I001

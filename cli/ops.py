@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hclforge import envcache, tree
-from hclforge.cli import awsaccess, binding, localstate, planapply, workcopy
+from hclforge.cli import awsaccess, binding, envlock, localstate, planapply, workcopy
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.settings import Settings
 from hclforge.cli.summary import Drift, Summary, drift_of, from_json
@@ -88,6 +88,7 @@ class Workspace:
         self.init_count = 0
         # The metadata of the saved plan the last apply applied (cli/binding.py).
         self.applied_meta: dict[str, Any] = {}
+        self.holds_lock = False  # this workspace holds its command lock (cli/envlock.py)
 
     # ------------------------------------------------------------ config and paths
 
@@ -279,6 +280,9 @@ class Workspace:
         return True
 
     # ------------------------------------------------------------ plan
+
+    # One command at a time plans or applies the environment: see cli/envlock.py.
+    holding = envlock.workspace_lock
 
     # Plan, apply and destroy: see cli/planapply.py.
     plan = planapply.plan

@@ -42,7 +42,13 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     Raises:
         PlanRefused: a protected environment's plan deletes or replaces a
             protected resource, or the state changed while planning.
+        StateLocked: another hclforge command is planning or applying the environment.
     """
+    with ws.holding("plan"):
+        return _plan(ws, targets=targets)
+
+
+def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     ws.check_account()
     runs.settle_interrupted_run(ws)
     ws.init()
@@ -65,9 +71,11 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
             # from the state as the last apply left it, as ecspresso and Copilot deploy;
             # the full plan (the default) shows any drift.
             tf.plan(ws.plan_file, events=True, targets=targets, refresh=not targets)
-    except TerraformError as err:
+    except BaseException as err:
+        # terraform writes the plan of a failed or stopped run too (one it will not apply): none is kept.
+        ws.plan_file.unlink(missing_ok=True)
         blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
-        if blocked:
+        if isinstance(err, TerraformError) and blocked:
             raise refuse_protected(ws, sorted({*blocked, *removed})) from None
         raise
     if guarded:
@@ -120,12 +128,20 @@ def apply(
         UsageError: confirmation is needed but there is no terminal to ask on.
         PlanRefused: the saved plan is stale and there is no terminal to re-plan
             and confirm on, or the user said no.
+        StateLocked: another hclforge command is planning or applying the environment.
     """
     if not auto_approve and not interactive:
         raise UsageError(
             f"apply needs confirmation and there is no terminal: run 'hclforge apply {ws.env} --auto-approve' "
             f"(make apply ENV={ws.env} AUTO_APPROVE=1) to apply without asking"
         )
+    with ws.holding("apply"):
+        return _apply(ws, auto_approve=auto_approve, interactive=interactive, confirm=confirm, targets=targets)
+
+
+def _apply(
+    ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan, targets: list[str] | None
+) -> Summary:
     ws.check_account()
     runs.settle_interrupted_run(ws)
     ws.render()
@@ -208,12 +224,13 @@ def destroy(
         raise UsageError(
             f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {ws.env} --auto-approve'"
         )
-    ws.check_account()
-    runs.settle_interrupted_run(ws)
-    ws.init()
-    if not ws.loaded.config.protect and not auto_approve and not confirm(f"Destroy every resource of {ws.env}?"):
-        raise PlanRefused("destroy cancelled; nothing was changed")
-    with ws.streaming(f"Destroying {ws.env}", None) as events:
-        result = runs.run_detached(ws, "destroy", None, events)
-    ws.discard_plan()
+    with ws.holding("destroy"):
+        ws.check_account()
+        runs.settle_interrupted_run(ws)
+        ws.init()
+        if not ws.loaded.config.protect and not auto_approve and not confirm(f"Destroy every resource of {ws.env}?"):
+            raise PlanRefused("destroy cancelled; nothing was changed")
+        with ws.streaming(f"Destroying {ws.env}", None) as events:
+            result = runs.run_detached(ws, "destroy", None, events)
+        ws.discard_plan()
     return destroyed_count(result.stdout)

@@ -114,8 +114,9 @@ def status(ws: Any) -> dict[str, Any]:
     doc["services"] = service_status(ws.aws_client("ecs"), cfg, emulated=ws.on_emulator)
     try:
         doc["api_endpoint"] = (ws.outputs() or {}).get("api_endpoint", {}).get("value")
-    except HclforgeError:
+    except HclforgeError as err:  # a damaged state: the rest is read from AWS all the same
         doc["api_endpoint"] = None
+        ws.info(f"warning: the api endpoint is unknown: {' '.join(str(err).split())}")
     doc["schedules"] = schedule_status(ws.aws_client("scheduler"), cfg) if cfg.scheduled_tasks else []
     doc["alarms"] = alarms_in_alarm(ws.aws_client("cloudwatch"), cfg) if cfg.alarms else None
     return doc

@@ -36,7 +36,7 @@ from typing import Any
 from python_terraform import IsFlagged, IsNotFlagged
 from python_terraform import Terraform as _PyTerraform
 
-from hclforge.cli.tfoutput import error_text, lock_message, parse_events
+from hclforge.cli.tfoutput import error_text, lock_failure, lock_message, parse_events
 from hclforge.cli.tfprocess import Detached as Detached
 from hclforge.cli.tfprocess import LineSink as LineSink
 from hclforge.cli.tfprocess import Result as Result
@@ -178,8 +178,13 @@ class Terraform:
     def _result(self, result: Result, ok: Sequence[int]) -> Result:
         if result.returncode not in ok:
             detail = result.stderr.strip() or error_text(result.stdout) or result.stdout.strip()[-4000:]
-            if "Error acquiring the state lock" in detail:
+            # Lock Info names a holder; without one, terraform could not read or reach the state.
+            if "Error acquiring the state lock" in detail and "Lock Info:" in detail:
                 raise StateLocked(lock_message(detail), returncode=result.returncode, stderr=result.stderr)
+            if "Error acquiring the state lock" in detail:
+                raise TerraformError(
+                    lock_failure(result.args[1], detail), returncode=result.returncode, stderr=result.stderr
+                )
             raise TerraformError(
                 f"terraform {result.args[1]} failed (exit {result.returncode}):\n{detail}",
                 returncode=result.returncode,

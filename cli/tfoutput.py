@@ -86,3 +86,23 @@ def lock_message(detail: str) -> str:
         f"is working on this environment; try again when it is done. Lock ID {info.get('ID', '?')} on "
         f"{info.get('Path', 'the state')}; only if that run crashed: terraform force-unlock {info.get('ID', 'ID')}"
     )
+
+
+def lock_failure(command: str, detail: str) -> str:
+    """Terraform could not take the state lock, and no one holds it: why, said plainly.
+
+    terraform reads the state as it locks it, so a damaged state file fails here too;
+    that is not another run at work, and a force-unlock would not help.
+    """
+    found = re.search(r"Error message:\s*(.*?)(?:\n\s*\nTerraform acquires a state lock|\Z)", detail, flags=re.S)
+    text = re.sub(r"^\d+ problems:\s*", "", found.group(1) if found else detail)
+    items = [" ".join(item.split()).rstrip(".") for item in re.split(r"^\s*- ", text, flags=re.M)]
+    reason = "; ".join(item for item in items if item)
+    if "Unsupported state file format" in reason:
+        return (
+            f"terraform {command} could not read the state: {reason}. The state file is damaged, and nothing "
+            "was written to it; put its last good copy in its place (beside a local state, "
+            "terraform.tfstate.backup holds the state as it was before its last write; an S3 state has the "
+            "bucket's earlier versions)"
+        )
+    return f"terraform {command} could not lock the state, and no one holds the lock: {reason}"

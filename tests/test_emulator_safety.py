@@ -277,13 +277,15 @@ def test_an_sdk_retry_of_an_answered_call_gets_the_same_answer() -> None:
     answered 200 (same amz-sdk-invocation-id, attempt=2); carried out again, the rule was refused
     as a duplicate and a 40-service apply failed. A success is now replayed; a failure is not.
     """
-    from hclforge.cli.motoserve import serialized
+    from werkzeug.test import EnvironBuilder
+
+    from hclforge.cli.motoserve import Replays, serialized
 
     rules: list[bytes] = []
     calls: list[bytes] = []
 
     def app(environ: dict[str, Any], start_response: Any) -> Any:
-        rule = environ["rule"]
+        rule = environ["wsgi.input"].read()
         calls.append(rule)
         if rule in rules:
             start_response("400 Bad Request", [("Content-Type", "text/xml")])
@@ -295,25 +297,158 @@ def test_an_sdk_retry_of_an_answered_call_gets_the_same_answer() -> None:
         start_response("200 OK", [("Content-Type", "text/xml")])
         return [b"<return>true</return>"]
 
-    handle = serialized(app, keep=2)
+    replays = Replays()
+    handle = serialized(app, replays)
 
-    def call(rule: bytes, invocation: str | None) -> tuple[str, bytes]:
+    def call(rule: bytes, invocation: str | None, attempt: int = 1) -> tuple[str, bytes]:
         said: list[str] = []
-        environ: dict[str, Any] = {"rule": rule}
+        # What differs between two attempts of one call: the signature, its time, the attempt.
+        headers = {"X-Amz-Date": f"20261127T19142{attempt}Z", "Authorization": f"AWS4 sig{attempt}"}
+        headers["amz-sdk-request"] = f"attempt={attempt}; max=25"
         if invocation:
-            environ["HTTP_AMZ_SDK_INVOCATION_ID"] = invocation
+            headers["amz-sdk-invocation-id"] = invocation
+        environ = EnvironBuilder(method="POST", path="/", data=rule, headers=headers).get_environ()
         body = b"".join(handle(environ, lambda status, headers, *exc: said.append(status)))
         return said[0], body
 
     assert call(b"egress", "inv-1") == ("200 OK", b"<return>true</return>")
-    assert call(b"egress", "inv-1") == ("200 OK", b"<return>true</return>")  # the retry: replayed
+    assert call(b"egress", "inv-1", 2) == ("200 OK", b"<return>true</return>")  # the retry: replayed
     assert calls == [b"egress"]  # moto carried it out once
     assert call(b"egress", "inv-2")[0] == "400 Bad Request"  # another call: carried out, refused
     assert call(b"egress", None)[0] == "400 Bad Request"  # no invocation id: never replayed
     # A failed attempt is tried again, not replayed.
     assert call(b"flaky", "inv-3")[0] == "503 Service Unavailable"
-    assert call(b"flaky", "inv-3")[0] == "200 OK"
-    # Only the last `keep` successes are kept.
+    assert call(b"flaky", "inv-3", 2)[0] == "200 OK"
+    # The oldest replies go first once the kept replies would hold more than the limit.
+    replays.limit = replays.held  # inv-1 and inv-3
     call(b"a", "inv-4")
-    call(b"b", "inv-5")
-    assert call(b"egress", "inv-1")[0] == "400 Bad Request"  # inv-1 was forgotten
+    assert len(replays) == 2 and replays.held <= replays.limit
+    assert call(b"egress", "inv-1", 3)[0] == "400 Bad Request"  # inv-1 was forgotten
+    assert call(b"flaky", "inv-3", 3)[0] == "200 OK"  # inv-3 was not
+
+
+def _pinned(client: Any, invocation: str) -> Any:
+    """``client``, with every attempt of every call carrying one ``amz-sdk-invocation-id``."""
+
+    def pin(request: Any, **_: Any) -> None:
+        request.headers["amz-sdk-invocation-id"] = invocation
+
+    client.meta.events.register("before-send", pin)
+    return client
+
+
+def test_a_reused_invocation_id_never_answers_another_request(moto: emulator.Emulator) -> None:
+    """cli/motoserve.py: the replay was keyed on ``amz-sdk-invocation-id`` alone. A PUT of bucket b
+    with the id of an earlier PUT of bucket a got a's 200 (b was never made), and a GET with it got
+    CreateBucket's empty body. Only the same call, sent again, is answered again."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:12]
+    a, b = f"replay-a-{tag}", f"replay-b-{tag}"
+    where = {"LocationConstraint": "ap-northeast-1"}
+    s3 = moto.client("s3", "ap-northeast-1")
+    pinned = _pinned(moto.client("s3", "ap-northeast-1"), f"s3-{tag}")
+    pinned.create_bucket(Bucket=a, CreateBucketConfiguration=where)
+    pinned.create_bucket(Bucket=b, CreateBucketConfiguration=where)
+    s3.head_bucket(Bucket=b)  # b exists: its PUT was carried out, not answered with a's reply
+    s3.put_object(Bucket=a, Key="k", Body=b"value")
+    assert pinned.get_object(Bucket=a, Key="k")["Body"].read() == b"value"
+    assert [o["Key"] for o in pinned.list_objects_v2(Bucket=a)["Contents"]] == ["k"]
+    # The same PUT again (an SDK's retry) is still answered as the first time: moto would
+    # refuse it (BucketAlreadyOwnedByYou) if it were carried out twice.
+    pinned.create_bucket(Bucket=a, CreateBucketConfiguration=where)
+    with pytest.raises(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=a, CreateBucketConfiguration=where)
+
+    # The call that made the replay necessary (a query-protocol POST), on the real emulator.
+    ec2 = moto.client("ec2", "ap-northeast-1")
+    group = ec2.create_security_group(GroupName=f"replay-{tag}", Description="replay")["GroupId"]
+    pinned_ec2 = _pinned(moto.client("ec2", "ap-northeast-1"), f"ec2-{tag}")
+
+    def egress(port: int) -> None:
+        rule = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+        pinned_ec2.authorize_security_group_egress(GroupId=group, IpPermissions=[rule])
+
+    egress(443)
+    egress(443)  # the retry: answered again, not refused as a duplicate
+    egress(8443)  # another rule with the same id: carried out
+    rules = ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert sorted(r.get("FromPort", -1) for r in rules) == [-1, 443, 8443]
+
+
+def test_the_replay_keeps_a_bounded_number_of_bytes_and_never_a_read() -> None:
+    """cli/motoserve.py: 1,024 replies were kept whatever their size; forty GETs of a 20 MB object
+    took the emulator from 226 MB to 970 MB. Reads are now never kept, and the replies kept for
+    an SDK's retries hold at most a fixed number of bytes."""
+    import tracemalloc
+
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from hclforge.cli import motoserve
+
+    mib = 1024 * 1024
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return [bytes(int(environ["QUERY_STRING"]))]
+
+    def call(handle: Any, method: str, size: int, invocation: str) -> bytes:
+        environ = EnvironBuilder(
+            method=method, path="/big/obj", query_string=str(size), headers={"amz-sdk-invocation-id": invocation}
+        ).get_environ()
+        return b"".join(handle(environ, lambda *a: None))
+
+    # Measured in this process: what the handler keeps alive after answering.
+    handle = motoserve.serialized(app)
+    tracemalloc.start()
+    try:
+        for i in range(40):
+            assert len(call(handle, "GET", mib, f"get-{i}")) == mib
+        reads = tracemalloc.get_traced_memory()[0]
+        for i in range(40):
+            call(handle, "PUT", 3 * mib // 4, f"put-{i}")
+        writes = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert reads < mib, f"{reads} bytes kept after 40 GETs of 1 MiB"  # 40 MiB before
+    assert writes < motoserve.REPLAY_BYTES + mib, f"{writes} bytes kept after 40 PUTs of 0.75 MiB"  # 30 MiB before
+
+    # The bound, read from the cache itself.
+    replays = motoserve.Replays(limit=4 * mib, largest=mib)
+    handle = motoserve.serialized(app, replays)
+    for i in range(40):
+        call(handle, "GET", mib, f"get-{i}")
+    assert (len(replays), replays.held) == (0, 0)  # reads are never kept
+    call(handle, "PUT", mib + 1, "too-big")
+    assert (len(replays), replays.held) == (0, 0)  # a reply over the per-reply cap is never kept
+    for i in range(40):
+        call(handle, "POST", mib // 2, f"post-{i}")
+        assert replays.held <= 4 * mib
+    assert len(replays) == 7  # each kept reply costs its body, headers and key: seven of 0.5 MiB fit
+    assert replays.held > 3 * mib
+
+    # moto keeps each request's environ: the body read for the key is not kept with it.
+    environs: list[dict[str, Any]] = []
+    stored: list[bytes] = []
+
+    def keeping(environ: dict[str, Any], start_response: Any) -> Any:
+        environs.append(environ)
+        stored.append(Request(environ).get_data())  # as moto reads it: a copy of its own
+        start_response("200 OK", [])
+        return [b""]
+
+    handle = motoserve.serialized(keeping)
+    tracemalloc.start()
+    try:
+        for i in range(10):
+            environ = EnvironBuilder(
+                method="PUT", path=f"/big/{i}", data=bytes(mib), headers={"amz-sdk-invocation-id": f"put-{i}"}
+            ).get_environ()
+            b"".join(handle(environ, lambda *a: None))
+            del environ
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert stored == [bytes(mib)] * 10
+    assert kept < 11 * mib, f"{kept} bytes kept for 10 MiB stored"  # 20 MiB with the body's copy kept

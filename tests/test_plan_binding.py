@@ -14,7 +14,7 @@ from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
 from hclforge.cli.terraform import Terraform
 from hclforge.errors import PlanRefused
-from tests.conftest import MINIMAL_ENV
+from tests.conftest import MINIMAL_ENV, run
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator]
 
@@ -59,13 +59,13 @@ def test_an_edit_made_while_planning_makes_the_plan_stale(two_envs: Path, monkey
         _apply(two_envs)
 
 
-def test_a_plan_file_put_in_place_of_the_saved_one_is_refused(two_envs: Path) -> None:
+def test_a_plan_file_put_in_place_of_the_saved_one_is_refused(two_envs: Path, capsys) -> None:
     _ws(two_envs, "other").plan()
     small = _ws(two_envs)
     small.plan()
     assert _ws(two_envs).saved_plan_problem() is None
     other = _ws(two_envs, "other")
-    saved = small.plan_file.read_bytes()
+    saved, saved_meta = small.plan_file.read_bytes(), small.plan_meta_file.read_bytes()
 
     shutil.copyfile(other.plan_file, small.plan_file)
     problem = _ws(two_envs).saved_plan_problem()
@@ -82,3 +82,17 @@ def test_a_plan_file_put_in_place_of_the_saved_one_is_refused(two_envs: Path) ->
         (two_envs / ".hclforge/state/small/terraform.tfstate").read_text()
     ).get("resources")
     small.plan_file.write_bytes(saved)
+    small.plan_meta_file.write_bytes(saved_meta)
+    assert _ws(two_envs).saved_plan_problem() is None
+
+    # A YAML edit between the plan and its apply that breaks the YAML: refused with the place,
+    # the saved plan kept; once the edit is undone, the saved plan is fresh again.
+    env_file = two_envs / "envs/small.yaml"
+    text = env_file.read_text()
+    env_file.write_text(text.replace("port: 80", "port: 80x"))
+    code, _, err = run(two_envs, capsys, "apply", "small", "--auto-approve")
+    assert code == 2, err
+    assert "envs/small.yaml:" in err and "services.api.port" in err and "Traceback" not in err
+    assert (small.plan_file.read_bytes(), small.plan_meta_file.read_bytes()) == (saved, saved_meta)
+    env_file.write_text(text)
+    assert _ws(two_envs).saved_plan_problem() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -81,9 +82,18 @@ def test_bootstrap_of_a_local_backend_is_a_usage_error(project, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_two_concurrent_applies(shared: Path) -> None:
+def test_two_concurrent_applies(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     assert main(["--root", str(shared), "bootstrap", "shared"]) == 0
     s3 = _s3(shared)
+    # The second apply runs from another checkout of the project (another machine, as far as
+    # hclforge's own files go: in one checkout, hclforge's command lock refuses it before
+    # terraform runs), on the same emulator.
+    other = tmp_path_factory.mktemp("other-checkout")
+    shutil.copytree(shared / "envs", other / "envs")
+    shutil.copy(shared / "hclforge.toml", other / "hclforge.toml")
+    (other / ".hclforge").mkdir(mode=0o700)
+    shutil.copy(shared / ".hclforge/emulator.json", other / ".hclforge/emulator.json")
+    assert main(["--root", str(other), "init", "shared"]) == 0  # so that its apply meets the lock at once
     first = subprocess.Popen(
         [HCLFORGE, "--root", str(shared), "apply", "shared", "--auto-approve"],
         stdout=subprocess.PIPE,
@@ -91,7 +101,7 @@ def test_two_concurrent_applies(shared: Path) -> None:
         text=True,
     )
     try:
-        _check_concurrent(shared, s3, first)
+        _check_concurrent(shared, other, s3, first)
     finally:
         if first.poll() is None:
             # Never leave an apply running after a failure: SIGTERM stops hclforge and its
@@ -100,7 +110,7 @@ def test_two_concurrent_applies(shared: Path) -> None:
             first.wait(timeout=300)
 
 
-def _check_concurrent(shared: Path, s3: Any, first: subprocess.Popen[str]) -> None:
+def _check_concurrent(shared: Path, other: Path, s3: Any, first: subprocess.Popen[str]) -> None:
     """The second apply fails on the lock while the first runs; the first's state is whole."""
     # Wait until the first holds the lock for its apply (not for its plan).
     deadline = time.monotonic() + 120
@@ -116,7 +126,7 @@ def _check_concurrent(shared: Path, s3: Any, first: subprocess.Popen[str]) -> No
         pytest.fail(f"the first apply never held the lock: {first.communicate()}")
 
     second = subprocess.run(
-        [HCLFORGE, "--root", str(shared), "apply", "shared", "--auto-approve"], capture_output=True, text=True
+        [HCLFORGE, "--root", str(other), "apply", "shared", "--auto-approve"], capture_output=True, text=True
     )
     assert first.poll() is None, "the second apply must fail while the first still runs"
     assert second.returncode == 1, second.stderr

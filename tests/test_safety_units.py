@@ -190,3 +190,34 @@ def test_the_readme_documents_every_exit_code() -> None:
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", (ROOT / "README.md").read_text(), flags=re.M)}
     codes = {value for name, value in vars(errors).items() if name.startswith("EXIT_")}
     assert codes <= documented
+
+
+def test_the_command_lock_names_its_holder_and_ends_with_it(tmp_path) -> None:
+    """cli/envlock.py: a second command fails at once, naming the first; a holder killed -9 leaves no lock."""
+    import os
+    import subprocess
+    import sys
+
+    from hclforge.cli import envlock
+    from hclforge.errors import StateLocked
+
+    path = envlock.lock_file(tmp_path / "envs/small", emulator_copy=False)
+    hold = (
+        "import sys, time\nfrom pathlib import Path\nfrom hclforge.cli import envlock\n"
+        "with envlock.holding(Path(sys.argv[1]), 'small', 'deploy'):\n"
+        "    print('held', flush=True)\n    time.sleep(600)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        with pytest.raises(StateLocked) as info, envlock.holding(path, "small", "plan"):
+            pass
+        assert str(info.value).startswith(f"the state is locked by hclforge pid {holder.pid} (deploy), since 20")
+        assert "planning or applying small in this project; try again when it is done" in str(info.value)
+    finally:
+        holder.kill()
+        holder.wait()
+    with envlock.holding(path, "small", "plan"):  # the holder was killed -9: its lock went with it
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert path.read_text() == ""  # and an unheld lock names no one
+    assert path.stat().st_mode & 0o777 == 0o600
