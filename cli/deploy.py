@@ -198,24 +198,6 @@ def targeting_note(env: str, services: Sequence[str]) -> str:
     )
 
 
-def apply_and_wait(
-    ws: Any,
-    *,
-    targets: list[str] | None = None,
-    auto_approve: bool,
-    interactive: bool,
-    confirm: Callable[[Summary], bool],
-    wait: bool = True,
-    timeout: float = 900.0,
-    on_progress: ProgressSink | None = None,
-    poll: float = 6.0,
-) -> Deployed:
-    """``Workspace.apply``, then wait for the rollouts of the services the applied plan changed."""
-    started = datetime.now(UTC)
-    summary = ws.apply(auto_approve=auto_approve, interactive=interactive, confirm=confirm, targets=targets)
-    return wait_applied(ws, summary, wait=wait, timeout=timeout, since=started, on_progress=on_progress, poll=poll)
-
-
 def wait_applied(
     ws: Any,
     summary: Summary,
