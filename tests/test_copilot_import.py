@@ -452,3 +452,25 @@ def test_an_unknown_field_is_reported_not_dropped(
         "copilot/api/manifest.yml:5",
         "copilot/api/manifest.yml:8",
     ]
+
+
+def test_addons_and_overrides_are_reported_as_cloudformation_never_dropped(
+    tmp_path: Path, new_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Copilot's addons/ are CloudFormation: named in the report with where hclforge's addons go."""
+    app = tmp_path / "app/copilot"
+    (app / "api/addons").mkdir(parents=True)
+    (app / "api/manifest.yml").write_text("name: api\ntype: Backend Service\nimage: {location: repo/api:1, port: 80}\n")
+    (app / "api/addons/jobs.yml").write_text("Resources:\n  Jobs:\n    Type: AWS::SQS::Queue\n")
+    (app / "api/overrides").mkdir()
+    (app / "api/overrides/cfn.patches.yml").write_text("- op: add\n  path: /Resources/X\n  value: {}\n")
+    (app / "environments/addons").mkdir(parents=True)
+    (app / "environments/addons/bucket.yml").write_text("Resources:\n  B:\n    Type: AWS::S3::Bucket\n")
+    args = ["--root", str(new_project), "import", "copilot", str(app.parent), "--env", "test", "--region", "eu-west-1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[2]: line for line in out.splitlines() if "not imported" in line}
+    assert set(rows) == {"copilot/api/addons/", "copilot/api/overrides/", "copilot/environments/addons/"}
+    assert "CloudFormation templates, not imported" in rows["copilot/api/addons/"]
+    assert "addons/<env>/*.tf" in rows["copilot/environments/addons/"]
+    assert "not supported" in rows["copilot/api/overrides/"]

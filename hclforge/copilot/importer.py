@@ -116,12 +116,32 @@ def import_workspace(ws: Workspace, options: Options, app_fallback: str) -> Impo
         )
     rows += _not_imported_overrides(ws, [s for s, _ in chosen])
     rows += _overridden_everywhere(ws, seen, [s for s, _ in chosen])
+    rows += _extras(ws)
     shared = _common(list(docs.values()))
     files = {f"{SHARED_LAYER}.yaml": _text(shared, _shared_header(app))}
     for (source, target), doc in zip(chosen, docs.values(), strict=True):
         rest = {"extends": [SHARED_LAYER], **_without(doc, shared)}
         files[f"{target}.yaml"] = _text(rest, _env_header(app, source, notes[target]))
     return Imported(files, merge_rows(rows, [s for s, _ in chosen]), project, [t for _, t in chosen])
+
+
+def _extras(ws: Workspace) -> list[Row]:
+    """Copilot's ``addons/`` and ``overrides/`` folders: CloudFormation (or CDK and YAML patches), never imported."""
+    rows = []
+    for folder in ws.extras:
+        if folder.endswith("/addons"):
+            detail = (
+                "CloudFormation templates, not imported: write the resources as Terraform addons in "
+                "addons/<env>/*.tf or addons/_shared/*.tf (docs/addons.md) and grant them in the YAML "
+                '(permissions.statements resources: "addon:TYPE.NAME.arn"); the originals stay where they are'
+            )
+        else:
+            detail = (
+                "overrides of Copilot's CloudFormation (CDK or YAML patches), not imported: the rendered "
+                "Terraform is plain and reviewable; change it through the YAML or an addon"
+            )
+        rows.append(Row(f"copilot/{folder}/", 0, folder.rpartition("/")[2], UNSUPPORTED, detail))
+    return rows
 
 
 def _project(written: str | None, app: str) -> tuple[str, list[Row]]:
