@@ -528,6 +528,20 @@ def test_a_service_named_shared_needs_a_group(tmp_path: Path, capsys: pytest.Cap
     assert (tmp_path / "modules/bad/services/misc/main.tf").is_file()
 
 
+def test_addons_are_refused_in_a_split_environment_for_now(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _copy(tmp_path)
+    (root / "addons/team").mkdir(parents=True)
+    (root / "addons/team/queue.tf").write_text('resource "aws_sqs_queue" "jobs" {}\n', encoding="utf-8")
+    assert main(["--root", str(root), "render", "team", "one"]) == 2
+    err = capsys.readouterr().err
+    assert "envs/team.yaml:3: state.split: addons are not rendered into split roots yet (addons/team/queue.tf)" in err
+    assert not (root / "modules").exists()
+    (root / "addons/one").mkdir()
+    (root / "addons/team/queue.tf").rename(root / "addons/one/queue.tf")
+    assert main(["--root", str(root), "render", "team", "one"]) == 0, capsys.readouterr().err
+    assert (root / "modules/one/addon_queue.tf").is_file()
+
+
 def test_schema_knows_the_state_section() -> None:
     state = env_schema()["$defs"]["StateConfig"]["properties"]
     assert state["split"]["anyOf"][0]["enum"] == ["none", "service"]
