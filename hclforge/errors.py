@@ -146,6 +146,13 @@ class StateLocked(TerraformError):
     """Another terraform holds the state lock (exit 1); says who, doing what, since when."""
 
 
+class SharedOutputsError(HclforgeError):
+    """The shared root's outputs lack a value a service root takes, or hold one of the wrong shape (exit 1).
+
+    Shared was not applied since the environment changed: apply shared, then the service roots.
+    """
+
+
 class EmulatorError(HclforgeError):
     """The local AWS emulator could not be started, reached or stopped (exit 1)."""
 

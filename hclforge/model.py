@@ -277,6 +277,20 @@ class Service(_Model):
     permissions: Permissions = Field(default_factory=Permissions)
 
 
+class StateConfig(_Model):
+    split: Literal["none", "service"] = Field(
+        default="none",
+        description=(
+            "none: one root, one state. service: a shared root plus one root (own state and lock) per service "
+            "or group, under modules/<env>/shared/ and modules/<env>/services/<root>/."
+        ),
+    )
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="split: service only. Root name -> the services that share that root, e.g. {payments: [billing]}.",
+    )
+
+
 class ScheduledTask(_Model):
     service: str
     schedule: str = Field(pattern=r"^(cron|rate)\(.+\)$")
@@ -302,6 +316,7 @@ class EnvConfig(_Model):
     alarms: AlarmsConfig | None = None
     services: dict[str, Service] = Field(min_length=1)
     scheduled_tasks: dict[str, ScheduledTask] = Field(default_factory=dict)
+    state: StateConfig = Field(default_factory=StateConfig, description="How the environment's state is split.")
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> EnvConfig:
@@ -405,6 +420,46 @@ class EnvConfig(_Model):
     @property
     def scheduler_policy_name(self) -> str:
         return f"{self.prefix}-run-tasks"
+
+    def service_secrets_policy_name(self, service: str) -> str:
+        """The inline policy a split environment's service root puts on the shared execution role."""
+        return f"{self.prefix}-{service}-read-secrets"
+
+    # ----------------------------------------------------------------- state
+
+    @property
+    def split(self) -> bool:
+        """Whether the environment has a state per service (``state.split: service``)."""
+        return self.state.split == "service"
+
+    @property
+    def split_roots(self) -> dict[str, list[str]]:
+        """Service root name -> its services, with ``state.split: service``; ``{}`` otherwise.
+
+        A service's root is its group, or else the service itself. Roots come in the
+        order of their first service in ``services``, and a group's services in that order too.
+        """
+        if not self.split:
+            return {}
+        group_of = {svc: group for group, members in self.state.groups.items() for svc in members}
+        roots: dict[str, list[str]] = {}
+        for name in self.services:
+            roots.setdefault(group_of.get(name, name), []).append(name)
+        return roots
+
+    def root_of(self, service: str) -> str:
+        """The service root ``service`` belongs to (split environments)."""
+        return next(root for root, members in self.split_roots.items() if service in members)
+
+    def state_key(self, root_path: str) -> str:
+        """S3 key of a split root's state, ``<key prefix>/<root_path>.tfstate``.
+
+        The key prefix is ``backend.key`` without its last part (``sss/dev`` of the default
+        ``sss/dev/terraform.tfstate``), so the roots' states sit beside the one-state key.
+        """
+        assert self.backend.key is not None
+        prefix = self.backend.key.rpartition("/")[0]
+        return f"{prefix}/{root_path}.tfstate" if prefix else f"{root_path}.tfstate"
 
     @property
     def uses_jwt(self) -> bool:

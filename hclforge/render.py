@@ -43,6 +43,7 @@ from hclforge.errors import (
 from hclforge.model import EnvConfig
 from hclforge.paths import confined_path
 from hclforge.protect import PROTECTED_TYPES
+from hclforge.roots import SHARED_VALUE, RootLayout, root_inputs, shared_value_names, split_layout
 from hclforge.rules import SECRET_ARN_RE, route_address
 from hclforge.shims import shims_for
 from hclforge.tree import GENERATED_MARK as GENERATED_MARK  # also render's names, as before tree.py
@@ -301,18 +302,29 @@ def policy_resources(resources: list[str]) -> list[str | hcl.HclText]:
     return out
 
 
-def build_context(loaded: LoadedEnv) -> dict[str, Any]:
-    """Everything the templates see, derived once from the validated config."""
-    cfg = loaded.config
-    secret_arns = sorted(
+def _secret_grants(cfg: EnvConfig, services: Iterable[str]) -> dict[str, list[str]]:
+    """What the execution role must read to start ``services``' tasks: their secrets and secrets' keys."""
+    own = [cfg.services[name] for name in services]
+    arns = sorted(
         {
             _secret_resource(arn)
-            for svc in cfg.services.values()
+            for svc in own
             for secrets in (svc.secrets, *(car.secrets for car in svc.sidecars.values()))
             for arn in secrets.values()
             if SECRET_ARN_RE.fullmatch(arn)
         }
     )
+    return {
+        "secretsmanager": [a for a in arns if a.split(":")[2] == "secretsmanager"],
+        "ssm": [a for a in arns if a.split(":")[2] == "ssm"],
+        "kms": sorted({k for svc in own for k in svc.kms_key_arns}),
+    }
+
+
+def build_context(loaded: LoadedEnv) -> dict[str, Any]:
+    """Everything the templates see, derived once from the validated config (the one-root shape)."""
+    cfg = loaded.config
+    grants = _secret_grants(cfg, cfg.services)
     sources = ", ".join(loaded.sources)
     shims = shims_for(cfg)
     private_cidrs, public_cidrs = (
@@ -335,11 +347,8 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "emulator_account_id": EMULATOR_ACCOUNT_ID,
         "route_address": route_address,
         "protected_types": PROTECTED_TYPES,
-        "secret_arns": {
-            "secretsmanager": [a for a in secret_arns if a.split(":")[2] == "secretsmanager"],
-            "ssm": [a for a in secret_arns if a.split(":")[2] == "ssm"],
-        },
-        "kms_key_arns": sorted({k for s in cfg.services.values() for k in s.kms_key_arns}),
+        "secret_arns": {"secretsmanager": grants["secretsmanager"], "ssm": grants["ssm"]},
+        "kms_key_arns": grants["kms"],
         "callers": {n: sorted(c for c, s in cfg.services.items() if n in s.calls) for n in cfg.services},
         "task_volumes": {
             name: [TMP_VOLUME, *(v for v, _ in EXEC_AGENT_VOLUMES if svc.exec)] if svc.readonly_root_filesystem else []
@@ -355,6 +364,9 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "addon_arns": addon_arns(cfg),
         "policy_resources": policy_resources,
         "state_path": local_state_path(loaded.name),
+        "backend_key": cfg.backend.key,
+        "service_secrets": {},
+        **scope_context(cfg, "all", list(cfg.services)),
     }
 
 
@@ -382,12 +394,16 @@ def render_env(loaded: LoadedEnv) -> RenderedTree:
 
     Returns:
         The tree: root ``main.tf`` and ``outputs.tf``, four files per module, and a copy
-        of each addon (``addon_<name>.tf``, see :mod:`hclforge.addons`).
+        of each addon (``addon_<name>.tf``, see :mod:`hclforge.addons`); with
+        ``state.split: service``, a ``shared/`` root and a ``services/<root>/`` root per
+        service or group instead (:func:`render_split`).
 
     Raises:
         TemplateError: a template failed (a bug in hclforge, not in the YAML).
     """
     context = build_context(loaded)
+    if loaded.config.split:
+        return render_split(loaded, context)
     modules = modules_for(loaded)
     context["modules"] = modules
     tree = RenderedTree(loaded.name)
@@ -399,6 +415,154 @@ def render_env(loaded: LoadedEnv) -> RenderedTree:
             tree.files[f"{module}/{name}"] = _render_template(template, context)
     for addon in loaded.addons:
         tree.files[addon.copy] = addons.copy_text(addon)
+    return tree
+
+
+# ----------------------------------------------------------- split roots
+
+
+class Refs:
+    """How a template names what the shared part of an environment owns.
+
+    In the one root and in the shared root, a resource of the same module; in a
+    service root, one of the variables that shared's outputs fill.
+    """
+
+    def __init__(self, service_root: bool) -> None:
+        self._var = service_root
+
+    def _pick(self, own: str, var: str) -> hcl.HclText:
+        return hcl.HclText(var if self._var else own)
+
+    def sg(self, service: str) -> hcl.HclText:
+        """The security group of ``service``'s tasks."""
+        if self._var:
+            return hcl.HclText(f"var.security_group_ids[{hcl.quote(service)}]")
+        return hcl.HclText(f"aws_security_group.{hcl.ident(service)}.id")
+
+    @property
+    def cluster(self) -> hcl.HclText:
+        return self._pick("aws_ecs_cluster.this.id", "var.cluster_arn")
+
+    @property
+    def namespace_id(self) -> hcl.HclText:
+        return self._pick("aws_service_discovery_private_dns_namespace.this.id", "var.namespace_id")
+
+    @property
+    def api_id(self) -> hcl.HclText:
+        return self._pick("aws_apigatewayv2_api.this.id", "var.api_id")
+
+    @property
+    def vpc_link_id(self) -> hcl.HclText:
+        return self._pick("aws_apigatewayv2_vpc_link.this.id", "var.vpc_link_id")
+
+    @property
+    def authorizer_id(self) -> hcl.HclText:
+        return self._pick("aws_apigatewayv2_authorizer.jwt.id", "var.authorizer_id")
+
+    @property
+    def scheduler_role_arn(self) -> hcl.HclText:
+        return self._pick("aws_iam_role.this.arn", "var.role_arn")
+
+
+def scope_context(cfg: EnvConfig, scope: str, services: list[str]) -> dict[str, Any]:
+    """What the child templates render of the environment: all of it, its shared part, or some services.
+
+    Args:
+        cfg: the environment.
+        scope: ``all`` (the one root), ``shared`` or ``services`` (a service root).
+        services: the services whose own resources are rendered (none for shared).
+
+    Returns:
+        The per-scope part of the template context; one set of templates renders all three shapes.
+    """
+    own = {name: cfg.services[name] for name in services}
+    return {
+        "scope": scope,
+        "own_services": own,
+        "own_routed": {n: s for n, s in own.items() if s.routes},
+        "own_discoverable": {n: s for n, s in own.items() if s.port is not None},
+        "own_tasks": {n: t for n, t in cfg.scheduled_tasks.items() if t.service in own},
+        "own_jwt": any(s.routes and s.auth == "jwt" for s in own.values()),
+        "own_autoscaling": any(s.autoscaling is not None for s in own.values()),
+        # Security groups live in the shared root of a split environment: their rules name them across roots.
+        "ecs_services": own if scope == "services" else cfg.services,
+        # Split: the authorizer exists with `auth`, so a service turning JWT on or off changes its own root only.
+        "has_authorizer": cfg.uses_jwt if scope == "all" else scope == "shared" and cfg.auth is not None,
+        "ref": Refs(scope == "services"),
+    }
+
+
+def _root_context(base: dict[str, Any], cfg: EnvConfig, layout: RootLayout) -> dict[str, Any]:
+    scope = "shared" if layout.shared else "services"
+    context = {
+        **base,
+        **scope_context(cfg, scope, list(layout.services)),
+        "state_path": layout.local_state_from_tree,
+        "backend_key": cfg.state_key(layout.path) if cfg.backend.type == "s3" else None,
+        # The one execution policy of a single root is split: each service root grants its own.
+        "secret_arns": {"secretsmanager": [], "ssm": []},
+        "kms_key_arns": [],
+    }
+    if layout.shared:
+        context["shared_values"] = [_typed(SHARED_VALUE[name]) for name in shared_value_names(cfg)]
+    else:
+        context["inputs"] = [_typed(value) for value in root_inputs(cfg, layout.services)]
+        grants = {name: _secret_grants(cfg, [name]) for name in layout.services}
+        context["service_secrets"] = {name: g for name, g in grants.items() if any(g.values())}
+    return context
+
+
+def _typed(value: Any) -> dict[str, Any]:
+    return {"name": value.name, "type": hcl.HclText(value.type), "description": value.description}
+
+
+def split_modules(cfg: EnvConfig, layout: RootLayout) -> list[str]:
+    """The child modules of one root of a split environment, in dependency order."""
+    if layout.shared:
+        names = ["network"] if cfg.network.create else []
+        if cfg.auth is not None and cfg.auth.cognito.create:
+            names.append("cognito")
+        names += ["iam", "cloudmap", "apigateway", "ecs"]
+        if cfg.scheduled_tasks:
+            names.append("scheduler")
+        return names + (["alarms"] if cfg.alarms is not None else [])
+    own = [cfg.services[name] for name in layout.services]
+    names = ["iam"]
+    if any(svc.port is not None for svc in own):
+        names.append("cloudmap")
+    if any(svc.routes for svc in own):
+        names.append("apigateway")
+    names.append("ecs")
+    if any(task.service in layout.services for task in cfg.scheduled_tasks.values()):
+        names.append("scheduler")
+    return names + (["alarms"] if cfg.alarms is not None else [])
+
+
+def render_split(loaded: LoadedEnv, base: dict[str, Any]) -> RenderedTree:
+    """Render a split environment: ``shared/`` and ``services/<root>/``, each a root of its own.
+
+    Args:
+        loaded: an environment with ``state.split: service``.
+        base: its one-root context (:func:`build_context`), narrowed here per root.
+
+    Returns:
+        The tree, paths relative to ``modules/<env>/``.
+    """
+    cfg = loaded.config
+    tree = RenderedTree(loaded.name)
+    for layout in split_layout(loaded.name, cfg):
+        context = _root_context(base, cfg, layout)
+        modules = split_modules(cfg, layout)
+        context["modules"] = modules
+        roots = ("main.tf", "outputs.tf") if layout.shared else ("main.tf", "variables.tf", "outputs.tf")
+        for name in roots:
+            template = f"root/{name}.j2" if layout.shared else f"root/service-{name}.j2"
+            tree.files[f"{layout.path}/{name}"] = _render_template(template, context)
+        for module in modules:
+            for name in CHILD_FILES:
+                template = f"{module}/{name}.j2" if name != "versions.tf" else "versions.tf.j2"
+                tree.files[f"{layout.path}/{module}/{name}"] = _render_template(template, context)
     return tree
 
 
@@ -496,9 +660,20 @@ def _write_tree_locked(root: Path, tree: RenderedTree) -> list[FileChange]:
         if change.action == "delete":
             path = confined_path(root, f"{base}/{change.path}")
             path.unlink()
-            if path.parent != root / base and not any(path.parent.iterdir()):
-                path.parent.rmdir()
+            _prune_empty_parents(root / base, path.parent)
     return changes
+
+
+def _prune_empty_parents(top: Path, directory: Path) -> None:
+    """Remove ``directory`` and its parents up to (not including) ``top`` while they are empty.
+
+    A split environment's files are two and three levels deep (``services/<root>/ecs/``):
+    a root that goes away leaves no empty directories behind. A directory holding
+    anything else (a ``.terraform/``, a hand-written file) stays.
+    """
+    while directory != top and directory.is_relative_to(top) and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
 
 
 def check_tree(root: Path, tree: RenderedTree) -> None:

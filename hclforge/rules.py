@@ -94,6 +94,7 @@ def check_rules(cfg: EnvConfig) -> list[Finding]:
         _egress_images,
         _quotas,
         _emulator,
+        _state,
     )
     return [finding for rule in rules for finding in rule(cfg)]
 
@@ -436,6 +437,8 @@ def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
     if cfg.scheduled_tasks:
         names.append((project, "IAM role name", cfg.scheduler_role_name))
         names.append((project, "IAM policy name", cfg.scheduler_policy_name))
+    if cfg.split:
+        names += _split_names(cfg)
     if cfg.egress == "endpoints":
         names.append((("network", "create", "egress"), "security group name prefix", f"{cfg.prefix}-endpoints-"))
     if cfg.alarms is not None:
@@ -444,6 +447,11 @@ def derived_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
         for name in cfg.services:
             names.append((("services", name), "CloudWatch alarm name", cfg.alarm_name(f"{name}-running-below-desired")))
     return names
+
+
+def _split_names(cfg: EnvConfig) -> list[tuple[YamlPath, str, str]]:
+    """The names only a split environment derives: a secrets policy per service on the execution role."""
+    return [(("services", name), "IAM policy name", cfg.service_secrets_policy_name(name)) for name in cfg.services]
 
 
 def _names(cfg: EnvConfig) -> Iterator[Finding]:
@@ -725,3 +733,41 @@ def _emulator(cfg: EnvConfig) -> Iterator[Finding]:
                 "finish): give this service a fixed desired_count here, and keep autoscaling in the "
                 "environments that run on AWS",
             )
+
+
+SHARED_ROOT = "shared"
+ROOT_NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,31}")
+
+
+def _state(cfg: EnvConfig) -> Iterator[Finding]:
+    """``state.groups``: only with ``split: service``; root names that stay apart; each service in one root."""
+    groups = cfg.state.groups
+    if not cfg.split:
+        if groups:
+            yield ("state", "groups"), "only allowed with split: service (groups put services in one root)"
+        return
+    owner: dict[str, str] = {}
+    for group, members in groups.items():
+        base: YamlPath = ("state", "groups", group)
+        if not ROOT_NAME_RE.fullmatch(group):
+            yield base, f"'{group}' is not a valid root name (allowed: ^[a-z][a-z0-9-]{{0,31}}$)"
+        elif group == SHARED_ROOT:
+            yield base, f"'{group}' is the shared root's name; name the group otherwise"
+        elif group in cfg.services:
+            yield base, f"'{group}' is also a service's name; a group's root is named apart from every service"
+        if not members:
+            yield base, "lists no services (a group is at least one service)"
+        for i, member in enumerate(members):
+            if member not in cfg.services:
+                yield (*base, i), f"no service '{member}' (services: {', '.join(cfg.services)})"
+            elif member in owner:
+                where = "earlier in this group" if owner[member] == group else f"in group '{owner[member]}'"
+                yield (*base, i), f"'{member}' is already {where} (a service belongs to one root)"
+            else:
+                owner[member] = group
+    if SHARED_ROOT in cfg.services and SHARED_ROOT not in owner:
+        yield (
+            ("services", SHARED_ROOT),
+            "with split: service this service's root would be named 'shared', the shared root's name; "
+            "put it in a group (state.groups)",
+        )

@@ -56,6 +56,9 @@ TERRAFORM_SUFFIXES = (
 # there; hclforge keeps its own under .hclforge/) and render's staging directories (write_tree).
 _TERRAFORM_DATA_DIR = ".terraform"
 _STAGING_PREFIX = ".render-"
+# The roots of a tree, relative to modules/<env>/: the one root, or a split environment's shared
+# root and service roots (hclforge.roots); each may hold a data directory of its own.
+_ROOT_DIR_RE = re.compile(r"(shared/|services/[^/]+/)?")
 
 
 @dataclass
@@ -120,6 +123,10 @@ def is_generated(path: Path) -> bool:
 def tree_files(root: Path, env: str) -> Iterator[str]:
     """Relative paths of the ``.tf`` files under ``modules/<env>/`` (hidden dirs skipped), checked.
 
+    Hidden directories are skipped at every depth: each root of a split environment
+    (``shared/``, ``services/<root>/``) has a ``.terraform/`` of its own, whose
+    providers terraform links from its plugin cache.
+
     Raises:
         UnsafePathError: a symlink, or a ``.tf`` that is not a regular file, is in the tree.
     """
@@ -131,7 +138,7 @@ def tree_files(root: Path, env: str) -> Iterator[str]:
         here = Path(dirpath)
         for name in list(dirnames):
             rel = (here / name).relative_to(root).as_posix()
-            if name.startswith(".") and here == target:
+            if name.startswith("."):
                 dirnames.remove(name)
                 continue
             confined_path(root, rel, kind="dir")
@@ -193,7 +200,8 @@ def _scan(root: Path, env: str) -> _Scan:
                 if entry.is_symlink():
                     found.unsafe.append(f"{shown} is a symbolic link: a generated tree holds no links")
                 elif entry.is_dir(follow_symlinks=False):
-                    if rel or not (entry.name == _TERRAFORM_DATA_DIR or entry.name.startswith(_STAGING_PREFIX)):
+                    data_dir = entry.name == _TERRAFORM_DATA_DIR and _ROOT_DIR_RE.fullmatch(rel) is not None
+                    if not (data_dir or (not rel and entry.name.startswith(_STAGING_PREFIX))):
                         walk(Path(entry.path), f"{path}/")
                 elif not entry.is_file(follow_symlinks=False):
                     found.unsafe.append(f"{shown} is not a regular file")
