@@ -160,10 +160,10 @@ class Workspace:
     def runner(self) -> Terraform:
         """The runner for this environment, made on the first call: CLI config, data dir, endpoint.
 
-        On the emulator this starts the emulator, and terraform's whole environment is
-        the emulator's scrubbed one (:func:`cli.emulator.environ`).
+        On the emulator this starts the emulator; terraform's whole environment is then its scrubbed one.
         """
         if self._runner is None:
+            workcopy.refuse_split(self.env, self.loaded.config)
             base_env = None
             if self.on_emulator:
                 emu = awsaccess.start_emulator(self)

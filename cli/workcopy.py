@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 from hclforge import envcache, protect
 from hclforge.cli import emulator
 from hclforge.cli.private import private_dir, write_private
+from hclforge.errors import UsageError
 from hclforge.tree import MODULES_DIR, FileChange, is_fresh, stamp_text
 
 if TYPE_CHECKING:
     from hclforge.cli.ops import Workspace
+    from hclforge.model import EnvConfig
 
 OVERRIDE_FILE = "hclforge_override.tf.json"
 LOCK_FILE = ".terraform.lock.hcl"
@@ -160,3 +162,17 @@ def render(ws: Workspace) -> list[FileChange]:
     if written:
         ws.info(f"rendered {MODULES_DIR}/{ws.env}/ ({len(written)} files changed)")
     return written
+
+
+def refuse_split(env: str, cfg: EnvConfig) -> None:
+    """Refuse to run terraform on a split environment: its roots render, running them in order comes next.
+
+    Raises:
+        UsageError: ``state.split: service`` (exit 2), before any terraform or emulator starts.
+    """
+    if cfg.split:
+        raise UsageError(
+            f"{env} has state.split: service: render and render --check write and check its roots "
+            f"(modules/{env}/shared/, modules/{env}/services/<root>/), but terraform commands on a split "
+            "environment are not built yet (docs/state-split.md); plan and apply its roots with terraform"
+        )

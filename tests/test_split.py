@@ -635,3 +635,20 @@ def _apply_split_roots(tmp_path: Path, tf_env: dict[str, str], moto: emulator.Em
         "splitdemo-mini-api-read-secrets",
         "splitdemo-mini-cloudwatch-metrics",
     ]
+
+
+@pytest.mark.parametrize(
+    "command", [["validate", "team"], ["plan", "team", "--emulator"], ["apply", "team", "--auto-approve"]]
+)
+def test_terraform_commands_refuse_a_split_environment_until_its_roots_run_in_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """Before this guard, validate said "valid" (and plan planned nothing): modules/team/ holds no root."""
+    from hclforge.cli.main import main
+
+    shutil.copytree(FIXTURE, tmp_path / "p", ignore=shutil.ignore_patterns(".terraform", ".hclforge"))
+    assert main(["--no-color", "--root", str(tmp_path / "p"), *command]) == 2
+    err = capsys.readouterr().err
+    assert "team has state.split: service: render and render --check write and check its roots" in err
+    assert "terraform commands on a split environment are not built yet" in err
+    assert not (tmp_path / "p/.hclforge/emulator.json").exists()  # nothing started
