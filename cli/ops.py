@@ -97,6 +97,7 @@ class Workspace:
         """The environment, validated; from the cache when no input changed (:mod:`hclforge.envcache`)."""
         cache_dir = private_dir(self.settings.state_dir / "cache" / "config")
         loaded = envcache.load(self.settings.root, self.env, cache_dir)
+        workcopy.refuse_split(self.env, loaded.config)
         for problem in loaded.warnings:
             self.info(f"warning: {problem}")
         return loaded
@@ -163,7 +164,6 @@ class Workspace:
         On the emulator this starts the emulator; terraform's whole environment is then its scrubbed one.
         """
         if self._runner is None:
-            workcopy.refuse_split(self.env, self.loaded.config)
             base_env = None
             if self.on_emulator:
                 emu = awsaccess.start_emulator(self)
