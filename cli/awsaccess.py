@@ -1,19 +1,23 @@
-"""AWS access for one environment: the account guard and boto3 clients.
+"""AWS access for one environment: the account guard, the emulator, boto3 sessions.
 
 On the emulator every client is the emulator's scrubbed one (nothing of the user's
 AWS setup is read); otherwise the environment's profile is used, after the account
-check when ``aws.account_id`` is set.
+check when ``aws.account_id`` is set (:meth:`hclforge.cli.ops.Workspace.aws_session`
+puts the two together).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from hclforge.cli import emulator
 from hclforge.errors import ConfigError, Problem, TerraformError
 
 if TYPE_CHECKING:
-    from hclforge.cli.ops import Workspace
+    from hclforge.cli.settings import Settings
+    from hclforge.loaded import LoadedEnv
+    from hclforge.model import AwsConfig
 
 # The account check's STS call fails within 3 attempts x (3 s connect + 5 s read) = 24 s.
 STS_CLIENT_CONFIG: dict[str, Any] = {
@@ -23,17 +27,21 @@ STS_CLIENT_CONFIG: dict[str, Any] = {
 }
 
 
-def check_account(ws: Workspace) -> None:
+def check_account(loaded: LoadedEnv, on_emulator: bool) -> None:
     """Refuse credentials of another AWS account, before terraform runs.
 
     Applies when ``aws.account_id`` is set and the target is not the emulator.
+
+    Args:
+        loaded: the environment (its ``aws`` settings, and where ``aws.account_id`` was set).
+        on_emulator: whether this run talks to the emulator (then nothing is checked).
 
     Raises:
         ConfigError: the credentials belong to another account (exit 2).
         TerraformError: the caller's account cannot be found out.
     """
-    cfg = ws.loaded.config
-    if cfg.aws.account_id is None or ws.on_emulator:
+    cfg = loaded.config
+    if cfg.aws.account_id is None or on_emulator:
         return
     import boto3
     import botocore.exceptions
@@ -50,7 +58,7 @@ def check_account(ws: Workspace) -> None:
             f"cannot check the AWS account before running terraform: STS at {endpoint}: {err}"
         ) from None
     if actual != cfg.aws.account_id:
-        file, line = ws.loaded.origins.get(("aws", "account_id"), (f"envs/{ws.env}.yaml", 0))
+        file, line = loaded.origins.get(("aws", "account_id"), (f"envs/{loaded.name}.yaml", 0))
         raise ConfigError(
             [
                 Problem(
@@ -75,35 +83,23 @@ class EmulatorSession:
         return self.emu.client(service, self.region)
 
 
-def start_emulator(ws: Workspace) -> emulator.Emulator:
-    """The local emulator, started if it is not running; a start is said once, through ``ws.info``.
+def start_emulator(settings: Settings, info: Callable[[str], None]) -> emulator.Emulator:
+    """The local emulator, started if it is not running; a start is said once, through ``info``.
 
     The emulator outlives the command that starts it (it keeps the state between
     commands): the user learns that a process now runs, which one, and how to stop it.
     """
-    emu = emulator.start(ws.settings.state_dir, ws.settings.emulator_port)
+    emu = emulator.start(settings.state_dir, settings.emulator_port)
     if emu.launched:
-        ws.info(
+        info(
             f"started the local AWS emulator (moto server, pid {emu.pid}) on {emu.endpoint}; it keeps "
             "running in the background for the next commands: stop it with 'hclforge emulator stop'"
         )
     return emu
 
 
-def session(ws: Workspace) -> Any:
-    """A boto3 session (or look-alike) for the environment: the emulator's, or the profile's."""
-    cfg = ws.loaded.config
-    if ws.on_emulator:
-        return EmulatorSession(start_emulator(ws), cfg.aws.region)
+def profile_session(aws: AwsConfig) -> Any:
+    """A boto3 session with the environment's profile and region (check the account first)."""
     import boto3
 
-    ws.check_account()
-    return boto3.session.Session(profile_name=cfg.aws.profile, region_name=cfg.aws.region)
-
-
-def bootstrap(ws: Workspace) -> None:
-    """Create the environment's S3 state bucket (and lock table), idempotently."""
-    from hclforge.cli.bootstrap import bootstrap as make
-
-    ws.check_account()
-    make(ws.loaded.config, session(ws), ws.info, tls_only=not ws.on_emulator)
+    return boto3.session.Session(profile_name=aws.profile, region_name=aws.region)

@@ -62,13 +62,6 @@ def aws(service: str, operation: str, call: Callable[..., Any], **kwargs: Any) -
         raise AwsError(f"{service} {operation} failed: {err}") from None
 
 
-def seconds(text: str) -> float:
-    """A duration option (``15m``, ``90s``, ``1h``) in seconds; UsageError otherwise."""
-    from hclforge.cli.logs import parse_since
-
-    return parse_since(text) / 1000
-
-
 def known_service(cfg: Any, service: str) -> str:
     """``service`` when the environment has it; UsageError naming the services otherwise."""
     if service not in cfg.services:

@@ -47,19 +47,17 @@ def apply_baseline(ws: Workspace, ref: str) -> int:
     if not files:
         ws.info(f"{ws.env} has no tree at {ref}: the plan starts from empty state")
         return 0
-    state = ws.local_state_file() if not ws.emulator_copy else ws.files_dir / "emulator.tfstate"
+    files_dir, state = ws.root.files_dir, ws.root.state_file
     assert state is not None, "an emulator target always keeps local state"
     ws.info(f"applying {ref}'s {prefix} on the emulator as the baseline ({len(files)} files)")
-    with tempfile.TemporaryDirectory(prefix="baseline-", dir=ws.files_dir if ws.files_dir.is_dir() else None) as tmp:
+    with tempfile.TemporaryDirectory(prefix="baseline-", dir=files_dir if files_dir.is_dir() else None) as tmp:
         tree = Path(tmp) / "tree"
         for name in files:
             target = tree / name[len(prefix) :]
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(_git(root, "show", f"{ref}:{name}"))
         (tree / OVERRIDE_FILE).write_text(emulator_override(state), encoding="utf-8")
-        from hclforge.cli.awsaccess import start_emulator
-
-        emu = start_emulator(ws)
+        emu = ws.emulator()
         runner = ws.make_runner(tree, Path(tmp) / "tfdata", emu.environ(ws.loaded.config.aws.region))
         runner.init(reconfigure=True)
         runner.run("apply", auto_approve=True, stream=False)

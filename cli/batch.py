@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from hclforge.cli import emulator
 from hclforge.cli.extras import require_emulator
-from hclforge.cli.ops import PlanResult, Workspace
+from hclforge.cli.ops import Workspace
+from hclforge.cli.planapply import PlanResult, plan, routes
 from hclforge.cli.settings import Settings
 from hclforge.errors import (
     BrokenPath,
@@ -69,7 +70,7 @@ def validate_env(
         doc = Workspace(settings, env, **kwargs).validate()
         if not check_routes or not doc.get("valid"):
             return doc, None
-        return doc, Workspace(settings, env, emulator=True, **kwargs).routes()
+        return doc, routes(Workspace(settings, env, emulator=True, **kwargs))
     finally:
         # The start was said (awsaccess.start_emulator); so is this stop, which makes that start's advice moot.
         if not running and emulator.stop(settings.state_dir) and kwargs.get("info") is not None:
@@ -136,7 +137,7 @@ def json_out_path(json_out: Path, env: str, *, many: bool) -> Path:
 
 def plan_env(ws: Workspace, json_out: Path | None = None, *, many: bool = False) -> PlanResult:
     """Plan one environment; with ``json_out``, also write the plan's ``show -json`` there (for scanners)."""
-    result = ws.plan()
+    result = plan(ws)
     if json_out is not None:
         path = json_out_path(json_out, ws.env, many=many)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,12 @@
 
 Before terraform plans, :func:`freshness` records the YAML, the tree, the provider
 lock and the target, and the state's lineage and serial; after it, the plan file's
-SHA-256 and the environment's name. ``apply`` checks each (:func:`saved_plan_problem`)
-and names the first that differs.
+SHA-256 and the environment's name. ``apply`` checks each, in the order of
+:func:`file_problem`, :func:`input_problem`, :func:`terraform_problem` and
+:func:`state_problem` (cheapest first), and names the first that differs.
+
+Every function here takes a :class:`~hclforge.cli.root.Root` and plain values: what
+terraform says (its version, the state) is read by the caller and passed in.
 """
 
 from __future__ import annotations
@@ -12,14 +16,11 @@ import hashlib
 import json
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hclforge.cli.root import Root
 from hclforge.cli.terraform import file_digest
-from hclforge.cli.workcopy import LOCK_FILE
 from hclforge.tree import MODULES_DIR
-
-if TYPE_CHECKING:
-    from hclforge.cli.ops import Workspace
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -73,17 +74,23 @@ def plan_terraform_version(plan_file: Path) -> str | None:
     return str(version) if version else None
 
 
-def freshness(ws: Workspace) -> dict[str, Any]:
-    """What a saved plan depends on in the project: YAML, tree, provider lock, target."""
-    root = ws.settings.root
-    tree = [*ws.work_dir.rglob("*.tf"), *ws.work_dir.rglob("*.tf.json")]
+def freshness(root: Root, sources: list[str], on_emulator: bool) -> dict[str, Any]:
+    """What a saved plan depends on in the project: YAML, tree, provider lock, target.
+
+    Args:
+        root: the root planned.
+        sources: the environment's YAML files, relative to the project (``LoadedEnv.sources``).
+        on_emulator: whether terraform talks to the emulator.
+    """
+    project, work = root.project_dir, root.work_dir
+    tree = [*work.rglob("*.tf"), *work.rglob("*.tf.json")]
     return {
-        "env": ws.env,
-        "target": ws.copy_name or "tree",
-        "yaml": file_digest([root / s for s in ws.loaded.sources], root),
-        "tree": file_digest(tree, ws.work_dir),
-        "providers": file_digest([ws.work_dir / LOCK_FILE], ws.work_dir),
-        "emulator": ws.on_emulator,
+        "env": root.env,
+        "target": root.copy_name or "tree",
+        "yaml": file_digest([project / s for s in sources], project),
+        "tree": file_digest(tree, work),
+        "providers": file_digest([root.provider_lock], work),
+        "emulator": on_emulator,
     }
 
 
@@ -95,39 +102,65 @@ _REASONS = {
     "emulator": "the plan was made for another target (emulator or not)",
 }
 
+NO_SAVED_PLAN = "there is no saved plan"
 
-def saved_plan_problem(ws: Workspace, *, targets: list[str] | None = None) -> str | None:
-    """Why the saved plan may not be applied as it is, or None when it is the one planned and still fresh.
+
+def saved_meta(root: Root) -> dict[str, Any]:
+    """The saved plan's metadata ({} when there is none)."""
+    return read_json(root.plan_meta_file) or {}
+
+
+def file_problem(root: Root, *, targets: list[str] | None = None) -> str | None:
+    """Why the saved plan file is not the one planned for this root and part; None when it is.
 
     ``targets``: the part of the environment the apply is for (``deploy --service``); a
     plan of a part is applied only by a deploy of that same part, never by ``apply``.
     """
-    if not ws.plan_file.is_file() or not ws.plan_meta_file.is_file():
-        return "there is no saved plan"
-    meta = read_json(ws.plan_meta_file) or {}
-    if meta.get("env") != ws.env:
-        return f"the saved plan was made for environment {meta.get('env')!r}, not {ws.env!r}"
-    if meta.get("plan_sha256") != sha256_file(ws.plan_file):
+    if not root.plan_file.is_file() or not root.plan_meta_file.is_file():
+        return NO_SAVED_PLAN
+    meta = saved_meta(root)
+    if meta.get("env") != root.env:
+        return f"the saved plan was made for environment {meta.get('env')!r}, not {root.env!r}"
+    if meta.get("plan_sha256") != sha256_file(root.plan_file):
         return (
-            f"the plan file {ws.rel(ws.plan_file)} is not the one hclforge planned "
+            f"the plan file {root.rel(root.plan_file)} is not the one hclforge planned "
             "(its SHA-256 differs from the one recorded)"
         )
     if sorted(meta.get("targets") or []) != sorted(targets or []):
         planned = ", ".join(meta.get("targets") or []) or "the whole environment"
         return f"the saved plan covers {planned}, not what this command applies"
-    now = freshness(ws)
+    return None
+
+
+def input_problem(root: Root, meta: dict[str, Any], now: dict[str, Any]) -> str | None:
+    """Which of the plan's inputs (``meta``) changed since it was made (``now``: :func:`freshness` today)."""
     for key, reason in _REASONS.items():
         if meta.get(key) != now[key]:
-            return reason.format(tree=f"{MODULES_DIR}/{ws.env}/")
-    version = ws.runner().version().get("terraform_version")
+            return reason.format(tree=f"{MODULES_DIR}/{root.env}/")
+    return None
+
+
+def terraform_problem(meta: dict[str, Any], version: str | None) -> str | None:
+    """Whether terraform (``version``: the one that would apply) is another than the planner's."""
     if meta.get("terraform") != version:
         return f"terraform changed since the plan ({meta.get('terraform')} -> {version})"
-    if plan_state(ws.plan_file) != meta.get("state"):
+    return None
+
+
+def state_problem(root: Root, meta: dict[str, Any], current: dict[str, Any] | None) -> str | None:
+    """Whether the state (``current``: the state document now) moved since the plan."""
+    if plan_state(root.plan_file) != meta.get("state"):
         return "the plan file was made against another state than the one recorded"
-    current = state_key(ws.state_doc())
-    if meta.get("state") != current:
-        before, after = (meta.get("state") or {}).get("lineage"), (current or {}).get("lineage")
+    now = state_key(current)
+    if meta.get("state") != now:
+        before, after = (meta.get("state") or {}).get("lineage"), (now or {}).get("lineage")
         if before and after and before != after:
             return "the state's lineage changed since the plan (another state was put in its place)"
         return "the state changed since the plan (someone applied in between)"
     return None
+
+
+def discard_plan(root: Root) -> None:
+    """Throw away the root's saved plan and its metadata."""
+    for path in (root.plan_file, root.plan_meta_file):
+        path.unlink(missing_ok=True)

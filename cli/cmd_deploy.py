@@ -64,7 +64,7 @@ def report_deployed(env: str, done: lib.Deployed) -> None:
 def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m") -> None:
     """``apply``'s wait: the rollouts of the services the applied plan changed (exit 1 on failure)."""
     from hclforge.cli import deploy as lib
-    from hclforge.cli.awsapi import seconds
+    from hclforge.cli.durations import seconds
 
     done = lib.wait_applied(ws, summary, wait=wait, timeout=seconds(timeout), on_progress=_progress())
     if done.waited:
@@ -125,7 +125,7 @@ def deploy(
     For infrastructure changes reviewed as a saved plan first, use plan, then apply.
     """
     from hclforge.cli import deploy as lib
-    from hclforge.cli.awsapi import seconds
+    from hclforge.cli.durations import seconds
 
     ws = app.workspace(env, emulator=emulator)
     done = lib.deploy(
@@ -201,7 +201,7 @@ def run_cmd(
     runs: the task is started, and run says so and exits 1 (0 with --no-wait).
     """
     from hclforge.cli import deploy as lib
-    from hclforge.cli.awsapi import seconds
+    from hclforge.cli.durations import seconds
 
     ws = app.workspace(env, emulator=emulator, stream=False)
     result = lib.run_one(

@@ -118,6 +118,7 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
     asks first (unless --auto-approve; a stale plan is refused without a terminal).
     To ship an image to running services, use deploy.
     """
+    from hclforge.cli import planapply
     from hclforge.cli.cmd_deploy import wait_after_apply
 
     ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
@@ -126,7 +127,7 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
         print_summary(app, summary, "table")
         return confirm(f"Apply these changes to {env}?")
 
-    summary = ws.apply(auto_approve=auto_approve, interactive=interactive(), confirm=confirm_plan)
+    summary = planapply.apply(ws, auto_approve=auto_approve, interactive=interactive(), confirm=confirm_plan)
     if summary.has_changes:
         t = summary.totals
         click.echo(
@@ -151,11 +152,13 @@ def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emula
     A protected environment (protect: true) needs --force and its name typed,
     or --force --yes-i-mean-ENV without a terminal.
     """
+    from hclforge.cli import planapply
     from hclforge.protect import parse_confirmation_flag
 
     app: App = ctx.obj
     yes_i_mean = parse_confirmation_flag(env, ctx.args)
-    destroyed = app.workspace(env, emulator=emulator).destroy(
+    destroyed = planapply.destroy(
+        app.workspace(env, emulator=emulator),
         auto_approve=auto_approve,
         interactive=interactive(),
         confirm=confirm,
@@ -228,10 +231,11 @@ def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) 
 @pass_app
 def routes(app: App, env: str, emulator: bool, fmt: str) -> None:
     """The request path read from the plan: routes to containers, and calls between services."""
+    from hclforge.cli import planapply
     from hclforge.errors import BrokenPath
     from hclforge.routes import as_table
 
-    report_ = app.workspace(env, emulator=emulator).routes()
+    report_ = planapply.routes(app.workspace(env, emulator=emulator))
     if fmt == "json":
         click.echo(json.dumps(report_.to_json(), indent=2))
     else:

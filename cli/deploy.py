@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from hclforge.cli import planapply
 from hclforge.cli.awsapi import known_service
 from hclforge.cli.rollout import ServiceProgress, format_progress, wait_for_rollouts
 from hclforge.cli.summary import ROLLOUT_TYPES, Summary, rollout_services
@@ -178,10 +179,12 @@ def deploy(
     if targets:
         ws.info(targeting_note(ws.env, services))
     with ws.holding("deploy"):
-        ws.plan(targets=targets)
+        planapply.plan(ws, targets=targets)
         started = datetime.now(UTC)
         try:
-            summary = ws.apply(auto_approve=auto_approve, interactive=interactive, confirm=confirm, targets=targets)
+            summary = planapply.apply(
+                ws, auto_approve=auto_approve, interactive=interactive, confirm=confirm, targets=targets
+            )
         except PlanRefused:
             if targets:  # a targeted plan left saved would be applied, partial, by a later 'hclforge apply'
                 ws.discard_plan()
@@ -208,7 +211,7 @@ def wait_applied(
     on_progress: ProgressSink | None = None,
     poll: float = 6.0,
 ) -> Deployed:
-    """After ``ws.apply`` returned ``summary``: wait for the services it rolled out (none without changes)."""
+    """After ``planapply.apply`` returned ``summary``: wait for the services it rolled out (none without changes)."""
     if not summary.has_changes:
         return Deployed(summary)
     services = applied_services(ws, summary)

@@ -7,9 +7,10 @@ was not its own. So plan, apply, deploy and destroy hold this lock from their fi
 look at the saved plan until their apply ends (a deploy's rollout wait is not under
 it: it changes nothing). A second command fails at once, naming the holder.
 
-The lock is an ``flock`` on a file beside the saved plan: it ends with its process,
-however that ends (``kill -9`` too), so it is never left behind; the file names its
-holder while it is held.
+The lock is an ``flock`` on a file beside the saved plan (``Root.command_lock``): it
+ends with its process, however that ends (``kill -9`` too), so it is never left
+behind; the file names its holder while it is held. A workspace holds it through
+:meth:`~hclforge.cli.ops.Workspace.holding`.
 """
 
 from __future__ import annotations
@@ -21,22 +22,12 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hclforge.cli.private import private_dir
 from hclforge.cli.procs import process_start_time
 from hclforge.errors import StateLocked, printable
 
-if TYPE_CHECKING:
-    from hclforge.cli.ops import Workspace
-
-LOCK_FILE = "command.lock"
 NOTE_BYTES = 4096  # a holder's note is a few hundred bytes
-
-
-def lock_file(files_dir: Path, *, emulator_copy: bool) -> Path:
-    """The lock of an environment's saved plan and state (an emulator copy has its own of both)."""
-    return files_dir / (f"emulator-{LOCK_FILE}" if emulator_copy else LOCK_FILE)
 
 
 @contextlib.contextmanager
@@ -67,24 +58,6 @@ def holding(path: Path, env: str, command: str) -> Iterator[None]:
             os.ftruncate(fd, 0)  # nobody holds it once it is unlocked
     finally:
         os.close(fd)  # releases the flock
-
-
-@contextlib.contextmanager
-def workspace_lock(ws: Workspace, command: str) -> Iterator[None]:
-    """Hold ``ws``'s environment's lock for ``command``; a command inside another (deploy's plan) shares it.
-
-    Raises:
-        StateLocked: another hclforge command holds it (exit 1), named in the message.
-    """
-    if ws.holds_lock:
-        yield
-        return
-    with holding(lock_file(ws.files_dir, emulator_copy=ws.emulator_copy), ws.env, command):
-        ws.holds_lock = True
-        try:
-            yield
-        finally:
-            ws.holds_lock = False
 
 
 def _held_message(raw: bytes, env: str) -> str:

@@ -118,8 +118,6 @@ def exec_plan(cfg: EnvConfig, ecs: Any, service: str, command: list[str], *, end
 
 def exec_plan_for(ws: Workspace, service: str, command: list[str]) -> ExecPlan:
     """:func:`exec_plan` for a workspace: its config, its ECS client, the emulator's endpoint on the emulator."""
-    from hclforge.cli.awsaccess import start_emulator
-
     check_exec_enabled(ws.loaded.config, service)
-    endpoint = start_emulator(ws).endpoint if ws.on_emulator else None
+    endpoint = ws.emulator().endpoint if ws.on_emulator else None
     return exec_plan(ws.loaded.config, ws.aws_client("ecs"), service, command, endpoint=endpoint)

@@ -14,7 +14,6 @@ come from boto3's own paginator.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,13 +21,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hclforge.cli.awsapi import aws_call
-from hclforge.errors import UsageError, printable
+from hclforge.errors import printable
 
 AWSLOGS_PREFIX = "ecs"  # awslogs-stream-prefix in render.py's container definitions
-_UNITS_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
-_SINCE_RE = re.compile(r"(?:[0-9]{1,6}[smhdw])+")
-_PART_RE = re.compile(r"([0-9]+)([smhdw])")
-MAX_SINCE_MS = 3660 * 86_400_000  # about ten years: longer than any CloudWatch retention but "never expire"
 
 
 @dataclass(frozen=True)
@@ -50,26 +45,6 @@ class LogLine:
     task_id: str
     message: str
     event_id: str
-
-
-def parse_since(text: str) -> int:
-    """A duration like ``30s``, ``10m``, ``1h``, ``2d``, ``1w`` or ``1h30m``, in milliseconds.
-
-    Raises:
-        UsageError: anything else, or a zero or absurdly long duration.
-    """
-    value = text.strip().lower()
-    if not _SINCE_RE.fullmatch(value):
-        raise UsageError(
-            f"--since {printable(text)!r} is not a duration: use a number and a unit s, m, h, d or w "
-            "(30s, 10m, 1h, 2d, 1h30m)"
-        )
-    total = sum(int(n) * _UNITS_MS[unit] for n, unit in _PART_RE.findall(value))
-    if total <= 0:
-        raise UsageError(f"--since {printable(text)!r} is zero: give a duration such as 10m")
-    if total > MAX_SINCE_MS:
-        raise UsageError(f"--since {printable(text)!r} is longer than ten years")
-    return total
 
 
 def task_stream_prefix(container: str, task_arn_or_id: str) -> str:
@@ -99,7 +74,7 @@ def read_logs(
     Args:
         logs_client: a boto3 CloudWatch Logs client.
         group: the log group (``EnvConfig.log_group_name(service)``).
-        since_ms: first timestamp, ms since the epoch (``now - parse_since("10m")``).
+        since_ms: first timestamp, ms since the epoch (``now - durations.parse_since("10m")``).
         until_ms: last timestamp, inclusive; default: up to now.
         stream_prefix: only streams whose name starts with this (one task:
             :func:`task_stream_prefix`).

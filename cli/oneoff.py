@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from hclforge.cli.awsapi import known_service
-from hclforge.cli.logs import follow, format_line, parse_since, read_logs
+from hclforge.cli.durations import parse_since
+from hclforge.cli.logs import follow, format_line, read_logs
 from hclforge.cli.rollout import task_id
 from hclforge.cli.runtask import TaskResult, TaskSpec, run_task, task_status, wait_stopped
 from hclforge.errors import TaskExitCode, TaskNotRun, UsageError, printable

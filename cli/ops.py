@@ -1,11 +1,14 @@
-"""One environment of one project, as the CLI acts on it: render, init, plan, apply, destroy.
+"""One root of one environment, as the CLI acts on it: render, init, the runner, state and reads.
 
 No click here: prompts and output go through the callbacks a :class:`Workspace`
-is given, so this module is usable and testable without a terminal. The rooms
-around it: :mod:`~hclforge.cli.workcopy` (the working copy and its overrides),
-:mod:`~hclforge.cli.binding` (what binds a saved plan to what was reviewed),
-:mod:`~hclforge.cli.runs` (detached apply/destroy), :mod:`~hclforge.cli.awsaccess`
-(account guard, boto3), :mod:`~hclforge.cli.terraform` (the one runner).
+is given, so this module is usable and testable without a terminal. Where things
+are is its :class:`~hclforge.cli.root.Root`; the rooms below it take that root and
+plain values, never the workspace: :mod:`~hclforge.cli.workcopy` (the working copy
+and its overrides), :mod:`~hclforge.cli.binding` (what binds a saved plan to what
+was reviewed), :mod:`~hclforge.cli.envlock` (one command at a time),
+:mod:`~hclforge.cli.localstate`, :mod:`~hclforge.cli.awsaccess` (account guard,
+emulator, boto3), :mod:`~hclforge.cli.terraform` (the one runner).
+Plan, apply and destroy sit above it, in :mod:`~hclforge.cli.planapply`.
 """
 
 from __future__ import annotations
@@ -13,27 +16,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from hclforge import envcache, tree
-from hclforge.cli import awsaccess, binding, envlock, localstate, planapply, workcopy
+from hclforge import envcache
+from hclforge.cli import awsaccess, binding, envlock, localstate, workcopy
+from hclforge.cli.emulator import Emulator
 from hclforge.cli.private import private_dir, write_private
+from hclforge.cli.root import Root, env_root
 from hclforge.cli.settings import Settings
 from hclforge.cli.summary import Drift, Summary, drift_of, from_json
 from hclforge.cli.terraform import LineSink, Terraform, file_digest
 from hclforge.cli.tfconfig import write_cli_config
-from hclforge.cli.workcopy import LOCK_FILE, overrides_for, sync_copy
+from hclforge.cli.workcopy import overrides_for, sync_copy
 from hclforge.loaded import LoadedEnv
-from hclforge.tree import MODULES_DIR
+from hclforge.tree import FileChange
 
-if TYPE_CHECKING:
-    from hclforge.routes import PathReport
-
-Confirm = Callable[[str], bool]
-ConfirmPlan = Callable[[Summary], bool]
 # Given a title and the number of changes expected, gives the line sink for a
 # ``-json`` event stream (a context manager: it shows progress while it is open).
 # The third argument says whether to show per-resource progress (apply, destroy) or
@@ -41,16 +40,10 @@ ConfirmPlan = Callable[[Summary], bool]
 EventsFactory = Callable[[str, "int | None", bool], AbstractContextManager[LineSink]]
 
 
-@dataclass(frozen=True)
-class PlanResult:
-    """A saved plan and its summary."""
-
-    plan_file: Path
-    summary: Summary
-
-
 class Workspace:
-    """One environment of one project, as the CLI acts on it.
+    """One root of one environment, as the CLI acts on it.
+
+    Today an environment is one root (:func:`~hclforge.cli.root.env_root`).
 
     Args:
         settings: the project settings.
@@ -75,10 +68,11 @@ class Workspace:
         events: EventsFactory | None = None,
         allow_replace: bool = False,
     ) -> None:
-        self.allow_replace = allow_replace
+        self._allow_replace = allow_replace
         self.events = events
         self._account_checked = False
         self._runner: Terraform | None = None
+        self._root: Root | None = None
         self.settings = settings
         self.env = env
         self.force_emulator = emulator
@@ -90,7 +84,7 @@ class Workspace:
         self.applied_meta: dict[str, Any] = {}
         self.holds_lock = False  # this workspace holds its command lock (cli/envlock.py)
 
-    # ------------------------------------------------------------ config and paths
+    # ------------------------------------------------------------ config and the root
 
     @cached_property
     def loaded(self) -> LoadedEnv:
@@ -108,79 +102,57 @@ class Workspace:
         return self.loaded.config.aws.emulator or self.force_emulator
 
     @property
-    def emulator_copy(self) -> bool:
-        """A non-emulator environment on the emulator runs on an overridden copy of its tree."""
-        return self.force_emulator and not self.loaded.config.aws.emulator
+    def allow_replace(self) -> bool:
+        """Whether this run lifts ``prevent_destroy``, on a copy of the tree."""
+        return self._allow_replace
+
+    def lift_protection(self) -> None:
+        """Run on a copy of the tree without ``prevent_destroy`` (a forced destroy); before the runner is made."""
+        assert self._runner is None, "protection must be lifted before the runner is made"
+        self._allow_replace = True
+        self._root = None
 
     @property
-    def uses_copy(self) -> bool:
-        """terraform runs on a copy of the tree (emulator override, or --allow-replace)."""
-        return self.emulator_copy or self.allow_replace
-
-    @property
-    def copy_name(self) -> str:
-        """Prefix of the copy's working files: ``emulator``, ``unprotected`` or both."""
-        parts = (["emulator"] if self.emulator_copy else []) + (["unprotected"] if self.allow_replace else [])
-        return "-".join(parts)
-
-    @property
-    def tree_dir(self) -> Path:
-        return self.settings.root / MODULES_DIR / self.env
-
-    @property
-    def work_dir(self) -> Path:
-        """Where terraform runs: the generated tree, or its copy."""
-        return self.files_dir / f"{self.copy_name}-tree" if self.uses_copy else self.tree_dir
-
-    @property
-    def files_dir(self) -> Path:
-        """hclforge's working files for this environment (outside the generated tree)."""
-        return self.settings.env_dir(self.env)
-
-    @property
-    def data_dir(self) -> Path:
-        return self.files_dir / (f"{self.copy_name}-tfdata" if self.uses_copy else "tfdata")
-
-    @property
-    def plan_file(self) -> Path:
-        return self.files_dir / (f"{self.copy_name}.tfplan" if self.uses_copy else "plan.tfplan")
-
-    @property
-    def plan_meta_file(self) -> Path:
-        return self.plan_file.with_suffix(".meta.json")
-
-    def rel(self, path: Path) -> str:
-        """``path`` relative to the project root when it is inside it, for messages."""
-        return str(path.relative_to(self.settings.root) if path.is_relative_to(self.settings.root) else path)
+    def root(self) -> Root:
+        """Where this run's tree, working files, state and saved plan are."""
+        if self._root is None:
+            self._root = env_root(
+                self.settings,
+                self.env,
+                self.loaded.config.backend,
+                emulator_copy=self.force_emulator and not self.loaded.config.aws.emulator,
+                unprotected=self._allow_replace,
+            )
+        return self._root
 
     # ------------------------------------------------------------ render and runner
 
-    # Render when stale: see cli/workcopy.py.
-    render = workcopy.render
+    def render(self) -> list[FileChange]:
+        """Render the environment when it is stale (:func:`~hclforge.cli.workcopy.render`); the files written."""
+        return workcopy.render(self.settings, self.loaded, self.info)
+
+    def emulator(self) -> Emulator:
+        """The local emulator, started if it is not running (:func:`~hclforge.cli.awsaccess.start_emulator`)."""
+        return awsaccess.start_emulator(self.settings, self.info)
 
     def runner(self) -> Terraform:
-        """The runner for this environment, made on the first call: CLI config, data dir, endpoint.
+        """The runner for this root, made on the first call: CLI config, data dir, endpoint.
 
         On the emulator this starts the emulator; terraform's whole environment is then its scrubbed one.
         """
         if self._runner is None:
             base_env = None
             if self.on_emulator:
-                emu = awsaccess.start_emulator(self)
+                emu = self.emulator()
                 base_env = emu.environ(self.loaded.config.aws.region)
-                localstate.void_stale(self, emu)
-            self._runner = self.make_runner(self.work_dir, self.data_dir, base_env)
+                localstate.void_stale(self.root, emu, self.info)
+            self._runner = self.make_runner(self.root.work_dir, self.root.data_dir, base_env)
         return self._runner
 
-    @property
-    def has_runner(self) -> bool:
-        """Whether :meth:`runner` was called (what it was made for is then fixed)."""
-        return self._runner is not None
-
     def make_runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
-        """A runner for ``workdir`` with this project's CLI config (``runner()`` is the tree's own)."""
+        """A runner for ``workdir`` with this project's CLI config (``runner()`` is the root's own)."""
         private_dir(self.settings.state_dir)
-        localstate.privatize(self)
+        localstate.privatize(self.root, self.settings.state_dir)
         env = {
             "TF_CLI_CONFIG_FILE": str(write_cli_config(self.settings)),
             "TF_DATA_DIR": str(data_dir),
@@ -213,49 +185,42 @@ class Workspace:
             finally:
                 tf.sink = previous
 
-    def local_state_file(self) -> Path | None:
-        """The local state file terraform uses here, or None for an S3 backend."""
-        if self.emulator_copy:
-            return self.files_dir / "emulator.tfstate"
-        if self.loaded.config.backend.type == "local":
-            return (self.tree_dir / tree.local_state_path(self.env)).resolve()
-        return None
-
     def state_doc(self) -> dict[str, Any] | None:
         """The state document right now (None: no state yet)."""
-        state = self.local_state_file()
+        state = self.root.state_file
         if state is not None:
             return binding.read_json(state) if state.is_file() else None
         return self.runner().state_pull()
 
     def prepare_workdir(self) -> None:
-        if not self.uses_copy:
+        """Bring the root's working copy up to date with its tree (nothing to do without a copy)."""
+        root = self.root
+        if not root.uses_copy:
             return
-        local = self.loaded.config.backend.type == "local"
         overrides = overrides_for(
-            self.tree_dir,
-            state=self.local_state_file() if local else None,
-            emulator_state=self.files_dir / "emulator.tfstate" if self.emulator_copy else None,
-            unprotect=self.allow_replace,
+            root.tree_dir,
+            state=None if root.emulator_copy else root.state_file,
+            emulator_state=root.state_file if root.emulator_copy else None,
+            unprotect=root.unprotected,
         )
-        sync_copy(self.tree_dir, self.work_dir, overrides)
+        sync_copy(root.tree_dir, root.work_dir, overrides)
 
     def _init_fingerprint(self) -> str:
-        tf = self.runner()
-        root_files = [*self.work_dir.glob("*.tf"), *self.work_dir.glob("*.tf.json"), self.work_dir / LOCK_FILE]
-        modules = sorted(p.name for p in self.work_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        tf, work = self.runner(), self.root.work_dir
+        root_files = [*work.glob("*.tf"), *work.glob("*.tf.json"), self.root.provider_lock]
+        modules = sorted(p.name for p in work.iterdir() if p.is_dir() and not p.name.startswith("."))
         # The endpoint reaches init only through an S3 backend: with local state (every
         # emulator copy too), an emulator restarted on another port needs no new init.
-        local = self.local_state_file() is not None
+        local = self.root.state_file is not None
         backend_env = "" if local else (tf.base_env or {}).get("AWS_ENDPOINT_URL", "")
         cli_config = Path(tf.env["TF_CLI_CONFIG_FILE"]).read_text(encoding="utf-8")
         extra = repr([modules, backend_env, cli_config, self.settings.terraform_bin])
-        return file_digest(root_files, self.work_dir) + ":" + binding.hash_text(extra)
+        return file_digest(root_files, work) + ":" + binding.hash_text(extra)
 
     def check_account(self) -> None:
         """Refuse credentials of another AWS account before terraform runs (see :mod:`cli.awsaccess`)."""
         if not self._account_checked:
-            awsaccess.check_account(self)
+            awsaccess.check_account(self.loaded, self.on_emulator)
             self._account_checked = True
 
     def init(self, *, force: bool = False) -> bool:
@@ -266,12 +231,13 @@ class Workspace:
         """
         self.render()
         self.prepare_workdir()
-        stamp = self.files_dir / (f"{self.copy_name}-init.stamp" if self.uses_copy else "init.stamp")
+        root = self.root
+        stamp = root.init_stamp
         fingerprint = self._init_fingerprint()
-        if not force and self.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
+        if not force and root.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
             return False
         self.info(f"terraform init ({self.env})")
-        private_dir(self.files_dir)
+        private_dir(root.files_dir)
         stamp.unlink(missing_ok=True)
         self.runner().init(reconfigure=True)
         self.init_count += 1
@@ -279,40 +245,81 @@ class Workspace:
         write_private(stamp, self._init_fingerprint())
         return True
 
-    # ------------------------------------------------------------ plan
+    # ------------------------------------------------------------ the command lock, the saved plan
 
-    # One command at a time plans or applies the environment: see cli/envlock.py.
-    holding = envlock.workspace_lock
+    @contextmanager
+    def holding(self, command: str) -> Iterator[None]:
+        """Hold this root's command lock for ``command`` (:mod:`~hclforge.cli.envlock`).
 
-    # Plan, apply and destroy: see cli/planapply.py.
-    plan = planapply.plan
-    apply = planapply.apply
-    destroy = planapply.destroy
+        A command inside another (deploy's plan and apply) shares the hold.
+
+        Raises:
+            StateLocked: another hclforge command holds it (exit 1), named in the message.
+        """
+        if self.holds_lock:
+            yield
+            return
+        with envlock.holding(self.root.command_lock, self.env, command):
+            self.holds_lock = True
+            try:
+                yield
+            finally:
+                self.holds_lock = False
 
     def load_saved_summary(self) -> Summary:
-        meta = binding.read_json(self.plan_meta_file) or {}
-        return from_json(meta["summary"])
+        """The summary of the saved plan (recorded beside it when it was made)."""
+        return from_json(binding.saved_meta(self.root)["summary"])
 
-    def saved_plan_problem(self) -> str | None:
-        """Why the saved plan may not be applied as it is (see :func:`cli.binding.saved_plan_problem`)."""
-        return binding.saved_plan_problem(self)
+    def saved_plan_problem(self, *, targets: list[str] | None = None) -> str | None:
+        """Why the saved plan may not be applied as it is, or None when it is the one planned and still fresh.
+
+        The checks of :mod:`~hclforge.cli.binding`, cheapest first: terraform is asked
+        for its version and the state only when the files and inputs still match.
+        ``targets``: the part of the environment the apply is for (``deploy --service``).
+        """
+        root = self.root
+        problem = binding.file_problem(root, targets=targets)
+        if problem is not None:
+            return problem
+        meta = binding.saved_meta(root)
+        now = binding.freshness(root, self.loaded.sources, self.on_emulator)
+        return (
+            binding.input_problem(root, meta, now)
+            or binding.terraform_problem(meta, self.runner().version().get("terraform_version"))
+            or binding.state_problem(root, meta, self.state_doc())
+        )
 
     def discard_plan(self) -> None:
-        for path in (self.plan_file, self.plan_meta_file):
-            path.unlink(missing_ok=True)
+        """Throw away the saved plan."""
+        binding.discard_plan(self.root)
 
-    # ------------------------------------------------------------ apply, destroy
+    # ------------------------------------------------------------ reads, bootstrap, validate
+
+    def aws_session(self) -> Any:
+        """A boto3 session (or look-alike) for the environment: the emulator's, or the profile's."""
+        cfg = self.loaded.config
+        if self.on_emulator:
+            return awsaccess.EmulatorSession(self.emulator(), cfg.aws.region)
+        self.check_account()
+        return awsaccess.profile_session(cfg.aws)
+
+    def aws_client(self, service: str) -> Any:
+        """A boto3 client for this environment: the emulator's, or the profile's in the real account."""
+        return self.aws_session().client(service)
 
     def bootstrap(self) -> None:
         """Create the environment's S3 state bucket (and lock table), idempotently."""
-        awsaccess.bootstrap(self)
+        from hclforge.cli.bootstrap import bootstrap as make
+
+        self.check_account()
+        make(self.loaded.config, self.aws_session(), self.info, tls_only=not self.on_emulator)
 
     def drift(self) -> list[Drift]:
         """A refresh-only plan: what changed outside Terraform. Read-only: nothing is applied."""
         self.check_account()
         self.init()
-        private_dir(self.files_dir)
-        plan_file = self.files_dir / "drift.tfplan"
+        private_dir(self.root.files_dir)
+        plan_file = self.root.files_dir / "drift.tfplan"
         try:
             self.runner().plan(plan_file, refresh_only=True)
             return drift_of(self.runner().show_json(plan_file))
@@ -324,17 +331,6 @@ class Workspace:
         self.init()
         return self.runner().output_json(name)
 
-    def aws_client(self, service: str) -> Any:
-        """A boto3 client for this environment: the emulator's, or the profile's in the real account."""
-        return awsaccess.session(self).client(service)
-
-    def routes(self) -> PathReport:
-        """Plan, then follow every route and ``calls`` edge through the plan's JSON."""
-        from hclforge.routes import check_paths
-
-        result = self.plan()
-        return check_paths(self.env, self.loaded.config, self.runner().show_json(result.plan_file))
-
     def validate(self) -> dict[str, Any]:
         """``terraform validate`` on the rendered tree, with its own backend-less init.
 
@@ -342,9 +338,10 @@ class Workspace:
         shell reaches terraform (a scrubbed environment without an endpoint).
         """
         self.render()
-        private_dir(self.files_dir)
+        root = self.root
+        private_dir(root.files_dir)
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        runner = self.make_runner(self.tree_dir, self.files_dir / "validate-tfdata", base_env)
+        runner = self.make_runner(root.tree_dir, root.files_dir / "validate-tfdata", base_env)
         runner.sink = None
         runner.run("init", backend=False, stream=False)
         return runner.validate()

@@ -1,8 +1,9 @@
-"""Plan, apply and destroy of a :class:`~hclforge.cli.ops.Workspace`: the commands that change things.
+"""Plan, apply and destroy of one root (a :class:`~hclforge.cli.ops.Workspace`): the commands that change things.
 
 A plan is bound to what was reviewed (:mod:`~hclforge.cli.binding`) and refused when
 it would destroy what a protected environment keeps (:mod:`hclforge.protect`);
-apply and destroy run terraform detached (:mod:`~hclforge.cli.runs`).
+apply and destroy run terraform detached (:mod:`~hclforge.cli.runs`). These functions
+sit above the workspace and take it; nothing below imports them.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hclforge import protect
 from hclforge.cli import binding, runs
+from hclforge.cli.ops import Workspace
 from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.summary import Summary, rollout_services, summarize_events
 from hclforge.cli.tfoutput import destroyed_count, without_targeting_warnings
@@ -24,7 +28,18 @@ from hclforge.cli.workcopy import protected_addresses
 from hclforge.errors import PlanRefused, TerraformError, UsageError
 
 if TYPE_CHECKING:
-    from hclforge.cli.ops import Confirm, ConfirmPlan, PlanResult, Workspace
+    from hclforge.routes import PathReport
+
+Confirm = Callable[[str], bool]
+ConfirmPlan = Callable[[Summary], bool]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """A saved plan and its summary."""
+
+    plan_file: Path
+    summary: Summary
 
 
 def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
@@ -50,17 +65,18 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
 
 def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     ws.check_account()
-    runs.settle_interrupted_run(ws)
+    runs.settle_interrupted_run(ws.root, ws.info)
     ws.init()
-    private_dir(ws.files_dir)
-    ws.plan_meta_file.unlink(missing_ok=True)
+    root = ws.root
+    private_dir(root.files_dir)
+    root.plan_meta_file.unlink(missing_ok=True)
     tf = ws.runner()
-    bound = binding.freshness(ws)
+    bound = binding.freshness(root, ws.loaded.sources, ws.on_emulator)
     prior = ws.state_doc()
     state_before = binding.state_key(prior)
     guarded = ws.loaded.config.protect and not ws.allow_replace
     # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
-    removed = protect.removed_blocks(prior, protected_addresses(ws.tree_dir)) if guarded else []
+    removed = protect.removed_blocks(prior, protected_addresses(root.tree_dir)) if guarded else []
     try:
         with ws.streaming(f"Planning {ws.env}", None, progress=False) as events:
             if targets and events and tf.sink is not None:  # hclforge chose -target; deploy says why, once
@@ -70,10 +86,10 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
             # outputs (every service's role, at 40 services most of the state). It plans
             # from the state as the last apply left it, as ecspresso and Copilot deploy;
             # the full plan (the default) shows any drift.
-            tf.plan(ws.plan_file, events=True, targets=targets, refresh=not targets)
+            tf.plan(root.plan_file, events=True, targets=targets, refresh=not targets)
     except BaseException as err:
         # terraform writes the plan of a failed or stopped run too (one it will not apply): none is kept.
-        ws.plan_file.unlink(missing_ok=True)
+        root.plan_file.unlink(missing_ok=True)
         blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
         if isinstance(err, TerraformError) and blocked:
             raise refuse_protected(ws, sorted({*blocked, *removed})) from None
@@ -81,29 +97,27 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     if guarded:
         blocked = sorted({*protect.refused(protect.changes_of_events(tf.last_events)), *removed})
         if blocked:
-            ws.plan_file.unlink(missing_ok=True)
+            root.plan_file.unlink(missing_ok=True)
             raise refuse_protected(ws, blocked)
-    planned_state = binding.plan_state(ws.plan_file)
+    planned_state = binding.plan_state(root.plan_file)
     if planned_state != state_before:
-        ws.plan_file.unlink(missing_ok=True)
+        root.plan_file.unlink(missing_ok=True)
         raise PlanRefused(f"the state of {ws.env} changed while planning; run 'hclforge plan {ws.env}' again")
     summary = summarize_events(ws.env, tf.last_events, ws.loaded.config.services)
     meta = {
         **bound,
         "state": state_before,
-        "plan_sha256": binding.sha256_file(ws.plan_file),
+        "plan_sha256": binding.sha256_file(root.plan_file),
         # A plan of a part (deploy --service): only a deploy of that part may apply it.
         "targets": sorted(targets or []),
-        "terraform": binding.plan_terraform_version(ws.plan_file),
+        "terraform": binding.plan_terraform_version(root.plan_file),
         "created": time.time(),
         "summary": summary.to_json(),
         # What apply (in another process) waits for: services whose task definition or service changes.
         "rollout": rollout_services(tf.last_events, ws.loaded.config.services),
     }
-    write_private(ws.plan_meta_file, json.dumps(meta, indent=2))
-    from hclforge.cli.ops import PlanResult
-
-    return PlanResult(ws.plan_file, summary)
+    write_private(root.plan_meta_file, json.dumps(meta, indent=2))
+    return PlanResult(root.plan_file, summary)
 
 
 def refuse_protected(ws: Workspace, addresses: list[str]) -> PlanRefused:
@@ -143,19 +157,20 @@ def _apply(
     ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan, targets: list[str] | None
 ) -> Summary:
     ws.check_account()
-    runs.settle_interrupted_run(ws)
+    runs.settle_interrupted_run(ws.root, ws.info)
     ws.render()
     ws.prepare_workdir()
-    problem = binding.saved_plan_problem(ws, targets=targets)
+    root = ws.root
+    problem = ws.saved_plan_problem(targets=targets)
     if problem is None:
         summary = ws.load_saved_summary()
-        ws.info(f"applying the saved plan {ws.rel(ws.plan_file)}")
+        ws.info(f"applying the saved plan {root.rel(root.plan_file)}")
     else:
-        if problem != "there is no saved plan":
+        if problem != binding.NO_SAVED_PLAN:
             if auto_approve and not interactive:
                 raise PlanRefused(f"the saved plan is stale: {problem}; run 'hclforge plan {ws.env}' again")
             ws.info(f"the saved plan is stale: {problem}; planning again")
-        summary = ws.plan(targets=targets).summary
+        summary = plan(ws, targets=targets).summary
     if not summary.has_changes:
         ws.info("no changes to apply")
         ws.discard_plan()
@@ -167,20 +182,20 @@ def _apply(
     steps = t["create"] + t["update"] + t["delete"] + 2 * t["replace"]
     # terraform applies a private copy whose bytes are the ones checked: the saved
     # file cannot be swapped between the check and the apply.
-    meta = binding.read_json(ws.plan_meta_file) or {}
+    meta = binding.saved_meta(root)
     ws.applied_meta = meta
-    applying = ws.files_dir / f"applying.{os.getpid()}.tfplan"
-    shutil.copyfile(ws.plan_file, applying)
+    applying = root.files_dir / f"applying.{os.getpid()}.tfplan"
+    shutil.copyfile(root.plan_file, applying)
     os.chmod(applying, 0o600)
     if binding.sha256_file(applying) != meta.get("plan_sha256"):
         applying.unlink(missing_ok=True)
-        raise PlanRefused(f"the plan file {ws.rel(ws.plan_file)} changed while being applied; nothing was")
+        raise PlanRefused(f"the plan file {root.rel(root.plan_file)} changed while being applied; nothing was")
     try:
         with ws.streaming(f"Applying {ws.env}", steps) as events:
             tf = ws.runner()
             if targets and events and tf.sink is not None:
                 tf.sink = without_targeting_warnings(tf.sink)
-            runs.run_detached(ws, "apply", meta.get("plan_sha256"), events, applying)
+            runs.run_detached(root, tf, "apply", meta.get("plan_sha256"), events, applying)
     finally:
         applying.unlink(missing_ok=True)
     ws.discard_plan()
@@ -218,19 +233,26 @@ def destroy(
                 raise UsageError(f"no terminal to type the name on: add --yes-i-mean-{ws.env} to destroy {ws.env}")
             if typed_name() != ws.env:
                 raise PlanRefused("the name typed does not match; nothing was destroyed")
-        assert not ws.has_runner, "allow_replace must be set before the runner is made"
-        ws.allow_replace = True
+        ws.lift_protection()
     elif not auto_approve and not interactive:
         raise UsageError(
             f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {ws.env} --auto-approve'"
         )
     with ws.holding("destroy"):
         ws.check_account()
-        runs.settle_interrupted_run(ws)
+        runs.settle_interrupted_run(ws.root, ws.info)
         ws.init()
         if not ws.loaded.config.protect and not auto_approve and not confirm(f"Destroy every resource of {ws.env}?"):
             raise PlanRefused("destroy cancelled; nothing was changed")
         with ws.streaming(f"Destroying {ws.env}", None) as events:
-            result = runs.run_detached(ws, "destroy", None, events)
+            result = runs.run_detached(ws.root, ws.runner(), "destroy", None, events)
         ws.discard_plan()
     return destroyed_count(result.stdout)
+
+
+def routes(ws: Workspace) -> PathReport:
+    """Plan, then follow every route and ``calls`` edge through the plan's JSON."""
+    from hclforge.routes import check_paths
+
+    result = plan(ws)
+    return check_paths(ws.env, ws.loaded.config, ws.runner().show_json(result.plan_file))

@@ -13,16 +13,15 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hclforge.cli import emulator
-from hclforge.cli.binding import read_json
+from hclforge.cli.binding import discard_plan, read_json
 from hclforge.cli.private import write_private
-from hclforge.cli.terraform import Detached, Result
-
-if TYPE_CHECKING:
-    from hclforge.cli.ops import Workspace
+from hclforge.cli.root import Root
+from hclforge.cli.terraform import Detached, Result, Terraform
 
 RUNNING_NOTE = "running.json"
 
@@ -59,12 +58,12 @@ def _json_line(line: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def running_note(ws: Workspace) -> Path:
-    """The record of a running apply or destroy on this environment's state."""
-    return ws.files_dir / (f"emulator-{RUNNING_NOTE}" if ws.emulator_copy else RUNNING_NOTE)
+def running_note(root: Root) -> Path:
+    """The record of a running apply or destroy on this root's state."""
+    return root.files_dir / (f"emulator-{RUNNING_NOTE}" if root.emulator_copy else RUNNING_NOTE)
 
 
-def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
+def settle_interrupted_run(root: Root, info: Callable[[str], None]) -> dict[str, Any] | None:
     """Report, and wait for, an apply or destroy that an earlier hclforge started and did not see end.
 
     If it still runs, this waits for it; then it says how it ended, from its log,
@@ -72,7 +71,7 @@ def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
     state lock refuses a second run). Returns the record (None when there was none,
     or it is still watched).
     """
-    path = running_note(ws)
+    path = running_note(root)
     note = read_json(path)
     if note is None:
         path.unlink(missing_ok=True)
@@ -82,11 +81,11 @@ def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
     pid = int(note.get("pid", 0))
     start = note.get("start_time")
     start_time = int(start) if start is not None else None
-    what = f"an {note.get('command', 'apply')} of {ws.env} started at {note.get('started', '?')} by pid {pid}"
+    what = f"an {note.get('command', 'apply')} of {root.env} started at {note.get('started', '?')} by pid {pid}"
     log = note.get("log", "?")
     if emulator.same_process(pid, start_time):
-        ws.info(f"{what} is still running (hclforge pid {note.get('hclforge_pid')} stopped); its log is {log}")
-        ws.info("waiting for it to finish before going on")
+        info(f"{what} is still running (hclforge pid {note.get('hclforge_pid')} stopped); its log is {log}")
+        info("waiting for it to finish before going on")
         while emulator.same_process(pid, start_time):
             time.sleep(1)
     told = {
@@ -94,28 +93,31 @@ def settle_interrupted_run(ws: Workspace) -> dict[str, Any] | None:
         "failed": "failed after hclforge stopped watching it",
         "interrupted": "was interrupted before it finished",
     }[run_outcome(Path(log))]
-    ws.info(f"{what} {told}; its log is {log}")
+    info(f"{what} {told}; its log is {log}")
     plan_sha = note.get("plan_sha256")
-    meta = read_json(ws.plan_meta_file)
+    meta = read_json(root.plan_meta_file)
     if plan_sha and meta is not None and meta.get("plan_sha256") == plan_sha:
         # That plan was (partly) applied: it is spent, and a new one starts from the state it left.
-        ws.discard_plan()
-        ws.info("its saved plan is spent; planning again from the state it left")
+        discard_plan(root)
+        info("its saved plan is spent; planning again from the state it left")
     if note.get("plan"):
         Path(note["plan"]).unlink(missing_ok=True)
     path.unlink(missing_ok=True)
     return note
 
 
-def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool, plan: Path | None = None) -> Result:
-    """Run apply (``plan`` given) or destroy detached from hclforge, recorded while it runs; its result.
+def run_detached(
+    root: Root, tf: Terraform, command: str, plan_sha: str | None, events: bool, plan: Path | None = None
+) -> Result:
+    """Run apply (``plan`` given) or destroy of ``root`` with ``tf``, detached from hclforge; its result.
 
-    Its output goes to a log of its own while it runs, renamed ``<command>.log``
-    once hclforge has seen it end. A record another live hclforge holds is left
-    alone (that run's terraform holds the state lock; this one will fail on it).
+    The run is recorded while it runs (:func:`running_note`). Its output goes to a
+    log of its own while it runs, renamed ``<command>.log`` once hclforge has seen
+    it end. A record another live hclforge holds is left alone (that run's
+    terraform holds the state lock; this one will fail on it).
     """
-    log = ws.files_dir / f"{command}.{os.getpid()}.log"
-    path = running_note(ws)
+    log = root.files_dir / f"{command}.{os.getpid()}.log"
+    path = running_note(root)
     held = read_json(path)
     owned = not (held and owner_alive(held))
 
@@ -137,12 +139,12 @@ def run_detached(ws: Workspace, command: str, plan_sha: str | None, events: bool
     detached = Detached(log, on_start=record)
     try:
         if plan is not None:
-            return ws.runner().apply_plan(plan, events=events, detached=detached)
-        return ws.runner().destroy(events=events, detached=detached)
+            return tf.apply_plan(plan, events=events, detached=detached)
+        return tf.destroy(events=events, detached=detached)
     finally:
         # Reached only once terraform has exited: hclforge saw it end.
         if owned:
             path.unlink(missing_ok=True)
         for done in (log, log.with_name(log.name + ".stderr")):
             if done.is_file():
-                done.replace(ws.files_dir / done.name.replace(f".{os.getpid()}.log", ".log"))
+                done.replace(root.files_dir / done.name.replace(f".{os.getpid()}.log", ".log"))

@@ -12,21 +12,23 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hclforge import envcache, protect
 from hclforge.cli import emulator
 from hclforge.cli.private import private_dir, write_private
+from hclforge.cli.root import LOCK_FILE
 from hclforge.errors import UsageError
 from hclforge.tree import MODULES_DIR, FileChange, is_fresh, stamp_text
 
 if TYPE_CHECKING:
-    from hclforge.cli.ops import Workspace
+    from hclforge.cli.settings import Settings
+    from hclforge.loaded import LoadedEnv
     from hclforge.model import EnvConfig
 
 OVERRIDE_FILE = "hclforge_override.tf.json"
-LOCK_FILE = ".terraform.lock.hcl"
 _RESOURCE_RE = re.compile(r'^resource "([^"]+)" "([^"]+)" \{')
 
 
@@ -141,26 +143,32 @@ def sync_copy(source: Path, dest: Path, overrides: dict[str, str]) -> None:
             target.write_text(text, encoding="utf-8")
 
 
-def render(ws: Workspace) -> list[FileChange]:
-    """Render ``ws``'s environment into ``modules/<env>/`` when it is stale; the files written.
+def render(settings: Settings, loaded: LoadedEnv, info: Callable[[str], None]) -> list[FileChange]:
+    """Render an environment into ``modules/<env>/`` when it is stale; the files written.
 
     Fresh means the render stamp's key and files match (:func:`hclforge.tree.is_fresh`):
     then nothing is rendered, and the renderer is not even imported.
+
+    Args:
+        settings: the project settings.
+        loaded: the environment, validated.
+        info: told what was rendered, when anything was.
     """
-    root, key = ws.settings.root, envcache.inputs_key(ws.loaded.inputs)
+    root, env, key = settings.root, loaded.name, envcache.inputs_key(loaded.inputs)
+    files_dir = settings.env_dir(env)
     # Walked (no link followed) before its stamp is read and before the working copy is written there.
-    private_dir(ws.files_dir)
-    stamp = ws.files_dir / "render.json"
-    if is_fresh(root, ws.env, stamp, key):
+    private_dir(files_dir)
+    stamp = files_dir / "render.json"
+    if is_fresh(root, env, stamp, key):
         return []
     from hclforge import render as renderer
 
-    renderer.use_bytecode_cache(private_dir(ws.settings.state_dir / "cache" / "jinja"))
-    rendered = renderer.render_env(ws.loaded)
+    renderer.use_bytecode_cache(private_dir(settings.state_dir / "cache" / "jinja"))
+    rendered = renderer.render_env(loaded)
     written = [c for c in renderer.write_tree(root, rendered) if c.action != "identical"]
     write_private(stamp, stamp_text(rendered, key))
     if written:
-        ws.info(f"rendered {MODULES_DIR}/{ws.env}/ ({len(written)} files changed)")
+        info(f"rendered {MODULES_DIR}/{env}/ ({len(written)} files changed)")
     return written
 
 

@@ -48,10 +48,10 @@ COMMANDS = list(_commands(cli))
 # every other module name (planapply, oneoff, tfprocess...) is the code's own word.
 # fmt: off
 WORDS = frozenset({
-    "app", "baseline", "batch", "binding", "bootstrap", "cli", "completion", "config", "cost", "deploy", "emulator",
-    "errors", "execute", "explain", "hcl", "loaded", "logs", "main", "model", "names", "ops", "paths", "private",
-    "progress", "protect", "render", "rollout", "routes", "rules", "runs", "scaffold", "schema", "settings", "shims",
-    "source", "status", "summary", "terraform", "tree",
+    "app", "baseline", "batch", "binding", "bootstrap", "cli", "completion", "config", "cost", "deploy", "durations",
+    "emulator", "errors", "execute", "explain", "hcl", "loaded", "logs", "main", "model", "names", "ops", "paths",
+    "private", "progress", "protect", "render", "rollout", "root", "routes", "rules", "runs", "scaffold", "schema",
+    "settings", "shims", "source", "status", "summary", "terraform", "tree",
 })
 # fmt: on
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from hclforge import shims
-from hclforge.cli import emulator
+from hclforge.cli import emulator, planapply
 from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace
 from tests.conftest import MINIMAL_ENV, start_apply, write_files
@@ -140,19 +140,19 @@ def _a_second_deploy_between_the_firsts_plan_and_apply(root: Path, monkeypatch, 
     """
     capsys.readouterr()
     second: list[subprocess.CompletedProcess[str]] = []
-    apply = Workspace.apply
+    apply = planapply.apply
 
     def another_deploy_first(ws: Workspace, **kwargs: Any) -> Any:
         web = [HCLFORGE, "--no-color", "--root", str(root), "deploy", "small", "--service", "web"]
         second.append(subprocess.run([*web, "--auto-approve", "--no-wait"], capture_output=True, text=True))
         return apply(ws, **kwargs)
 
-    monkeypatch.setattr(Workspace, "apply", another_deploy_first)
+    monkeypatch.setattr(planapply, "apply", another_deploy_first)
     code = main(
         ["--no-color", "--root", str(root), "deploy", "small", "--service", "api", "--auto-approve", "--no-wait"]
     )
     out, err = capsys.readouterr()
-    monkeypatch.setattr(Workspace, "apply", apply)
+    monkeypatch.setattr(planapply, "apply", apply)
     assert code == 0, err
     assert "applied small: 0 created, 1 updated, 1 replaced, 0 deleted" in out  # api's task definition and service
     assert "planning again" not in err and "no saved plan" not in err

@@ -222,9 +222,10 @@ def _day_two(repo: Path, cli: Cli, env_file: Path) -> None:
 
     # A plan of a part (deploy --service, interrupted before its apply) is never applied by plain apply.
     from hclforge.cli.ops import Workspace
+    from hclforge.cli.planapply import plan
     from hclforge.cli.settings import load_settings
 
-    Workspace(load_settings(repo), "local").plan(targets=["module.ecs.aws_ecs_service.web"])
+    plan(Workspace(load_settings(repo), "local"), targets=["module.ecs.aws_ecs_service.web"])
     code, _, err = cli("apply", "local", "--auto-approve")
     assert code == 1 and "the saved plan covers module.ecs.aws_ecs_service.web, not what this command applies" in err
 

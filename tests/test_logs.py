@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from hclforge.cli import emulator
-from hclforge.cli.logs import LogLine, follow, format_line, parse_since, read_logs, task_stream_prefix
+from hclforge.cli.durations import parse_since
+from hclforge.cli.logs import LogLine, follow, format_line, read_logs, task_stream_prefix
 from hclforge.errors import UsageError, exit_code_for
 from tests.daytwo_helpers import emu_client
 

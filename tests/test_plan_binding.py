@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hclforge.cli import emulator
+from hclforge.cli import emulator, planapply
 from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
 from hclforge.cli.terraform import Terraform
@@ -37,7 +37,7 @@ def _ws(root: Path, env: str = "small") -> Workspace:
 
 
 def _apply(root: Path, env: str = "small") -> None:
-    _ws(root, env).apply(auto_approve=True, interactive=False, confirm=lambda _s: True)
+    planapply.apply(_ws(root, env), auto_approve=True, interactive=False, confirm=lambda _s: True)
 
 
 def test_an_edit_made_while_planning_makes_the_plan_stale(two_envs: Path, monkeypatch) -> None:
@@ -52,7 +52,7 @@ def test_an_edit_made_while_planning_makes_the_plan_stale(two_envs: Path, monkey
         return changed
 
     monkeypatch.setattr(Terraform, "plan", plan_while_someone_edits)
-    _ws(two_envs).plan()
+    planapply.plan(_ws(two_envs))
     monkeypatch.setattr(Terraform, "plan", real_plan)
     assert _ws(two_envs).saved_plan_problem() == "the environment's YAML changed since the plan"
     with pytest.raises(PlanRefused, match="the saved plan is stale: the environment's YAML changed"):
@@ -60,29 +60,29 @@ def test_an_edit_made_while_planning_makes_the_plan_stale(two_envs: Path, monkey
 
 
 def test_a_plan_file_put_in_place_of_the_saved_one_is_refused(two_envs: Path, capsys) -> None:
-    _ws(two_envs, "other").plan()
+    planapply.plan(_ws(two_envs, "other"))
     small = _ws(two_envs)
-    small.plan()
+    planapply.plan(small)
     assert _ws(two_envs).saved_plan_problem() is None
     other = _ws(two_envs, "other")
-    saved, saved_meta = small.plan_file.read_bytes(), small.plan_meta_file.read_bytes()
+    saved, saved_meta = small.root.plan_file.read_bytes(), small.root.plan_meta_file.read_bytes()
 
-    shutil.copyfile(other.plan_file, small.plan_file)
+    shutil.copyfile(other.root.plan_file, small.root.plan_file)
     problem = _ws(two_envs).saved_plan_problem()
     assert problem is not None and "is not the one hclforge planned (its SHA-256 differs" in problem
     with pytest.raises(PlanRefused, match="SHA-256 differs"):
         _apply(two_envs)
 
     # The metadata copied along with it names the other environment.
-    shutil.copyfile(other.plan_meta_file, small.plan_meta_file)
+    shutil.copyfile(other.root.plan_meta_file, small.root.plan_meta_file)
     assert _ws(two_envs).saved_plan_problem() == "the saved plan was made for environment 'other', not 'small'"
 
     # Nothing of other's was applied into small's state.
     assert not (two_envs / ".hclforge/state/small/terraform.tfstate").exists() or not json.loads(
         (two_envs / ".hclforge/state/small/terraform.tfstate").read_text()
     ).get("resources")
-    small.plan_file.write_bytes(saved)
-    small.plan_meta_file.write_bytes(saved_meta)
+    small.root.plan_file.write_bytes(saved)
+    small.root.plan_meta_file.write_bytes(saved_meta)
     assert _ws(two_envs).saved_plan_problem() is None
 
     # A YAML edit between the plan and its apply that breaks the YAML: refused with the place,
@@ -93,6 +93,6 @@ def test_a_plan_file_put_in_place_of_the_saved_one_is_refused(two_envs: Path, ca
     code, _, err = run(two_envs, capsys, "apply", "small", "--auto-approve")
     assert code == 2, err
     assert "envs/small.yaml:" in err and "services.api.port" in err and "Traceback" not in err
-    assert (small.plan_file.read_bytes(), small.plan_meta_file.read_bytes()) == (saved, saved_meta)
+    assert (small.root.plan_file.read_bytes(), small.root.plan_meta_file.read_bytes()) == (saved, saved_meta)
     env_file.write_text(text)
     assert _ws(two_envs).saved_plan_problem() is None

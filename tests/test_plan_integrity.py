@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hclforge.cli import emulator
+from hclforge.cli import emulator, planapply
 from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
@@ -39,22 +39,22 @@ def _ws(root: Path) -> Workspace:
 @pytest.mark.slow
 def test_each_kind_of_staleness_is_named(ws_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ws = _ws(ws_root)
-    ws.plan()
+    planapply.plan(ws)
     assert _ws(ws_root).saved_plan_problem() is None
 
-    lock = ws.work_dir / ".terraform.lock.hcl"
+    lock = ws.root.work_dir / ".terraform.lock.hcl"
     original = lock.read_text()
     lock.write_text(original + "\n# edited\n")
     assert _ws(ws_root).saved_plan_problem() == "the provider versions (.terraform.lock.hcl) changed since the plan"
     lock.write_text(original)
 
-    meta = json.loads(ws.plan_meta_file.read_text())
+    meta = json.loads(ws.root.plan_meta_file.read_text())
     real_version = meta["terraform"]
-    ws.plan_meta_file.write_text(json.dumps({**meta, "terraform": "1.0.0"}))
+    ws.root.plan_meta_file.write_text(json.dumps({**meta, "terraform": "1.0.0"}))
     assert _ws(ws_root).saved_plan_problem() == f"terraform changed since the plan (1.0.0 -> {real_version})"
-    ws.plan_meta_file.write_text(json.dumps(meta))
+    ws.root.plan_meta_file.write_text(json.dumps(meta))
 
-    outputs = ws.work_dir / "outputs.tf"
+    outputs = ws.root.work_dir / "outputs.tf"
     text = outputs.read_text()
     outputs.write_text(text + "\n")
     assert "the rendered tree modules/small/ changed" in str(_ws(ws_root).saved_plan_problem())
@@ -63,14 +63,14 @@ def test_each_kind_of_staleness_is_named(ws_root: Path, capsys: pytest.CaptureFi
     # Keep the plan aside, apply another one, then bring the first back: the state moved on.
     aside = ws_root / "aside"
     aside.mkdir()
-    for path in (ws.plan_file, ws.plan_meta_file):
+    for path in (ws.root.plan_file, ws.root.plan_meta_file):
         shutil.copy(path, aside / path.name)
-    _ws(ws_root).apply(auto_approve=True, interactive=False, confirm=lambda _s: True)
-    for path in (ws.plan_file, ws.plan_meta_file):
+    planapply.apply(_ws(ws_root), auto_approve=True, interactive=False, confirm=lambda _s: True)
+    for path in (ws.root.plan_file, ws.root.plan_meta_file):
         shutil.copy(aside / path.name, path)
     assert _ws(ws_root).saved_plan_problem() == "the state changed since the plan (someone applied in between)"
     with pytest.raises(PlanRefused, match="the saved plan is stale: the state changed since the plan"):
-        _ws(ws_root).apply(auto_approve=True, interactive=False, confirm=lambda _s: True)
+        planapply.apply(_ws(ws_root), auto_approve=True, interactive=False, confirm=lambda _s: True)
 
     # The emulator restarts empty: state written against the earlier one would make terraform
     # refresh resources that are gone, so it is set aside and the plan starts from empty state.

@@ -209,7 +209,9 @@ def test_a_new_emulator_port_needs_init_only_for_an_s3_backend(project, backend:
     ws.render()
 
     def fingerprint(port: int) -> str:
-        ws._runner = ws.make_runner(ws.work_dir, ws.data_dir, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"})
+        ws._runner = ws.make_runner(
+            ws.root.work_dir, ws.root.data_dir, {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+        )
         return ws._init_fingerprint()
 
     assert (fingerprint(40001) != fingerprint(40002)) is reinit

@@ -201,7 +201,7 @@ def test_the_command_lock_names_its_holder_and_ends_with_it(tmp_path) -> None:
     from hclforge.cli import envlock
     from hclforge.errors import StateLocked
 
-    path = envlock.lock_file(tmp_path / ".hclforge/envs/small", emulator_copy=False)
+    path = tmp_path / ".hclforge/envs/small/command.lock"
     hold = (
         "import sys, time\nfrom pathlib import Path\nfrom hclforge.cli import envlock\n"
         "with envlock.holding(Path(sys.argv[1]), 'small', 'deploy'):\n"
