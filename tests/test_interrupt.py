@@ -38,17 +38,23 @@ def _note(path: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text())) if path.is_file() else {}
 
 
-def test_sigterm_sighup_and_sigint_stop_apply_gracefully(project, monkeypatch, capsys) -> None:
+def _small(project, monkeypatch) -> Path:
+    """A small emulator environment whose services never reach their running count (a rollout waits)."""
     env = json.loads(json.dumps(MINIMAL_ENV))
     env["aws"]["emulator"] = True
     env["network"] = {"create": {"cidr": "10.5.0.0/16", "private_subnets": 2}}
     env["services"]["web"] = {"image": "nginx:1.27"}
     root = project({})
     write_files(root, {"envs/small.yaml": env})
-    state_dir = root / ".hclforge/state/small"
-    stopped = False
     monkeypatch.setitem(shims.EMULATOR_PROCESS_SHIMS, "ecs_services_running", ("MOTO_ECS_SERVICE_RUNNING", "0"))
     emulator.start(root / ".hclforge", 0)  # the CLI's commands use this one
+    return root
+
+
+def test_sigterm_sighup_and_sigint_stop_apply_gracefully(project, monkeypatch, capsys) -> None:
+    root = _small(project, monkeypatch)
+    state_dir = root / ".hclforge/state/small"
+    stopped = False
     try:
         # SIGTERM and SIGHUP go to hclforge only, as a CI cancel does; SIGINT too: hclforge must
         # pass it on to terraform (a terminal's Ctrl-C would reach both).
@@ -71,10 +77,14 @@ def test_sigterm_sighup_and_sigint_stop_apply_gracefully(project, monkeypatch, c
             assert not (state_dir / ".terraform.tfstate.lock.info").exists(), name
             assert json.loads((state_dir / "terraform.tfstate").read_text())["resources"], name
             stopped = True
-        # The environment is usable again at once (no lock left behind): deploy. On a new emulator:
-        # the stopped applies' creates cut off in flight left resources the state does not hold.
-        emulator.stop(root / ".hclforge")
-        emulator.start(root / ".hclforge", 0)
+    finally:
+        main(["--root", str(root), "emulator", "stop"])
+
+
+def test_deploy_stopped_in_its_wait_or_its_plan_and_a_second_deploy_meanwhile(project, monkeypatch, capsys) -> None:
+    """On a stack of its own (a stopped apply's creates cut off in flight leave resources no state holds)."""
+    root = _small(project, monkeypatch)
+    try:
         _deploy_stopped_in_its_wait_and_its_plan(root)
         _a_second_deploy_between_the_firsts_plan_and_apply(root, monkeypatch, capsys)
     finally:
