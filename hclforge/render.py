@@ -357,9 +357,8 @@ def build_context(loaded: LoadedEnv) -> dict[str, Any]:
         "subnet_cidrs": private_cidrs,
         "public_subnet_cidrs": public_cidrs,
         "nat_count": cfg.nat_gateway_count,
-        "private_route_tables": len(private_cidrs)
-        if cfg.network.create and cfg.egress == "nat" and cfg.network.create.nat_gateways == "per_az"
-        else 1,
+        # One private route table per NAT gateway (per AZ), else one for all.
+        "private_route_tables": max(cfg.nat_gateway_count, 1),
         "interface_endpoints": cfg.interface_endpoints,
         "addon_arns": addon_arns(cfg),
         "policy_resources": policy_resources,
