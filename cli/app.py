@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from hclforge.cli.progress import EventStream
     from hclforge.cli.settings import Settings
     from hclforge.cli.summary import Summary
+    from hclforge.roots import RootLayout
 
 
 # The --emulator option of every command that can run against it.
@@ -43,8 +44,15 @@ class App:
         return load_settings(self.root)
 
     def workspace(
-        self, env: str, *, emulator: bool = False, stream: bool = True, allow_replace: bool = False
+        self,
+        env: str,
+        *,
+        emulator: bool = False,
+        stream: bool = True,
+        allow_replace: bool = False,
+        layout: RootLayout | None = None,
     ) -> Workspace:
+        """The workspace of ENV (one state), or of one root of a split ENV (``layout``)."""
         from hclforge.cli.ops import Workspace
 
         return Workspace(
@@ -52,6 +60,7 @@ class App:
             env,
             emulator=emulator,
             allow_replace=allow_replace,
+            layout=layout,
             **self.workspace_options(stream=stream),
         )
 

@@ -29,6 +29,7 @@ from hclforge.errors import (
     TerraformError,
     UsageError,
 )
+from hclforge.roots import split_layout
 
 if TYPE_CHECKING:
     from hclforge.routes import PathReport
@@ -60,6 +61,9 @@ def validate_env(
     Raises:
         MissingExtra: the check needs the emulator, which is not installed (said before anything runs).
     """
+    first = Workspace(settings, env, **kwargs)
+    if first.loaded.config.split:
+        return validate_roots(first, **kwargs), None
     running = emulator.status(settings.state_dir) is not None
     if check_routes and not running:
         try:
@@ -75,6 +79,22 @@ def validate_env(
         # The start was said (awsaccess.start_emulator); so is this stop, which makes that start's advice moot.
         if not running and emulator.stop(settings.state_dir) and kwargs.get("info") is not None:
             kwargs["info"]("stopped the emulator again: validate started it only for the request-path check")
+
+
+def validate_roots(ws: Workspace, **kwargs: Any) -> dict[str, Any]:
+    """``terraform validate`` of each root of a split environment, as one document (diagnostics name their root).
+
+    The request-path check plans one tree; a split environment's path crosses roots, so it is not run (said).
+    """
+    valid, diagnostics = True, []
+    for layout in split_layout(ws.env, ws.loaded.config):
+        doc = Workspace(ws.settings, ws.env, layout=layout, **kwargs).validate()
+        valid = valid and bool(doc.get("valid"))
+        for diag in doc.get("diagnostics", []):
+            diagnostics.append({**diag, "summary": f"{layout.path}: {diag.get('summary', '')}"})
+    ws.info(f"{ws.env} is split into roots: the request-path check (routes) is not run across roots")
+    errors = sum(d.get("severity") == "error" for d in diagnostics)
+    return {"valid": valid, "error_count": errors, "diagnostics": diagnostics}
 
 
 def validate_all(

@@ -86,18 +86,24 @@ def freshness(root: Root, sources: list[str], on_emulator: bool) -> dict[str, An
     tree = [*work.rglob("*.tf"), *work.rglob("*.tf.json")]
     return {
         "env": root.env,
+        "root": root.name,
         "target": root.copy_name or "tree",
-        "yaml": file_digest([project / s for s in sources], project),
+        # A root of a split environment is bound to its own tree and inputs: a YAML change
+        # that does not reach its tree (another service's image) leaves its plan fresh.
+        "yaml": file_digest([project / s for s in sources], project) if not root.name else "",
         "tree": file_digest(tree, work),
+        "inputs": file_digest([root.var_file], root.var_file.parent) if root.var_file else "",
         "providers": file_digest([root.provider_lock], work),
         "emulator": on_emulator,
     }
 
 
 _REASONS = {
+    "root": "the plan was made for another root of the environment",
     "target": "the plan was made for another copy of the tree (emulator or --allow-replace)",
     "yaml": "the environment's YAML changed since the plan",
     "tree": "the rendered tree {tree} changed since the plan",
+    "inputs": "the values it takes from shared changed since the plan (shared was applied)",
     "providers": "the provider versions (.terraform.lock.hcl) changed since the plan",
     "emulator": "the plan was made for another target (emulator or not)",
 }
@@ -136,7 +142,7 @@ def input_problem(root: Root, meta: dict[str, Any], now: dict[str, Any]) -> str 
     """Which of the plan's inputs (``meta``) changed since it was made (``now``: :func:`freshness` today)."""
     for key, reason in _REASONS.items():
         if meta.get(key) != now[key]:
-            return reason.format(tree=f"{MODULES_DIR}/{root.env}/")
+            return reason.format(tree=f"{MODULES_DIR}/{root.env}/" + (f"{root.name}/" if root.name else ""))
     return None
 
 

@@ -16,9 +16,10 @@ import click
 
 from hclforge.cli.app import EMULATOR_HELP
 from hclforge.cli.completion import complete_env, complete_service
+from hclforge.cli.shipout import progress_sink, report_deployed
 
 if TYPE_CHECKING:  # imported in each command: `hclforge --help` stays fast
-    from hclforge.cli import deploy as lib
+    pass
 
 
 def _interactive() -> bool:
@@ -38,37 +39,6 @@ def _confirm_for(app: Any, env: str) -> Any:
 
 def _stderr(message: str) -> None:
     click.echo(message, err=True)
-
-
-def _progress() -> Any:
-    """A rollout progress sink for one command: plain lines on stderr, a service's only when it changed."""
-    from hclforge.cli import deploy as lib
-
-    return lib.progress_printer(lambda line: click.echo(line, err=True))
-
-
-def report_deployed(env: str, done: lib.Deployed) -> None:
-    """What deploy / apply did, after the wait."""
-    t = done.summary.totals
-    if done.summary.has_changes:
-        click.echo(
-            f"applied {env}: {t['create']} created, {t['update']} updated, "
-            f"{t['replace']} replaced, {t['delete']} deleted"
-        )
-    if done.waited:
-        click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
-    elif done.services:
-        click.echo(f"not waiting (--no-wait) for: {', '.join(done.services)}")
-
-
-def wait_after_apply(ws: Any, summary: Any, *, wait: bool, timeout: str = "15m") -> None:
-    """``apply``'s wait: the rollouts of the services the applied plan changed (exit 1 on failure)."""
-    from hclforge.cli import deploy as lib
-    from hclforge.cli.durations import seconds
-
-    done = lib.wait_applied(ws, summary, wait=wait, timeout=seconds(timeout), on_progress=_progress())
-    if done.waited:
-        click.echo(f"rolled out: {', '.join(done.services) or 'no ECS service changed'}")
 
 
 @click.command("set-image", epilog="Example: hclforge set-image dev api registry.example.com/api:1.5.0")
@@ -106,7 +76,7 @@ def set_image_cmd(app: Any, env: str, service: str, image: str, layer: str | Non
     "services",
     multiple=True,
     shell_complete=complete_service,
-    help="Only this service's ECS service and task definition (repeatable).",
+    help="Only this service's ECS service and task definition; split: its root (repeatable).",
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking.")
 @click.option("--timeout", default="15m", show_default=True, help="How long to wait for the rollouts.")
@@ -119,24 +89,26 @@ def deploy(
     """Ship to running services: plan, apply, then wait for each changed ECS service's rollout.
 
     Use deploy to ship an image (after 'hclforge set-image ENV SERVICE IMAGE'): it
-    plans afresh (with --service, only that service's ECS service and task
-    definition), applies after confirmation, and waits up to --timeout for every ECS
-    service it changed to finish rolling out; exit 1 when one fails or times out.
+    plans afresh (--service: only what that service needs), applies after confirmation,
+    and waits up to --timeout for every ECS service it changed to finish rolling out.
     For infrastructure changes reviewed as a saved plan first, use plan, then apply.
     """
     from hclforge.cli import deploy as lib
+    from hclforge.cli import splitcli
     from hclforge.cli.durations import seconds
 
-    ws = app.workspace(env, emulator=emulator)
+    if (cfg := splitcli.split_config(app, env)) is not None:  # a split environment: its roots, in order
+        options = {"auto_approve": auto_approve, "emulator": emulator, "wait": not no_wait}
+        return splitcli.deploy_cmd(app, env, cfg, list(services), _confirm_for(app, env), timeout, **options)
     done = lib.deploy(
-        ws,
+        app.workspace(env, emulator=emulator),
         services=list(services),
         auto_approve=auto_approve,
         interactive=_interactive(),
         confirm=_confirm_for(app, env),
         wait=not no_wait,
         timeout=seconds(timeout),
-        on_progress=_progress(),
+        on_progress=progress_sink(),
     )
     report_deployed(env, done)
 

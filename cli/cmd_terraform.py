@@ -6,7 +6,7 @@ import json
 import os
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,11 @@ from hclforge.errors import ChangesPresent, ConfigError
 if TYPE_CHECKING:
     from hclforge.cli.batch import EnvOutcome
     from hclforge.cli.summary import Summary
+
+
+ROOT_HELP = "A split environment: only this root (shared, services/NAME); '.' is a one-state environment's."
+JOBS_HELP = "A split environment: how many of its service root runs go at once (default: CPUs)."
+SERVICE_HELP = "A split environment: only the root holding this service, refreshed (not -target)."
 
 
 @click.command(epilog="Example: hclforge init dev")
@@ -48,7 +53,11 @@ def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
 @click.argument("env", required=False, shell_complete=complete_env)
 @click.option("--all", "all_envs", is_flag=True, help="Every environment, in a bounded parallel pool.")
 @click.option(
-    "--jobs", "-j", type=click.IntRange(1, 16), default=None, help="Parallel plans with --all (default: CPUs)."
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Plans at once: environments (--all), or a split one's service root plans (default: CPUs).",
 )
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "json"]), default="table", show_default=True)
@@ -65,6 +74,8 @@ def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
     metavar="GIT_REF",
     help="On the emulator: apply GIT_REF's committed tree first, so the plan shows what changed since.",
 )
+@click.option("--root", "root_path", metavar="ROOT", help=ROOT_HELP)
+@click.option("--service", metavar="SERVICE", shell_complete=complete_service, help=SERVICE_HELP)
 @pass_app
 def plan(
     app: App,
@@ -77,6 +88,8 @@ def plan(
     allow_replace: bool,
     json_out: Path | None,
     baseline: str | None,
+    root_path: str | None,
+    service: str | None,
 ) -> None:
     """Plan ENV and print a summary of its changes; the plan is saved for apply.
 
@@ -91,7 +104,22 @@ def plan(
         show = partial(_show_outcome, app, fmt)
         batch.plan_all(app.settings(), names, show=show, detailed_exitcode=detailed_exitcode, **options)
         return
-    ws = app.workspace(names[0], emulator=emulator, allow_replace=allow_replace)
+    one = {"emulator": emulator, "allow_replace": allow_replace, "jobs": jobs, "baseline": baseline}
+    _plan_one(app, names[0], fmt, detailed_exitcode, json_out, (root_path, service), **one)
+
+
+def _plan_one(
+    app: App, env: str, fmt: str, detailed_exitcode: bool, json_out: Path | None, where: Any, **options: Any
+) -> None:
+    """``plan`` of one environment: a split one's roots (:mod:`~hclforge.cli.splitcli`), or its one root."""
+    from hclforge.cli import batch, splitcli
+
+    emulator, allow_replace, baseline = options["emulator"], options["allow_replace"], options.pop("baseline")
+    cfg = splitcli.split_config(app, env, root=where[0], service=where[1])
+    if cfg is not None:
+        splitcli.refuse_baseline(env, baseline)
+        return splitcli.plan_cmd(app, env, cfg, fmt, detailed_exitcode, json_out, where, **options)
+    ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
     if baseline is not None:
         from hclforge.cli.baseline import apply_baseline
 
@@ -108,8 +136,21 @@ def plan(
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--allow-replace", is_flag=True, help="protect: true environments: allow destroying protected resources.")
 @click.option("--no-wait", is_flag=True, help="Do not wait for the rollouts of the ECS services it changed.")
+@click.option("--root", "root_path", metavar="ROOT", help=ROOT_HELP)
+@click.option("--service", metavar="SERVICE", shell_complete=complete_service, help=SERVICE_HELP)
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help=JOBS_HELP)
 @pass_app
-def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace: bool, no_wait: bool) -> None:
+def apply(
+    app: App,
+    env: str,
+    auto_approve: bool,
+    emulator: bool,
+    allow_replace: bool,
+    no_wait: bool,
+    root_path: str | None,
+    service: str | None,
+    jobs: int | None,
+) -> None:
     """Apply ENV's reviewed plan, then wait for the rollouts of the ECS services it changed.
 
     Use apply for infrastructure changes reviewed as a plan: 'hclforge plan ENV',
@@ -118,9 +159,13 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
     asks first (unless --auto-approve; a stale plan is refused without a terminal).
     To ship an image to running services, use deploy.
     """
-    from hclforge.cli import planapply
-    from hclforge.cli.cmd_deploy import wait_after_apply
+    from hclforge.cli import planapply, splitcli
+    from hclforge.cli.shipout import report_applied, wait_after_apply
 
+    cfg = splitcli.split_config(app, env, root=root_path, service=service)
+    if cfg is not None:
+        options = {"auto_approve": auto_approve, "emulator": emulator, "allow_replace": allow_replace, "jobs": jobs}
+        return splitcli.apply_cmd(app, env, cfg, root=root_path, service=service, wait=not no_wait, **options)
     ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
 
     def confirm_plan(summary: Summary) -> bool:
@@ -128,12 +173,7 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
         return confirm(f"Apply these changes to {env}?")
 
     summary = planapply.apply(ws, auto_approve=auto_approve, interactive=interactive(), confirm=confirm_plan)
-    if summary.has_changes:
-        t = summary.totals
-        click.echo(
-            f"applied {env}: {t['create']} created, {t['update']} updated, "
-            f"{t['replace']} replaced, {t['delete']} deleted"
-        )
+    report_applied(env, summary)
     wait_after_apply(ws, summary, wait=not no_wait)
 
 
@@ -145,18 +185,23 @@ def apply(app: App, env: str, auto_approve: bool, emulator: bool, allow_replace:
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking (not for protected environments).")
 @click.option("--force", is_flag=True, help="Protected environments: required, then the name typed.")
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help=JOBS_HELP)
 @click.pass_context
-def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emulator: bool) -> None:
+def destroy(ctx: click.Context, env: str, auto_approve: bool, force: bool, emulator: bool, jobs: int | None) -> None:
     """Destroy every resource of ENV, after confirmation.
 
     A protected environment (protect: true) needs --force and its name typed,
     or --force --yes-i-mean-ENV without a terminal.
     """
-    from hclforge.cli import planapply
+    from hclforge.cli import planapply, splitcli
     from hclforge.protect import parse_confirmation_flag
 
     app: App = ctx.obj
     yes_i_mean = parse_confirmation_flag(env, ctx.args)
+    cfg = splitcli.split_config(app, env)
+    if cfg is not None:
+        splitcli.confirm_destroy(env, cfg, auto_approve=auto_approve, force=force, yes_i_mean=yes_i_mean)
+        return splitcli.destroy_whole(app, env, cfg, force=force, jobs=jobs, emulator=emulator)
     destroyed = planapply.destroy(
         app.workspace(env, emulator=emulator),
         auto_approve=auto_approve,
@@ -181,10 +226,16 @@ def bootstrap(app: App, env: str) -> None:
 @click.command(epilog="Example: hclforge drift prod")
 @click.argument("env", shell_complete=complete_env)
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help=JOBS_HELP)
 @pass_app
-def drift(app: App, env: str, emulator: bool) -> None:
+def drift(app: App, env: str, emulator: bool, jobs: int | None) -> None:
     """Refresh-only plan: exit 3 when something changed behind Terraform."""
+    from hclforge.cli import splitcli
     from hclforge.cli.binding import resource_count
+
+    cfg = splitcli.split_config(app, env)
+    if cfg is not None:
+        return splitcli.drift_whole(app, env, cfg, jobs=jobs, emulator=emulator)
 
     ws = app.workspace(env, emulator=emulator)
     found = ws.drift()

@@ -171,7 +171,9 @@ def deploy(
         RolloutFailed, RolloutTimeout: the wait (exit 1).
     """
     cfg = ws.loaded.config
-    targets = service_targets(cfg, services) if services else None
+    # A root of a split environment (ws.layout) is planned whole, with a refresh: it holds
+    # only its services. One state is planned for the part (-target), from the state.
+    targets = service_targets(cfg, services) if services and ws.layout is None else None
     if not auto_approve and not interactive:
         raise UsageError(
             f"deploy needs confirmation and there is no terminal: run 'hclforge deploy {ws.env} --auto-approve'"

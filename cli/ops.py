@@ -24,13 +24,14 @@ from hclforge import envcache
 from hclforge.cli import awsaccess, binding, envlock, localstate, workcopy
 from hclforge.cli.emulator import Emulator
 from hclforge.cli.private import private_dir, write_private
-from hclforge.cli.root import Root, env_root
+from hclforge.cli.root import Root, env_root, split_root
 from hclforge.cli.settings import Settings
 from hclforge.cli.summary import Drift, Summary, drift_of, from_json
 from hclforge.cli.terraform import LineSink, Terraform, file_digest
 from hclforge.cli.tfconfig import write_cli_config
 from hclforge.cli.workcopy import overrides_for, sync_copy
 from hclforge.loaded import LoadedEnv
+from hclforge.roots import RootLayout
 from hclforge.tree import FileChange
 
 # Given a title and the number of changes expected, gives the line sink for a
@@ -67,7 +68,9 @@ class Workspace:
         color: bool = False,
         events: EventsFactory | None = None,
         allow_replace: bool = False,
+        layout: RootLayout | None = None,
     ) -> None:
+        self.layout = layout
         self._allow_replace = allow_replace
         self.events = events
         self._account_checked = False
@@ -91,7 +94,6 @@ class Workspace:
         """The environment, validated; from the cache when no input changed (:mod:`hclforge.envcache`)."""
         cache_dir = private_dir(self.settings.state_dir / "cache" / "config")
         loaded = envcache.load(self.settings.root, self.env, cache_dir)
-        workcopy.refuse_split(self.env, loaded.config)
         for problem in loaded.warnings:
             self.info(f"warning: {problem}")
         return loaded
@@ -116,13 +118,13 @@ class Workspace:
     def root(self) -> Root:
         """Where this run's tree, working files, state and saved plan are."""
         if self._root is None:
-            self._root = env_root(
-                self.settings,
-                self.env,
-                self.loaded.config.backend,
-                emulator_copy=self.force_emulator and not self.loaded.config.aws.emulator,
-                unprotected=self._allow_replace,
-            )
+            cfg = self.loaded.config
+            copy = {"emulator_copy": self.force_emulator and not cfg.aws.emulator, "unprotected": self._allow_replace}
+            if self.layout is not None:
+                self._root = split_root(self.settings, cfg, self.layout, **copy)
+            else:
+                workcopy.refuse_split(self.env, cfg)
+                self._root = env_root(self.settings, self.env, cfg.backend, **copy)
         return self._root
 
     # ------------------------------------------------------------ render and runner
@@ -147,6 +149,7 @@ class Workspace:
                 base_env = emu.environ(self.loaded.config.aws.region)
                 localstate.void_stale(self.root, emu, self.info)
             self._runner = self.make_runner(self.root.work_dir, self.root.data_dir, base_env)
+            self._runner.var_file = self.root.var_file
         return self._runner
 
     def make_runner(self, workdir: Path, data_dir: Path, base_env: dict[str, str] | None) -> Terraform:
@@ -236,7 +239,7 @@ class Workspace:
         fingerprint = self._init_fingerprint()
         if not force and root.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
             return False
-        self.info(f"terraform init ({self.env})")
+        self.info(f"terraform init ({root.label})")
         private_dir(root.files_dir)
         stamp.unlink(missing_ok=True)
         self.runner().init(reconfigure=True)

@@ -78,7 +78,7 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
     removed = protect.removed_blocks(prior, protected_addresses(root.tree_dir)) if guarded else []
     try:
-        with ws.streaming(f"Planning {ws.env}", None, progress=False) as events:
+        with ws.streaming(f"Planning {ws.root.label}", None, progress=False) as events:
             if targets and events and tf.sink is not None:  # hclforge chose -target; deploy says why, once
                 tf.sink = without_targeting_warnings(tf.sink)
             # A plan of a part (deploy --service) reads no resource back: with -target,
@@ -135,8 +135,12 @@ def apply(
     interactive: bool,
     confirm: ConfirmPlan,
     targets: list[str] | None = None,
+    outputs_too: bool = False,
 ) -> Summary:
     """Apply the saved plan when it is fresh; otherwise plan again and ask.
+
+    ``outputs_too``: a plan that changes only outputs is applied too (a split
+    environment's shared root, whose outputs the service roots take).
 
     Raises:
         UsageError: confirmation is needed but there is no terminal to ask on.
@@ -150,11 +154,24 @@ def apply(
             f"(make apply ENV={ws.env} AUTO_APPROVE=1) to apply without asking"
         )
     with ws.holding("apply"):
-        return _apply(ws, auto_approve=auto_approve, interactive=interactive, confirm=confirm, targets=targets)
+        return _apply(
+            ws,
+            auto_approve=auto_approve,
+            interactive=interactive,
+            confirm=confirm,
+            targets=targets,
+            outputs=outputs_too,
+        )
 
 
 def _apply(
-    ws: Workspace, *, auto_approve: bool, interactive: bool, confirm: ConfirmPlan, targets: list[str] | None
+    ws: Workspace,
+    *,
+    auto_approve: bool,
+    interactive: bool,
+    confirm: ConfirmPlan,
+    targets: list[str] | None,
+    outputs: bool = False,
 ) -> Summary:
     ws.check_account()
     runs.settle_interrupted_run(ws.root, ws.info)
@@ -171,7 +188,7 @@ def _apply(
                 raise PlanRefused(f"the saved plan is stale: {problem}; run 'hclforge plan {ws.env}' again")
             ws.info(f"the saved plan is stale: {problem}; planning again")
         summary = plan(ws, targets=targets).summary
-    if not summary.has_changes:
+    if not summary.has_changes and not (outputs and summary.output_changes):
         ws.info("no changes to apply")
         ws.discard_plan()
         return summary
@@ -191,7 +208,7 @@ def _apply(
         applying.unlink(missing_ok=True)
         raise PlanRefused(f"the plan file {root.rel(root.plan_file)} changed while being applied; nothing was")
     try:
-        with ws.streaming(f"Applying {ws.env}", steps) as events:
+        with ws.streaming(f"Applying {ws.root.label}", steps) as events:
             tf = ws.runner()
             if targets and events and tf.sink is not None:
                 tf.sink = without_targeting_warnings(tf.sink)
@@ -244,7 +261,7 @@ def destroy(
         ws.init()
         if not ws.loaded.config.protect and not auto_approve and not confirm(f"Destroy every resource of {ws.env}?"):
             raise PlanRefused("destroy cancelled; nothing was changed")
-        with ws.streaming(f"Destroying {ws.env}", None) as events:
+        with ws.streaming(f"Destroying {ws.root.label}", None) as events:
             result = runs.run_detached(ws.root, ws.runner(), "destroy", None, events)
         ws.discard_plan()
     return destroyed_count(result.stdout)

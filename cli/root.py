@@ -19,7 +19,8 @@ from hclforge.tree import MODULES_DIR, local_state_path
 
 if TYPE_CHECKING:
     from hclforge.cli.settings import Settings
-    from hclforge.model import BackendConfig
+    from hclforge.model import BackendConfig, EnvConfig
+    from hclforge.roots import RootLayout
 
 # terraform's provider lock file, committed beside the root's .tf files.
 LOCK_FILE = ".terraform.lock.hcl"
@@ -40,6 +41,7 @@ class Root:
         files_dir: hclforge's working files for the root, outside the tree: data dir,
             saved plan, init stamp, logs (``.hclforge/envs/<env>/``).
         state_file: the local state file terraform uses; None when the state is in S3.
+        var_file: a service root's values from shared (``-var-file``); None for other roots.
         state_key: the S3 object key of the state; None for a local state file.
         emulator_copy: terraform runs on a copy of the tree pointed at the emulator
             (an environment that is not an emulator one, run with ``--emulator``).
@@ -56,6 +58,12 @@ class Root:
     state_key: str | None
     emulator_copy: bool = False
     unprotected: bool = False
+    var_file: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """The root as messages name it: ``ENV`` for a whole environment, else ``ENV/shared``, ``ENV/services/api``."""
+        return f"{self.env}/{self.name}" if self.name else self.env
 
     @property
     def uses_copy(self) -> bool:
@@ -141,4 +149,38 @@ def env_root(
         state_key=backend.key if backend.type == "s3" and not emulator_copy else None,
         emulator_copy=emulator_copy,
         unprotected=unprotected,
+    )
+
+
+def split_root(
+    settings: Settings,
+    cfg: EnvConfig,
+    layout: RootLayout,
+    *,
+    emulator_copy: bool = False,
+    unprotected: bool = False,
+) -> Root:
+    """One root of a split environment (``state.split: service``): ``shared`` or ``services/<name>``.
+
+    Its tree is ``modules/<env>/<path>/``; its working files, local state and (for a
+    service root) its var file of shared values are under ``.hclforge/envs/<env>/<path>/``
+    (:class:`~hclforge.roots.RootLayout`); its S3 key is ``<key prefix>/<path>.tfstate``.
+    """
+    files_dir = settings.env_dir(layout.env) / layout.path
+    state_file: Path | None = None
+    if emulator_copy:
+        state_file = files_dir / "emulator.tfstate"
+    elif cfg.backend.type == "local":
+        state_file = settings.root / layout.local_state
+    return Root(
+        env=layout.env,
+        name=layout.path,
+        project_dir=settings.root,
+        tree_dir=settings.root / layout.tree_dir,
+        files_dir=files_dir,
+        state_file=state_file,
+        state_key=cfg.state_key(layout.path) if cfg.backend.type == "s3" and not emulator_copy else None,
+        emulator_copy=emulator_copy,
+        unprotected=unprotected,
+        var_file=None if layout.shared else settings.root / layout.inputs_file,
     )

@@ -107,13 +107,21 @@ def alarms_in_alarm(cloudwatch: Any, cfg: Any) -> list[dict[str, Any]]:
         raise AwsError(f"CloudWatch DescribeAlarms failed: {err}") from None
 
 
+def _kept_shared_outputs(ws: Any) -> Any:
+    from hclforge.cli.sharedvalues import kept_outputs
+
+    return kept_outputs(ws.settings.root, ws.env)
+
+
 def status(ws: Any) -> dict[str, Any]:
     """Read-only: services, API endpoint, schedules and alarms of ``ws``'s environment."""
     cfg = ws.loaded.config
     doc: dict[str, Any] = {"environment": ws.env, "cluster": cfg.cluster_name}
     doc["services"] = service_status(ws.aws_client("ecs"), cfg, emulated=ws.on_emulator)
     try:
-        doc["api_endpoint"] = (ws.outputs() or {}).get("api_endpoint", {}).get("value")
+        # A split environment's endpoint is a shared output, kept after shared applied: no terraform run.
+        outputs = _kept_shared_outputs(ws) if cfg.split else ws.outputs()
+        doc["api_endpoint"] = (outputs or {}).get("api_endpoint", {}).get("value")
     except HclforgeError as err:  # a damaged state: the rest is read from AWS all the same
         doc["api_endpoint"] = None
         ws.info(f"warning: the api endpoint is unknown: {' '.join(str(err).split())}")

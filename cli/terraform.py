@@ -113,6 +113,8 @@ class Terraform:
         self.binary = binary
         self.sink = sink
         self.color = color
+        # A service root's values from shared (cli/root.py): for plan and destroy, never apply (the plan holds them).
+        self.var_file: Path | None = None
 
     # ------------------------------------------------------------ plumbing
 
@@ -256,6 +258,7 @@ class Terraform:
             target=list(targets) if targets else None,
             refresh=None if refresh else False,
             var=None,
+            var_file=str(self.var_file) if self.var_file else None,
         )
         self.last_events = parse_events(result.stdout) if events else []
         return result.returncode == 2
@@ -269,7 +272,12 @@ class Terraform:
     def destroy(self, *, events: bool = False, detached: Detached | None = None) -> Result:
         """Destroy everything, without python-terraform's removed ``-force`` flag."""
         return self.run(
-            "destroy", auto_approve=IsFlagged, var=None, json=IsFlagged if events else None, detached=detached
+            "destroy",
+            auto_approve=IsFlagged,
+            var=None,
+            var_file=str(self.var_file) if self.var_file else None,
+            json=IsFlagged if events else None,
+            detached=detached,
         )
 
     def show_json(self, plan: Path | None = None) -> dict[str, Any]:

@@ -173,14 +173,14 @@ def render(settings: Settings, loaded: LoadedEnv, info: Callable[[str], None]) -
 
 
 def refuse_split(env: str, cfg: EnvConfig) -> None:
-    """Refuse to run terraform on a split environment: its roots render, running them in order comes next.
+    """Refuse a command that works on one root (init, output, routes, exec...) on a split environment.
 
     Raises:
         UsageError: ``state.split: service`` (exit 2), before any terraform or emulator starts.
     """
     if cfg.split:
         raise UsageError(
-            f"{env} has state.split: service: render and render --check write and check its roots "
-            f"(modules/{env}/shared/, modules/{env}/services/<root>/), but terraform commands on a split "
-            "environment are not built yet (docs/state-split.md); plan and apply its roots with terraform"
+            f"{env} has state.split: service: this command works on one root, and {env} has a root per "
+            f"service (modules/{env}/shared/, modules/{env}/services/<root>/); plan, apply, deploy, destroy, "
+            "drift and validate run its roots in order (docs/state-split.md)"
         )

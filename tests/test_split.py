@@ -637,18 +637,37 @@ def _apply_split_roots(tmp_path: Path, tf_env: dict[str, str], moto: emulator.Em
     ]
 
 
-@pytest.mark.parametrize(
-    "command", [["validate", "team"], ["plan", "team", "--emulator"], ["apply", "team", "--auto-approve"]]
-)
-def test_terraform_commands_refuse_a_split_environment_until_its_roots_run_in_order(
+@pytest.mark.parametrize("command", [["init", "team"], ["output", "team"], ["routes", "team", "--emulator"]])
+def test_commands_of_one_root_refuse_a_split_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    """Before this guard, validate said "valid" (and plan planned nothing): modules/team/ holds no root."""
+    """Before this guard, init said "initialized" (and routes planned nothing): modules/team/ holds no root."""
     from hclforge.cli.main import main
 
     shutil.copytree(FIXTURE, tmp_path / "p", ignore=shutil.ignore_patterns(".terraform", ".hclforge"))
     assert main(["--no-color", "--root", str(tmp_path / "p"), *command]) == 2
     err = capsys.readouterr().err
-    assert "team has state.split: service: render and render --check write and check its roots" in err
-    assert "terraform commands on a split environment are not built yet" in err
+    assert "team has state.split: service: this command works on one root" in err
     assert not (tmp_path / "p/.hclforge/emulator.json").exists()  # nothing started
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["plan", "team", "--root", "services/nope"], "team has no root services/nope; its roots: shared, "),
+        (["plan", "team", "--service", "nope"], "team has no service nope; services: api, billing"),
+        (["plan", "one", "--root", "shared"], "one has one state (no state.split): its only root is '.'"),
+        (["apply", "one", "--service", "api"], "run 'hclforge deploy one --service api'"),
+        (["plan", "team", "--json-out", "x.json"], "--json-out writes one root's plan: add --root ROOT"),
+        (["plan", "team", "--baseline", "HEAD"], "--baseline applies one tree; team is split into roots"),
+    ],
+)
+def test_root_options_name_what_exists(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str], message: str
+) -> None:
+    from hclforge.cli.main import main
+
+    shutil.copytree(FIXTURE, tmp_path / "p", ignore=shutil.ignore_patterns(".terraform", ".hclforge"))
+    assert main(["--no-color", "--root", str(tmp_path / "p"), *command]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "p/.hclforge/emulator.json").exists()  # refused before anything started
