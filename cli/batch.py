@@ -29,7 +29,7 @@ from hclforge.errors import (
     TerraformError,
     UsageError,
 )
-from hclforge.roots import split_layout
+from hclforge.roots import RootLayout, split_layout
 
 if TYPE_CHECKING:
     from hclforge.routes import PathReport
@@ -165,6 +165,34 @@ def plan_env(ws: Workspace, json_out: Path | None = None, *, many: bool = False)
     return result
 
 
+def plan_split(ws: Workspace, json_out: Path | None) -> PlanResult:
+    """A split environment of ``plan --all``: its roots one at a time (the pool runs environments), one summary."""
+    from hclforge.cli import splitrun
+
+    if json_out is not None:
+        raise UsageError(f"--json-out writes one root's plan, and {ws.env} is split: plan it with --root ROOT")
+
+    def make(layout: RootLayout) -> Workspace:
+        return Workspace(
+            ws.settings,
+            ws.env,
+            emulator=ws.force_emulator,
+            allow_replace=ws.allow_replace,
+            sink=None,
+            info=ws.info,
+            layout=layout,
+        )
+
+    run = splitrun.plan(make, ws.env, ws.loaded.config, jobs=1)
+    for root in run.later:
+        ws.info(root.later_note())
+    if run.failed:
+        names = ", ".join(root.name for root in run.failed)
+        raise TerraformError(f"{len(run.failed)} root(s) of {ws.env} failed to plan: {names}: {run.failed[0].error}")
+    assert run.shared.workspace is not None
+    return PlanResult(run.shared.workspace.root.plan_file, run.summary())
+
+
 def plan_each(
     settings: Settings,
     names: list[str],
@@ -187,6 +215,8 @@ def plan_each(
         lines: list[str] = []
         ws = Workspace(settings, env, emulator=emulator, allow_replace=allow_replace, sink=None, info=lines.append)
         try:
+            if ws.loaded.config.split:
+                return EnvOutcome(env, plan_split(ws, json_out), None, lines)
             return EnvOutcome(env, plan_env(ws, json_out, many=True), None, lines)
         except HclforgeError as err:
             return EnvOutcome(env, None, err, lines)

@@ -68,8 +68,7 @@ def show_run(app: App, run: splitrun.SplitRun, fmt: str) -> None:
     """The environment's one summary, what waits for shared, and each root's failure."""
     print_summary(app, run.summary(), fmt)
     for root in run.later:
-        what = f"planned: {root.waiting}" if root.waiting else "planned again: values it takes from shared change"
-        click.echo(f"  after shared applies, {run.env}/{root.name} is {what}", err=fmt == "json")
+        click.echo(f"  {root.later_note()}", err=fmt == "json")
     for root in run.failed:
         click.echo(f"{run.env}/{root.name}: failed", err=True)
         if isinstance(root.error, HclforgeError):

@@ -68,6 +68,11 @@ class RootRun:
     def name(self) -> str:
         return self.layout.path
 
+    def later_note(self) -> str:
+        """What happens to a root that waits for shared, in one line."""
+        what = f"planned: {self.waiting}" if self.waiting else "planned again: values it takes from shared change"
+        return f"after shared applies, {self.layout.env}/{self.name} is {what}"
+
 
 @dataclass
 class SplitRun:
