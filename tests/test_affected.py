@@ -355,3 +355,18 @@ def test_shared_changes_keep_a_map_s_keys_apart_and_give_up_on_what_they_cannot_
     assert SharedChanges(base, {**work, "main.tf": base["main.tf"] + "whatever\n"}).can_change("cluster_arn")
     assert SharedChanges(base, base, lock_changed=True).can_change("cluster_arn")
     assert not SharedChanges(base, base).can_change("subnet_ids")
+
+
+def test_skip_emulator_leaves_out_the_environments_that_run_on_the_emulator(repo: Path) -> None:
+    """Nothing to deploy there: the deploy workflow asks for the others only."""
+    local = {
+        "project": "shop",
+        "aws": {"region": "ap-northeast-1", "emulator": True},
+        "network": {"create": {"cidr": "10.50.0.0/16", "private_subnets": 2}},
+        "services": {"web": {"image": "nginx:1.27", "port": 80, "routes": ["GET /"], "auth": "none"}},
+    }
+    (repo / "envs/local.yaml").write_text(yaml.safe_dump(local), encoding="utf-8")
+    _edit(repo, _image("api", "1.0.1"))
+    listed = [(r.env, r.root) for r in find_affected(repo).roots]
+    assert listed == [("local", "."), ("one", "."), ("team", "services/api")]
+    assert [(r.env, r.root) for r in find_affected(repo, skip_emulator=True).roots] == listed[1:]
