@@ -89,6 +89,13 @@ class UnsafePathError(UsageError):
     """
 
 
+class GitError(UsageError):
+    """git could not read what a command compares with: not a repository, no such revision, no default branch (exit 2).
+
+    Raised by ``affected``; the message names the revision and what to pass instead.
+    """
+
+
 class MissingExtra(UsageError):
     """A command needs an optional part of hclforge that is not installed (exit 2).
 

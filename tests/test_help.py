@@ -50,8 +50,8 @@ COMMANDS = list(_commands(cli))
 WORDS = frozenset({
     "app", "baseline", "batch", "binding", "bootstrap", "cli", "completion", "config", "cost", "deploy", "durations",
     "emulator", "errors", "execute", "explain", "hcl", "loaded", "logs", "main", "model", "names", "ops", "paths",
-    "private", "progress", "protect", "render", "rollout", "root", "routes", "rules", "runs", "scaffold", "schema",
-    "settings", "shims", "source", "status", "summary", "terraform", "tree",
+    "private", "progress", "protect", "render", "rollout", "root", "roots", "routes", "rules", "runs", "scaffold",
+    "schema", "settings", "shims", "source", "status", "summary", "terraform", "tree",
 })
 # fmt: on
 

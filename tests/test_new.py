@@ -20,6 +20,10 @@ from hclforge.config import env_names, load_env
 from tests.conftest import ROOT, tree_snapshot
 
 SCAFFOLD = [
+    ".github/workflows/hclforge-apply-roots.yml",
+    ".github/workflows/hclforge-deploy-env.yml",
+    ".github/workflows/hclforge-deploy.yml",
+    ".github/workflows/hclforge-plan-roots.yml",
     ".github/workflows/hclforge.yml",
     ".github/workflows/image.yml",
     ".gitignore",

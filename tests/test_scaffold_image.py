@@ -34,11 +34,18 @@ def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_scaffolds_workflows_pass_actionlint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     workflows = sorted((_new(tmp_path, capsys) / ".github/workflows").glob("*.yml"))
-    assert [w.name for w in workflows] == ["hclforge.yml", "image.yml"]
+    assert [w.name for w in workflows] == [
+        "hclforge-apply-roots.yml",
+        "hclforge-deploy-env.yml",
+        "hclforge-deploy.yml",
+        "hclforge-plan-roots.yml",
+        "hclforge.yml",
+        "image.yml",
+    ]
     result = _actionlint(*workflows)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
     broken = tmp_path / "broken.yml"
-    broken.write_text(workflows[1].read_text().replace("needs: config", "needs: nothing", 1))
+    broken.write_text(workflows[-1].read_text().replace("needs: config", "needs: nothing", 1))
     assert 'job "image" needs job "nothing" which does not exist' in _actionlint(broken).stdout
 
 
