@@ -182,5 +182,10 @@ def split_root(
         state_key=cfg.state_key(layout.path) if cfg.backend.type == "s3" and not emulator_copy else None,
         emulator_copy=emulator_copy,
         unprotected=unprotected,
-        var_file=None if layout.shared else settings.root / layout.inputs_file,
+        var_file=None if layout.shared else _copy_named(settings.root / layout.inputs_file, emulator_copy),
     )
+
+
+def _copy_named(path: Path, emulator_copy: bool) -> Path:
+    """An emulator copy's own file beside ``path`` (``emulator-<name>``): its values are the emulator's, not AWS's."""
+    return path.with_name(f"emulator-{path.name}") if emulator_copy else path

@@ -24,9 +24,16 @@ from hclforge.roots import SHARED, RootLayout, input_values, inputs_text, shared
 MakeWorkspace = Callable[[RootLayout], Workspace]
 
 
-def kept_outputs(project: Path, env: str) -> dict[str, Any] | None:
+def outputs_path(ws: Workspace) -> Path:
+    """Where shared's outputs are kept; an ``--emulator`` run of a real environment keeps its own."""
+    path = ws.settings.root / shared_outputs_file(ws.env)
+    copy = ws.force_emulator and not ws.loaded.config.aws.emulator
+    return path.with_name(f"emulator-{path.name}") if copy else path
+
+
+def kept_outputs(ws: Workspace) -> dict[str, Any] | None:
     """Shared's outputs as kept after it last applied (None: never kept on this machine)."""
-    path = project / shared_outputs_file(env)
+    path = outputs_path(ws)
     if not path.is_file():
         return None
     doc = json.loads(path.read_text(encoding="utf-8"))
@@ -36,7 +43,7 @@ def kept_outputs(project: Path, env: str) -> dict[str, Any] | None:
 def keep_outputs(shared: Workspace) -> dict[str, Any]:
     """Read shared's outputs (``terraform output -json``) and keep them for the service roots."""
     outputs: dict[str, Any] = shared.runner().output_json()
-    path = shared.settings.root / shared_outputs_file(shared.env)
+    path = outputs_path(shared)
     private_dir(path.parent)
     write_private(path, json.dumps(outputs, indent=2, sort_keys=True) + "\n")
     return outputs
@@ -73,7 +80,7 @@ def ensure_inputs(make: MakeWorkspace, ws: Workspace) -> None:
     """
     if ws.layout is None or ws.layout.shared:
         return
-    outputs = kept_outputs(ws.settings.root, ws.env)
+    outputs = kept_outputs(ws)
     if outputs is None:
         assert ws.layout is not None
         shared = make(RootLayout(ws.env, SHARED))

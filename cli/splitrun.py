@@ -35,13 +35,14 @@ from hclforge.cli.sharedvalues import (
     ensure_inputs,
     keep_outputs,
     kept_outputs,
+    outputs_path,
     read_outputs,
     write_inputs,
 )
 from hclforge.cli.summary import Drift, Row, Summary
 from hclforge.errors import PlanRefused, SharedOutputsError, UsageError
 from hclforge.model import EnvConfig
-from hclforge.roots import RootLayout, root_inputs, shared_outputs_file, split_layout
+from hclforge.roots import RootLayout, root_inputs, split_layout
 
 
 @dataclass
@@ -200,7 +201,7 @@ def plan(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, reuse: boo
     assert shared.workspace is not None
     shared.summary = _plan_root(shared.workspace, reuse=reuse)
     shared.workspace.info(f"{env}/shared: {_line(shared.summary)}")
-    outputs = kept_outputs(shared.workspace.settings.root, env)
+    outputs = kept_outputs(shared.workspace)
     if outputs is None and resource_count(shared.workspace.state_doc()):
         outputs = read_outputs(shared.workspace)  # applied on another machine (a CI runner): read once
     changed = {name for name in shared.summary.output_changes}
@@ -269,8 +270,7 @@ def apply(
     shared = run.shared.workspace
     assert shared is not None
     summary = run.shared.summary
-    project = shared.settings.root
-    if (summary is not None and (summary.has_changes or summary.output_changes)) or kept_outputs(project, env) is None:
+    if (summary is not None and (summary.has_changes or summary.output_changes)) or kept_outputs(shared) is None:
         planapply.apply(shared, auto_approve=True, interactive=False, confirm=lambda _s: True, outputs_too=True)
     outputs = keep_outputs(shared)
 
@@ -294,7 +294,7 @@ def destroy(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, force: 
     to plan even its destroy). ``force``: a protected environment, confirmed by name.
     """
     run = SplitRun(env, [RootRun(layout, workspace=make(layout)) for layout in layouts(env, cfg)])
-    outputs = kept_outputs(run.shared.workspace.settings.root, env) if run.shared.workspace else None
+    outputs = kept_outputs(run.shared.workspace) if run.shared.workspace else None
 
     def destroy_one(svc: RootRun) -> None:
         ws = svc.workspace
@@ -316,7 +316,7 @@ def destroy(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, force: 
     assert run.shared.workspace is not None
     _each(1, [run.shared], lambda shared: _destroy(shared.workspace, force=force))
     if not run.failed:
-        (run.shared.workspace.settings.root / shared_outputs_file(env)).unlink(missing_ok=True)
+        outputs_path(run.shared.workspace).unlink(missing_ok=True)
     return run
 
 
@@ -336,7 +336,7 @@ def drift(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int) -> tuple[
         assert ws is not None
         ensure_inputs(make, ws)
         found[root.name] = ws.drift()
-        if root is run.shared and kept_outputs(ws.settings.root, env) is None:
+        if root is run.shared and kept_outputs(ws) is None:
             keep_outputs(ws)  # once here, not once per service root
 
     _each(1, run.roots[:1], drift_one)

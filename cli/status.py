@@ -110,7 +110,7 @@ def alarms_in_alarm(cloudwatch: Any, cfg: Any) -> list[dict[str, Any]]:
 def _kept_shared_outputs(ws: Any) -> Any:
     from hclforge.cli.sharedvalues import kept_outputs
 
-    return kept_outputs(ws.settings.root, ws.env)
+    return kept_outputs(ws)
 
 
 def status(ws: Any) -> dict[str, Any]:
