@@ -6,7 +6,7 @@ import json
 import os
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 ROOT_HELP = "A split environment: only this root (shared, services/NAME); '.' is a one-state environment's."
+AFFECTED_HELP = "Only the roots 'hclforge affected' lists, in its order (what CI runs)."
 JOBS_HELP = "A split environment: how many of its service root runs go at once (default: CPUs)."
 SERVICE_HELP = "A split environment: only the root holding this service, refreshed (not -target)."
 
@@ -76,6 +77,8 @@ def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
 )
 @click.option("--root", "root_path", metavar="ROOT", help=ROOT_HELP)
 @click.option("--service", metavar="SERVICE", shell_complete=complete_service, help=SERVICE_HELP)
+@click.option("--affected", is_flag=True, help=AFFECTED_HELP)
+@click.option("--base", metavar="REF", help="With --affected: the base (default: merge base with the default branch).")
 @pass_app
 def plan(
     app: App,
@@ -90,14 +93,21 @@ def plan(
     baseline: str | None,
     root_path: str | None,
     service: str | None,
+    affected: bool,
+    base: str | None,
 ) -> None:
     """Plan ENV and print a summary of its changes; the plan is saved for apply.
 
     Renders modules/ENV first if the YAML changed, and runs terraform init if needed.
     """
-    from hclforge.cli import batch
+    from hclforge.cli import batch, dispatch
     from hclforge.tree import select_envs
 
+    if affected:
+        options_ = {"emulator": emulator, "fmt": fmt, "detailed_exitcode": detailed_exitcode}
+        from hclforge.cli.affectedrun import run_affected
+
+        return run_affected(app, "plan", base=base, envs=[env] if env else [], **options_)
     names = select_envs(app.root, [env] if env else [], all_envs)
     if all_envs:
         options = {"emulator": emulator, "allow_replace": allow_replace, "json_out": json_out, "jobs": jobs}
@@ -105,29 +115,7 @@ def plan(
         batch.plan_all(app.settings(), names, show=show, detailed_exitcode=detailed_exitcode, **options)
         return
     one = {"emulator": emulator, "allow_replace": allow_replace, "jobs": jobs, "baseline": baseline}
-    _plan_one(app, names[0], fmt, detailed_exitcode, json_out, (root_path, service), **one)
-
-
-def _plan_one(
-    app: App, env: str, fmt: str, detailed_exitcode: bool, json_out: Path | None, where: Any, **options: Any
-) -> None:
-    """``plan`` of one environment: a split one's roots (:mod:`~hclforge.cli.splitcli`), or its one root."""
-    from hclforge.cli import batch, splitcli
-
-    emulator, allow_replace, baseline = options["emulator"], options["allow_replace"], options.pop("baseline")
-    cfg = splitcli.split_config(app, env, root=where[0], service=where[1])
-    if cfg is not None:
-        splitcli.refuse_baseline(env, baseline)
-        return splitcli.plan_cmd(app, env, cfg, fmt, detailed_exitcode, json_out, where, **options)
-    ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
-    if baseline is not None:
-        from hclforge.cli.baseline import apply_baseline
-
-        apply_baseline(ws, baseline)
-    result = batch.plan_env(ws, json_out)
-    print_summary(app, result.summary, fmt)
-    if detailed_exitcode and result.summary.has_changes:
-        raise ChangesPresent("the plan has changes")
+    dispatch.plan_one(app, names[0], fmt, detailed_exitcode, json_out, (root_path, service), **one)
 
 
 @click.command(epilog="Example: hclforge apply dev   (after: hclforge plan dev)")
@@ -139,6 +127,8 @@ def _plan_one(
 @click.option("--root", "root_path", metavar="ROOT", help=ROOT_HELP)
 @click.option("--service", metavar="SERVICE", shell_complete=complete_service, help=SERVICE_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help=JOBS_HELP)
+@click.option("--affected", is_flag=True, help=AFFECTED_HELP)
+@click.option("--base", metavar="REF", help="With --affected: the base (default: merge base with the default branch).")
 @pass_app
 def apply(
     app: App,
@@ -150,6 +140,8 @@ def apply(
     root_path: str | None,
     service: str | None,
     jobs: int | None,
+    affected: bool,
+    base: str | None,
 ) -> None:
     """Apply ENV's reviewed plan, then wait for the rollouts of the ECS services it changed.
 
@@ -159,13 +151,12 @@ def apply(
     asks first (unless --auto-approve; a stale plan is refused without a terminal).
     To ship an image to running services, use deploy.
     """
-    from hclforge.cli import planapply, splitcli
+    from hclforge.cli import dispatch, planapply
     from hclforge.cli.shipout import report_applied, wait_after_apply
 
-    cfg = splitcli.split_config(app, env, root=root_path, service=service)
-    if cfg is not None:
-        options = {"auto_approve": auto_approve, "emulator": emulator, "allow_replace": allow_replace, "jobs": jobs}
-        return splitcli.apply_cmd(app, env, cfg, root=root_path, service=service, wait=not no_wait, **options)
+    flags = {"auto_approve": auto_approve, "emulator": emulator, "allow_replace": allow_replace, "no_wait": no_wait}
+    if dispatch.apply_elsewhere(app, env, (root_path, service, jobs), (affected, base), **flags):
+        return
     ws = app.workspace(env, emulator=emulator, allow_replace=allow_replace)
 
     def confirm_plan(summary: Summary) -> bool:
