@@ -15,7 +15,7 @@ import click
 from hclforge.cli import planapply, splitcli
 from hclforge.cli.app import App, confirm, interactive, print_summary
 from hclforge.cli.shipout import report_applied, wait_after_apply
-from hclforge.errors import ChangesPresent
+from hclforge.errors import ChangesPresent, SharedOutputsError
 
 
 def run_affected(app: App, command: str, *, base: str | None, envs: list[str], **options: Any) -> None:
@@ -41,9 +41,18 @@ def _one(app: App, command: str, env: str, root: str, **options: Any) -> bool:
     """One listed root: its plan printed, or its apply done; whether it had changes."""
     emulator, fmt = options.get("emulator", False), options.get("fmt", "table")
     cfg = splitcli.split_config(app, env, root=root)
-    one = None if cfg is None else splitcli.one_root(app, env, cfg, root, None, emulator=emulator)
+    try:
+        one = None if cfg is None else splitcli.one_root(app, env, cfg, root, None, emulator=emulator)
+    except SharedOutputsError:
+        if command != "plan":
+            raise
+        click.echo(f"{env}/{root}: planned after shared applies (shared has no values for it yet)")
+        return True
     ws = one if one is not None else app.workspace(env, emulator=emulator)
     if command == "plan":
+        if ws.layout is not None and not ws.layout.shared and ws.root.var_file and not ws.root.var_file.is_file():
+            click.echo(f"{ws.root.label}: planned after shared applies (shared has no values for it yet)")
+            return True
         summary = planapply.plan(ws).summary
         print_summary(app, summary, fmt)
         return summary.has_changes
