@@ -29,11 +29,19 @@ SERVICE_HELP = "A split environment: only the root holding this service, refresh
 @click.argument("env", shell_complete=complete_env)
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
 @click.option("--force", is_flag=True, help="Run init even when nothing changed.")
+@click.option("--root", "root_path", metavar="ROOT", help=ROOT_HELP)
 @pass_app
-def init(app: App, env: str, emulator: bool, force: bool) -> None:
-    """Run terraform init for ENV (providers from the mirror or cache); skipped when nothing changed."""
-    ran = app.workspace(env, emulator=emulator).init(force=force)
-    click.echo("initialized" if ran else "init skipped: nothing changed since the last init")
+def init(app: App, env: str, emulator: bool, force: bool, root_path: str | None) -> None:
+    """Run terraform init for ENV (providers from the mirror or cache); skipped when nothing changed.
+
+    A split environment: every root, or --root's.
+    """
+    from hclforge.cli import splitcli
+
+    for ws in splitcli.workspaces(app, env, root_path, every=True, emulator=emulator):
+        ran = ws.init(force=force)
+        prefix = f"{ws.root.name}: " if ws.root.name else ""
+        click.echo(prefix + ("initialized" if ran else "init skipped: nothing changed since the last init"))
 
 
 def _show_outcome(app: App, fmt: str, outcome: EnvOutcome) -> None:
@@ -252,10 +260,14 @@ def drift(app: App, env: str, emulator: bool, jobs: int | None) -> None:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @click.option("--emulator", is_flag=True, help=EMULATOR_HELP)
+@click.option("--root", "root_path", metavar="ROOT", help=ROOT_HELP)
 @pass_app
-def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool) -> None:
-    """Show the outputs of ENV (all, or NAME)."""
-    values = app.workspace(env, emulator=emulator, stream=False).outputs(name)
+def output(app: App, env: str, name: str | None, as_json: bool, emulator: bool, root_path: str | None) -> None:
+    """Show the outputs of ENV (all, or NAME); of a split environment, shared's (or --root's)."""
+    from hclforge.cli import splitcli
+
+    ws = splitcli.workspaces(app, env, root_path, every=False, emulator=emulator, stream=False)[0]
+    values = ws.outputs(name)
     if as_json:
         click.echo(json.dumps(values, indent=2, sort_keys=True))
     elif name:

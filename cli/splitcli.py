@@ -40,6 +40,23 @@ def split_config(app: App, env: str, *, root: str | None = None, service: str | 
     return None
 
 
+def workspaces(app: App, env: str, root: str | None, *, every: bool, **options: Any) -> list[Workspace]:
+    """The workspaces a command of one root at a time works on (``init``, ``output``).
+
+    One state: the environment's. Split: ``--root``'s; without it every root (``every``),
+    or shared.
+    """
+    from hclforge.roots import SHARED
+
+    cfg = split_config(app, env, root=root)
+    if cfg is None:
+        return [app.workspace(env, **options)]
+    if root is not None:
+        return [app.workspace(env, layout=splitrun.select(env, cfg, root=root), **options)]
+    found = splitrun.layouts(env, cfg) if every else [splitrun.select(env, cfg, root=SHARED)]
+    return [app.workspace(env, layout=layout, **options) for layout in found]
+
+
 def maker(app: App, env: str, *, emulator: bool, allow_replace: bool = False) -> sharedvalues.MakeWorkspace:
     """The workspaces of an environment-wide run: no progress bars (roots run in parallel), one line per root."""
 

@@ -637,11 +637,11 @@ def _apply_split_roots(tmp_path: Path, tf_env: dict[str, str], moto: emulator.Em
     ]
 
 
-@pytest.mark.parametrize("command", [["init", "team"], ["output", "team"], ["routes", "team", "--emulator"]])
+@pytest.mark.parametrize("command", [["routes", "team", "--emulator"]])
 def test_commands_of_one_root_refuse_a_split_environment(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
-    """Before this guard, init said "initialized" (and routes planned nothing): modules/team/ holds no root."""
+    """Before this guard, routes planned nothing and reported no route: modules/team/ holds no root."""
     from hclforge.cli.main import main
 
     shutil.copytree(FIXTURE, tmp_path / "p", ignore=shutil.ignore_patterns(".terraform", ".hclforge"))
@@ -660,6 +660,8 @@ def test_commands_of_one_root_refuse_a_split_environment(
         (["apply", "one", "--service", "api"], "run 'hclforge deploy one --service api'"),
         (["plan", "team", "--json-out", "x.json"], "--json-out writes one root's plan: add --root ROOT"),
         (["plan", "team", "--baseline", "HEAD"], "--baseline applies one tree; team is split into roots"),
+        (["init", "team", "--root", "services/billing"], "team has no root services/billing; its roots: shared, "),
+        (["output", "one", "--root", "shared"], "one has one state (no state.split): its only root is '.'"),
     ],
 )
 def test_root_options_name_what_exists(
