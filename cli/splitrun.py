@@ -274,14 +274,28 @@ def apply(
         planapply.apply(shared, auto_approve=True, interactive=False, confirm=lambda _s: True, outputs_too=True)
     outputs = keep_outputs(shared)
 
-    def apply_one(svc: RootRun) -> None:
+    again: list[RootRun] = []
+
+    def plan_again(svc: RootRun) -> None:
         ws = svc.workspace
         assert ws is not None
         if write_inputs(ws, outputs) or svc.waiting:
             ws.discard_plan()  # planned with other values (or not at all): planned again now
-            svc.summary = planapply.plan(ws).summary
+            svc.summary, svc.waiting = planapply.plan(ws).summary, ""
+            again.append(svc)
             ws.info(f"{env}/{svc.name}: planned again with shared's new values: {_line(svc.summary)}")
-        svc.summary = planapply.apply(ws, auto_approve=True, interactive=False, confirm=lambda _s: True)
+
+    _each(jobs, run.services, plan_again)
+    if run.failed:
+        return run
+    # What was confirmed did not show these plans: on a terminal they are shown and asked for too.
+    shown = [svc for svc in again if svc.summary is not None and svc.summary.has_changes]
+    if shown and not auto_approve and not confirm(SplitRun(env, [RootRun(run.shared.layout), *shown])):
+        raise PlanRefused(f"apply cancelled after shared; the service roots of {env} were not changed")
+
+    def apply_one(svc: RootRun) -> None:
+        assert svc.workspace is not None
+        svc.summary = planapply.apply(svc.workspace, auto_approve=True, interactive=False, confirm=lambda _s: True)
 
     _each(jobs, run.services, apply_one)
     return run
