@@ -16,21 +16,49 @@ from pathlib import Path
 from typing import Any
 
 from hclforge.cli.ops import Workspace
-from hclforge.cli.private import private_dir, write_private
-from hclforge.errors import TerraformError
+from hclforge.cli.private import private_dir, read_private, write_private
+from hclforge.errors import FileTooLargeError, SharedOutputsError, TerraformError
 from hclforge.roots import SHARED, RootLayout, input_values, inputs_text, shared_outputs_file
 
+# The largest kept outputs file read: shared's outputs for hundreds of services are a few hundred KiB.
+MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
 # Makes the workspace of one root (the CLI's factory: its output callbacks, --emulator, --allow-replace).
 MakeWorkspace = Callable[[RootLayout], Workspace]
 
 
 def kept_outputs(project: Path, env: str) -> dict[str, Any] | None:
-    """Shared's outputs as kept after it last applied (None: never kept on this machine)."""
-    path = project / shared_outputs_file(env)
-    if not path.is_file():
+    """Shared's outputs as kept after it last applied (None: never kept on this machine).
+
+    Read as hclforge reads its own files under ``.hclforge/`` (:func:`~hclforge.paths.read_private`):
+    never through a link, never blocking on a FIFO, at most :data:`MAX_OUTPUTS_BYTES`.
+
+    Raises:
+        UnsafePathError: the file (or a directory on the way) is a link, not a regular
+            file, or not the user's own (exit 2); it is not read.
+        SharedOutputsError: it is not shared's ``terraform output -json`` (damaged, or
+            too large); the message says to remove it, and what happens then.
+    """
+    rel = shared_outputs_file(env)
+    try:
+        raw = read_private(project / rel, MAX_OUTPUTS_BYTES)
+    except FileNotFoundError:
         return None
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return doc if isinstance(doc, dict) else None
+    except FileTooLargeError as err:
+        raise _damaged(rel, env, str(err)) from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise _damaged(rel, env, f"not JSON ({err})") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) and "value" in v for v in doc.values()):
+        raise _damaged(rel, env, "not a JSON object of outputs, each with its value")
+    return doc
+
+
+def _damaged(rel: str, env: str, why: str) -> SharedOutputsError:
+    return SharedOutputsError(
+        f"{rel} is not shared's outputs as hclforge kept them: {why}; nothing was planned or applied. "
+        f"Remove it: the next 'hclforge plan {env}' reads shared's outputs from its state again"
+    )
 
 
 def keep_outputs(shared: Workspace) -> dict[str, Any]:
