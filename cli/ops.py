@@ -42,9 +42,7 @@ EventsFactory = Callable[[str, "int | None", bool], AbstractContextManager[LineS
 
 
 class Workspace:
-    """One root of one environment, as the CLI acts on it.
-
-    Today an environment is one root (:func:`~hclforge.cli.root.env_root`).
+    """One root of one environment (:func:`~hclforge.cli.root.env_root`, or a split one's ``layout``).
 
     Args:
         settings: the project settings.
@@ -53,8 +51,7 @@ class Workspace:
         sink: receives terraform's output lines (None: silent).
         info: receives hclforge's own progress messages.
         allow_replace: lift ``prevent_destroy`` (protect: true) for this run, on a copy of the tree.
-        events: makes the sink for terraform's ``-json`` event stream (progress);
-            None runs plan/apply/destroy without it.
+        events: makes the sink for terraform's ``-json`` event stream (progress); None: without it.
     """
 
     def __init__(
@@ -110,6 +107,8 @@ class Workspace:
 
     def lift_protection(self) -> None:
         """Run on a copy of the tree without ``prevent_destroy`` (a forced destroy); before the runner is made."""
+        if self._allow_replace:  # made with allow_replace (a split environment's forced destroy): lifted already
+            return
         assert self._runner is None, "protection must be lifted before the runner is made"
         self._allow_replace = True
         self._root = None
@@ -235,6 +234,7 @@ class Workspace:
         self.render()
         self.prepare_workdir()
         root = self.root
+        self.check_account()  # init reads an S3 backend: never with another account's credentials
         stamp = root.init_stamp
         fingerprint = self._init_fingerprint()
         if not force and root.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
@@ -262,7 +262,7 @@ class Workspace:
         if self.holds_lock:
             yield
             return
-        with envlock.holding(self.root.command_lock, self.env, command):
+        with envlock.holding(self.root.command_lock, self.root.label, command):
             self.holds_lock = True
             try:
                 yield
