@@ -56,9 +56,11 @@ def select(env: str, cfg: EnvConfig, *, root: str | None = None, service: str | 
     """The one root ``--root ROOT`` or ``--service S`` names.
 
     Raises:
-        UsageError: no such root or service (exit 2), with the ones there are.
+        UsageError: no such root or service (exit 2), with the ones there are; both given.
     """
     found = layouts(env, cfg)
+    if service is not None and root is not None:
+        raise UsageError(f"--root and --service each name one root of {env}: give one of them, not both")
     if service is not None:
         if service not in cfg.services:
             raise UsageError(f"{env} has no service {printable(service)}; services: {', '.join(cfg.services)}")

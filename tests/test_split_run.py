@@ -393,3 +393,27 @@ def test_another_accounts_credentials_are_refused_before_any_root_inits(
     assert code == 2, text
     assert "aws.account_id: your credentials are for AWS account 123456789012, not 111111111111" in text, text
     assert "terraform not found" not in text and "terraform init" not in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--root", "../../x"], "team has no root ../../x; its roots: shared, services/api, services/payments"),
+        (["--root", "services/../shared"], "team has no root services/../shared; its roots: "),
+        (["--root", "services/api/"], "team has no root services/api/; its roots: "),
+        (["--root", str(ROOT)], "team has no root /"),
+        (["--service", "../api"], "team has no service ../api; services: api, billing, invoices, worker"),
+        (["--root", "shared", "--service", "api"], "--root and --service each name one root of team: give one"),
+    ],
+    ids=["dot-dot", "dot-dot inside", "trailing slash", "absolute", "service path", "both"],
+)
+def test_root_and_service_are_names_never_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
+) -> None:
+    """Matched against the roots there are, never joined to a path; before the fix, --root with
+    --service planned the service's root and ignored --root."""
+    root = _project(tmp_path)
+    monkeypatch.setenv("HCLFORGE_TERRAFORM", NO_TERRAFORM)
+    code, text = _cli(root, capsys, "plan", ENV, *args)
+    assert code == 2 and said in text, text
+    assert not (root / ".hclforge/envs").exists() and not (root / "modules").exists()  # refused before anything
