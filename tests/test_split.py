@@ -685,9 +685,26 @@ def _round_trip(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "splitdemo-mini-cloudwatch-metrics",
     ]
 
+    # kill -9 of hclforge while the service roots plan, then a plan again: no change in any root.
+    # Before the fix, their terraform (on pipes) died of SIGPIPE with its state lock held.
+    planning = _spawn(root, "plan", "mini")
+    deadline = time.monotonic() + 240
+    while not all(_terraform_planning(files / path / "plan.tfplan") for path in SERVICE_ROOTS):
+        assert planning.poll() is None and time.monotonic() < deadline, planning.communicate()
+        time.sleep(0.05)
+    orphans = [pid for path in SERVICE_ROOTS for pid in _terraform_planning(files / path / "plan.tfplan")]
+    planning.kill()
+    planning.communicate()
     code, out, err = _cli(root, capsys, "plan", "mini", "--detailed-exitcode")
     assert code == 0, out + err
     assert "No changes. The infrastructure matches the configuration." in out
+    for path in SERVICE_ROOTS:  # each left-behind plan waited for, and said so
+        assert re.search(
+            rf"^a plan of mini/{path} started at .* by pid \d+ (is still running|finished after)", err, re.M
+        )
+    for pid in orphans:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
     for path in ("shared", *SERVICE_ROOTS):
         assert f"mini/{path}: no changes\n" in err, err
 
@@ -752,6 +769,19 @@ def _round_trip(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, out + err
     assert out.strip() == "destroyed mini (3 roots)"
     _assert_emulator_empty(root)
+
+
+def _terraform_planning(plan_file: Path) -> list[int]:
+    """The pids of the terraform processes writing ``plan_file`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if f"-out={plan_file}".encode() in argv:
+            found.append(int(entry.name))
+    return found
 
 
 def _text(path: Path) -> str:
