@@ -42,7 +42,7 @@ def _one(app: App, command: str, env: str, root: str, **options: Any) -> bool:
     emulator, fmt = options.get("emulator", False), options.get("fmt", "table")
     cfg = splitcli.split_config(app, env, root=root)
     try:
-        one = None if cfg is None else splitcli.one_root(app, env, cfg, root, None, emulator=emulator)
+        one = None if cfg is None else splitcli.one_root(app, env, cfg, root, None, command, emulator=emulator)
     except SharedOutputsError:
         if command != "plan":
             raise

@@ -1,14 +1,13 @@
 """One root of one environment, as the CLI acts on it: render, init, the runner, state and reads.
 
-No click here: prompts and output go through the callbacks a :class:`Workspace`
-is given, so this module is usable and testable without a terminal. Where things
-are is its :class:`~hclforge.cli.root.Root`; the rooms below it take that root and
-plain values, never the workspace: :mod:`~hclforge.cli.workcopy` (the working copy
-and its overrides), :mod:`~hclforge.cli.binding` (what binds a saved plan to what
-was reviewed), :mod:`~hclforge.cli.envlock` (one command at a time),
-:mod:`~hclforge.cli.localstate`, :mod:`~hclforge.cli.awsaccess` (account guard,
-emulator, boto3), :mod:`~hclforge.cli.terraform` (the one runner).
-Plan, apply and destroy sit above it, in :mod:`~hclforge.cli.planapply`.
+No click here: prompts and output go through the callbacks a :class:`Workspace` is given,
+so this module is usable and testable without a terminal. Where things are is its
+:class:`~hclforge.cli.root.Root`; the rooms below it take that root and plain values, never
+the workspace: :mod:`~hclforge.cli.workcopy` (the working copy and its overrides),
+:mod:`~hclforge.cli.binding` (what binds a saved plan to what was reviewed),
+:mod:`~hclforge.cli.envlock` (one command at a time), :mod:`~hclforge.cli.localstate`,
+:mod:`~hclforge.cli.awsaccess` (account guard, emulator, boto3), :mod:`~hclforge.cli.terraform`
+(the one runner). Plan, apply and destroy sit above it, in :mod:`~hclforge.cli.planapply`.
 """
 
 from __future__ import annotations
@@ -42,9 +41,7 @@ EventsFactory = Callable[[str, "int | None", bool], AbstractContextManager[LineS
 
 
 class Workspace:
-    """One root of one environment, as the CLI acts on it.
-
-    Today an environment is one root (:func:`~hclforge.cli.root.env_root`).
+    """One root of one environment (:func:`~hclforge.cli.root.env_root`, or a split one's ``layout``).
 
     Args:
         settings: the project settings.
@@ -53,8 +50,7 @@ class Workspace:
         sink: receives terraform's output lines (None: silent).
         info: receives hclforge's own progress messages.
         allow_replace: lift ``prevent_destroy`` (protect: true) for this run, on a copy of the tree.
-        events: makes the sink for terraform's ``-json`` event stream (progress);
-            None runs plan/apply/destroy without it.
+        events: makes the sink for terraform's ``-json`` event stream (progress); None: without it.
     """
 
     def __init__(
@@ -110,6 +106,8 @@ class Workspace:
 
     def lift_protection(self) -> None:
         """Run on a copy of the tree without ``prevent_destroy`` (a forced destroy); before the runner is made."""
+        if self._allow_replace:  # made with allow_replace (a split environment's forced destroy): lifted already
+            return
         assert self._runner is None, "protection must be lifted before the runner is made"
         self._allow_replace = True
         self._root = None
@@ -235,6 +233,8 @@ class Workspace:
         self.render()
         self.prepare_workdir()
         root = self.root
+        if root.state_file is None:  # init reads the S3 backend: never with another account's credentials
+            self.check_account()
         stamp = root.init_stamp
         fingerprint = self._init_fingerprint()
         if not force and root.data_dir.is_dir() and stamp.is_file() and stamp.read_text() == fingerprint:
@@ -254,7 +254,7 @@ class Workspace:
     def holding(self, command: str) -> Iterator[None]:
         """Hold this root's command lock for ``command`` (:mod:`~hclforge.cli.envlock`).
 
-        A command inside another (deploy's plan and apply) shares the hold.
+        A command inside another (deploy's plan and apply, a split run's every root) shares the hold.
 
         Raises:
             StateLocked: another hclforge command holds it (exit 1), named in the message.
@@ -262,7 +262,7 @@ class Workspace:
         if self.holds_lock:
             yield
             return
-        with envlock.holding(self.root.command_lock, self.env, command):
+        with envlock.holding(self.root.command_lock, self.root.label, command):
             self.holds_lock = True
             try:
                 yield
@@ -337,8 +337,8 @@ class Workspace:
     def validate(self) -> dict[str, Any]:
         """``terraform validate`` on the rendered tree, with its own backend-less init.
 
-        Needs no AWS at all: the emulator is not started, and no AWS variable of the
-        shell reaches terraform (a scrubbed environment without an endpoint).
+        Needs no AWS at all: the emulator is not started, and no AWS variable of the shell
+        reaches terraform (a scrubbed environment without an endpoint).
         """
         self.render()
         root = self.root

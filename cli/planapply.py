@@ -86,7 +86,8 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
             # outputs (every service's role, at 40 services most of the state). It plans
             # from the state as the last apply left it, as ecspresso and Copilot deploy;
             # the full plan (the default) shows any drift.
-            tf.plan(root.plan_file, events=True, targets=targets, refresh=not targets)
+            with runs.recorded(root, "plan") as detached:
+                tf.plan(root.plan_file, events=True, targets=targets, refresh=not targets, detached=detached)
     except BaseException as err:
         # terraform writes the plan of a failed or stopped run too (one it will not apply): none is kept.
         root.plan_file.unlink(missing_ok=True)

@@ -10,6 +10,7 @@ plans, logs) get the same modes from the umask 077 its processes run with (see
 from __future__ import annotations
 
 from hclforge.paths import private_dir as private_dir
+from hclforge.paths import read_private as read_private
 from hclforge.paths import write_private as write_private
 
 PRIVATE_UMASK = 0o077

@@ -13,7 +13,8 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +82,9 @@ def settle_interrupted_run(root: Root, info: Callable[[str], None]) -> dict[str,
     pid = int(note.get("pid", 0))
     start = note.get("start_time")
     start_time = int(start) if start is not None else None
-    what = f"an {note.get('command', 'apply')} of {root.env} started at {note.get('started', '?')} by pid {pid}"
+    command = str(note.get("command", "apply"))
+    article = "an" if command[:1] in ("a", "e", "i", "o", "u") else "a"
+    what = f"{article} {command} of {root.label} started at {note.get('started', '?')} by pid {pid}"
     log = note.get("log", "?")
     if emulator.same_process(pid, start_time):
         info(f"{what} is still running (hclforge pid {note.get('hclforge_pid')} stopped); its log is {log}")
@@ -111,10 +114,26 @@ def run_detached(
 ) -> Result:
     """Run apply (``plan`` given) or destroy of ``root`` with ``tf``, detached from hclforge; its result.
 
-    The run is recorded while it runs (:func:`running_note`). Its output goes to a
-    log of its own while it runs, renamed ``<command>.log`` once hclforge has seen
-    it end. A record another live hclforge holds is left alone (that run's
-    terraform holds the state lock; this one will fail on it).
+    The run is recorded while it runs (:func:`recorded`).
+    """
+    with recorded(root, command, plan_sha, plan) as detached:
+        if plan is not None:
+            return tf.apply_plan(plan, events=events, detached=detached)
+        return tf.destroy(events=events, detached=detached)
+
+
+@contextmanager
+def recorded(root: Root, command: str, plan_sha: str | None = None, plan: Path | None = None) -> Iterator[Detached]:
+    """How to run ``command`` on ``root`` detached from hclforge, recorded while it runs (:func:`running_note`).
+
+    Plan, apply and destroy all hold the state lock: each runs detached, so that
+    hclforge's death (``kill -9``) never leaves terraform killed with the lock held
+    (a plan on a pipe dies of SIGPIPE at its next line, its lock left behind), and
+    the next command waits for it (:func:`settle_interrupted_run`).
+
+    Its output goes to a log of its own while it runs, renamed ``<command>.log`` once
+    hclforge has seen it end. A record another live hclforge holds is left alone
+    (that run's terraform holds the state lock; this one will fail on it).
     """
     log = root.files_dir / f"{command}.{os.getpid()}.log"
     path = running_note(root)
@@ -136,11 +155,8 @@ def run_detached(
         if owned:
             write_private(path, json.dumps(note, indent=2))
 
-    detached = Detached(log, on_start=record)
     try:
-        if plan is not None:
-            return tf.apply_plan(plan, events=events, detached=detached)
-        return tf.destroy(events=events, detached=detached)
+        yield Detached(log, on_start=record)
     finally:
         # Reached only once terraform has exited: hclforge saw it end.
         if owned:

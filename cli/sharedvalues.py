@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from hclforge.cli.ops import Workspace
-from hclforge.cli.private import private_dir, write_private
-from hclforge.errors import TerraformError
+from hclforge.cli.private import private_dir, read_private, write_private
+from hclforge.cli.root import split_root
+from hclforge.errors import AwsError, FileTooLargeError, SharedOutputsError, TerraformError
 from hclforge.roots import SHARED, RootLayout, input_values, inputs_text, shared_outputs_file
 
+# The largest kept outputs file read: shared's outputs for hundreds of services are a few hundred KiB.
+MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
 # Makes the workspace of one root (the CLI's factory: its output callbacks, --emulator, --allow-replace).
 MakeWorkspace = Callable[[RootLayout], Workspace]
 
@@ -32,20 +35,101 @@ def outputs_path(ws: Workspace) -> Path:
 
 
 def kept_outputs(ws: Workspace) -> dict[str, Any] | None:
-    """Shared's outputs as kept after it last applied (None: never kept on this machine)."""
-    path = outputs_path(ws)
-    if not path.is_file():
+    """Shared's outputs as kept after it last applied (None: never kept on this machine).
+
+    Read as hclforge reads its own files under ``.hclforge/`` (:func:`~hclforge.paths.read_private`):
+    never through a link, never blocking on a FIFO, at most :data:`MAX_OUTPUTS_BYTES`.
+
+    Raises:
+        UnsafePathError: the file (or a directory on the way) is a link, not a regular
+            file, or not the user's own (exit 2); it is not read.
+        SharedOutputsError: it is not shared's ``terraform output -json`` (damaged, or
+            too large); the message says to remove it, and what happens then.
+    """
+    path, env = outputs_path(ws), ws.env
+    rel = str(path.relative_to(ws.settings.root))
+    try:
+        raw = read_private(path, MAX_OUTPUTS_BYTES)
+    except FileNotFoundError:
         return None
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return doc if isinstance(doc, dict) else None
+    except FileTooLargeError as err:
+        raise _damaged(rel, env, str(err)) from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise _damaged(rel, env, f"not JSON ({err})") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) and "value" in v for v in doc.values()):
+        raise _damaged(rel, env, "not a JSON object of outputs, each with its value")
+    return doc
+
+
+def _damaged(rel: str, env: str, why: str) -> SharedOutputsError:
+    return SharedOutputsError(
+        f"{rel} is not shared's outputs as hclforge kept them: {why}; nothing was planned or applied. "
+        f"Remove it: the next 'hclforge plan {env}' reads shared's outputs from its state again"
+    )
 
 
 def keep_outputs(shared: Workspace) -> dict[str, Any]:
-    """Read shared's outputs (``terraform output -json``) and keep them for the service roots."""
+    """Read shared's outputs (``terraform output -json``) and keep them for the service roots.
+
+    Beside them is kept which version of shared's state they were read from
+    (:func:`shared_state_id`), so a machine that did not apply shared itself notices
+    that shared moved on (:func:`current_outputs`).
+    """
     outputs: dict[str, Any] = shared.runner().output_json()
     path = outputs_path(shared)
     private_dir(path.parent)
     write_private(path, json.dumps(outputs, indent=2, sort_keys=True) + "\n")
+    write_private(_source_path(path), shared_state_id(shared) + "\n")
+    return outputs
+
+
+def _source_path(path: Path) -> Path:
+    return path.with_name(path.name + ".source")
+
+
+def shared_state_id(ws: Workspace) -> str:
+    """Which version of the environment's shared state is current, read without terraform.
+
+    A local state: its file's size and modification time. S3: the state object's
+    ETag (one HEAD request, whatever the state's size). ``absent`` when there is none.
+
+    Raises:
+        AwsError: S3 could not be asked (credentials, network).
+    """
+    cfg = ws.loaded.config
+    copy = ws.force_emulator and not cfg.aws.emulator
+    root = split_root(ws.settings, cfg, RootLayout(ws.env, SHARED), emulator_copy=copy)
+    if root.state_file is not None:
+        try:
+            st = root.state_file.stat()
+        except FileNotFoundError:
+            return "absent"
+        return f"file:{st.st_size}:{st.st_mtime_ns}"
+    try:
+        head = ws.aws_client("s3").head_object(Bucket=cfg.backend.bucket, Key=root.state_key)
+    except Exception as err:  # botocore's ClientError (and its transport errors): only a 404 is "no state"
+        if getattr(err, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return "absent"
+        raise AwsError(f"could not read the version of {ws.env}'s shared state in S3: {err}") from None
+    return f"s3:{head.get('ETag', '')}:{head.get('VersionId', '')}"
+
+
+def current_outputs(ws: Workspace) -> dict[str, Any] | None:
+    """Shared's kept outputs while shared's state is the one they were read from; None once it moved on.
+
+    Shared applied on another machine (a CI job) leaves this machine's kept outputs
+    stale: a service root planned with them would take old values (Atmos #2355).
+    """
+    outputs = kept_outputs(ws)
+    if outputs is None:
+        return None
+    source = _source_path(outputs_path(ws))
+    recorded = source.read_text(encoding="utf-8").strip() if source.is_file() and not source.is_symlink() else ""
+    if recorded != shared_state_id(ws):
+        ws.info(f"{ws.env}/shared's state changed since its outputs were kept here: reading them again")
+        return None
     return outputs
 
 
@@ -75,12 +159,13 @@ def write_inputs(ws: Workspace, outputs: dict[str, Any]) -> bool:
 def ensure_inputs(make: MakeWorkspace, ws: Workspace) -> None:
     """Give one service root its var file before it plans alone (``--root``, ``--service``, ``deploy``).
 
-    Shared's kept outputs are used; on a machine that never applied shared (a CI
-    runner), they are read once from shared's state and kept.
+    Shared's kept outputs are used while shared's state has not moved since; on a
+    machine that never applied shared (a CI runner), or after shared was applied
+    elsewhere, they are read once from shared's state and kept.
     """
     if ws.layout is None or ws.layout.shared:
         return
-    outputs = kept_outputs(ws)
+    outputs = current_outputs(ws)
     if outputs is None:
         assert ws.layout is not None
         shared = make(RootLayout(ws.env, SHARED))

@@ -13,7 +13,7 @@ import click
 
 from hclforge.cli import sharedvalues, splitrun
 from hclforge.cli.app import App, confirm, interactive, print_summary, report
-from hclforge.errors import ChangesPresent, HclforgeError, TerraformError, UsageError
+from hclforge.errors import ChangesPresent, HclforgeError, TerraformError, UsageError, printable
 
 if TYPE_CHECKING:
     from hclforge.cli.ops import Workspace
@@ -31,11 +31,11 @@ def split_config(app: App, env: str, *, root: str | None = None, service: str | 
     if cfg.split:
         return cfg
     if root not in (None, "."):
-        raise UsageError(f"{env} has one state (no state.split): its only root is '.', not {root}")
+        raise UsageError(f"{env} has one state (no state.split): its only root is '.', not {printable(root)}")
     if service is not None:
         raise UsageError(
             f"{env} has one state (no state.split): --service plans or applies one root of a split environment; "
-            f"to ship one service of {env}, run 'hclforge deploy {env} --service {service}'"
+            f"to ship one service of {env}, run 'hclforge deploy {env} --service {printable(service)}'"
         )
     return None
 
@@ -70,14 +70,20 @@ def maker(app: App, env: str, *, emulator: bool, allow_replace: bool = False) ->
 
 
 def one_root(
-    app: App, env: str, cfg: EnvConfig, root: str | None, service: str | None, **options: Any
+    app: App, env: str, cfg: EnvConfig, root: str | None, service: str | None, command: str, **options: Any
 ) -> Workspace | None:
-    """The workspace of the one root ``--root``/``--service`` names, given its inputs; None without either."""
+    """The workspace of the one root ``--root``/``--service`` names, given its inputs; None without either.
+
+    Its var file is written under its command lock: never while a run of the whole
+    environment holds the root between its plan and its apply (that fails at once,
+    naming the holder).
+    """
     if root is None and service is None:
         return None
     layout = splitrun.select(env, cfg, root=root, service=service)
     ws = app.workspace(env, layout=layout, **options)
-    sharedvalues.ensure_inputs(maker(app, env, emulator=options.get("emulator", False)), ws)
+    with ws.holding(command):
+        sharedvalues.ensure_inputs(maker(app, env, emulator=options.get("emulator", False)), ws)
     return ws
 
 
@@ -86,6 +92,11 @@ def show_run(app: App, run: splitrun.SplitRun, fmt: str) -> None:
     print_summary(app, run.summary(), fmt)
     for root in run.later:
         click.echo(f"  {root.later_note()}", err=fmt == "json")
+    show_failed(run)
+
+
+def show_failed(run: splitrun.SplitRun) -> None:
+    """Each failed root, by name, with its error (an unexpected one too: never a bare "failed")."""
     for root in run.failed:
         click.echo(f"{run.env}/{root.name}: failed", err=True)
         if isinstance(root.error, HclforgeError):
@@ -120,7 +131,7 @@ def plan_cmd(
     from hclforge.cli import batch
 
     options_one = {k: v for k, v in options.items() if k != "jobs"}
-    ws = one_root(app, env, cfg, *where, **options_one)
+    ws = one_root(app, env, cfg, *where, "plan", **options_one)
     if ws is None:
         if json_out is not None:
             raise UsageError(f"--json-out writes one root's plan: add --root ROOT (a root of {env}) or --service S")
@@ -140,7 +151,7 @@ def apply_cmd(
 
     auto_approve = options.pop("auto_approve")
     jobs = options.pop("jobs", None)
-    ws = one_root(app, env, cfg, root, service, **options)
+    ws = one_root(app, env, cfg, root, service, "apply", **options)
     if ws is None:
         return apply_whole(app, env, cfg, auto_approve=auto_approve, wait=wait, jobs=jobs, **options)
 
@@ -171,7 +182,7 @@ def deploy_cmd(
     for name in services:
         by_root.setdefault(splitrun.select(env, cfg, service=name).path, []).append(name)
     for root, names in by_root.items():
-        ws = one_root(app, env, cfg, root, None, emulator=options["emulator"])
+        ws = one_root(app, env, cfg, root, None, "deploy", emulator=options["emulator"])
         done = lib.deploy(
             ws,
             services=names,
@@ -224,23 +235,17 @@ def apply_whole(app: App, env: str, cfg: EnvConfig, *, auto_approve: bool, wait:
 
 
 def destroy_whole(app: App, env: str, cfg: EnvConfig, *, force: bool, jobs: int | None, emulator: bool) -> None:
-    run = splitrun.destroy(
-        maker(app, env, emulator=emulator), env, cfg, jobs=jobs or splitrun.default_jobs(), force=force
-    )
-    for root in run.failed:
-        click.echo(f"{env}/{root.name}: failed", err=True)
-        if isinstance(root.error, HclforgeError):
-            report(root.error)
+    # A protected environment (confirmed with --force) is destroyed from unprotected copies of its roots.
+    make = maker(app, env, emulator=emulator, allow_replace=cfg.protect)
+    run = splitrun.destroy(make, env, cfg, jobs=jobs or splitrun.default_jobs(), force=force)
+    show_failed(run)
     raise_failed(run, "destroy")
     click.echo(f"destroyed {env} ({len(run.roots)} roots)")
 
 
 def drift_whole(app: App, env: str, cfg: EnvConfig, *, jobs: int | None, emulator: bool) -> None:
     run, found = splitrun.drift(maker(app, env, emulator=emulator), env, cfg, jobs=jobs or splitrun.default_jobs())
-    for root in run.failed:
-        click.echo(f"{env}/{root.name}: failed", err=True)
-        if isinstance(root.error, HclforgeError):
-            report(root.error)
+    show_failed(run)
     raise_failed(run, "refresh")
     items = [(name, item) for name, drifts in found.items() for item in drifts]
     if not items:

@@ -16,22 +16,26 @@ module runs them as one environment (DESIGN §10):
 
 Each root is a :class:`~hclforge.cli.ops.Workspace` of its own (the caller's factory
 makes it), so each holds its own command lock and state lock: two deploys of
-services in different roots never wait on each other. Nothing here prints: progress
-goes to the ``info`` callback, results are returned.
+services in different roots never wait on each other. A run of the whole
+environment holds every root's lock from its first plan to its last apply, and
+stops every root at once on a signal (:mod:`~hclforge.cli.rootruns`). Nothing here
+prints: progress goes to the ``info`` callback, results are returned.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from hclforge.cli import planapply
+from hclforge.cli import planapply, runs
 from hclforge.cli.binding import resource_count
 from hclforge.cli.ops import Workspace
+from hclforge.cli.rootruns import RootRun as RootRun
+from hclforge.cli.rootruns import SplitRun as SplitRun
+from hclforge.cli.rootruns import default_jobs as default_jobs
+from hclforge.cli.rootruns import each_root, holding
 from hclforge.cli.sharedvalues import (
     MakeWorkspace,
+    current_outputs,
     ensure_inputs,
     keep_outputs,
     kept_outputs,
@@ -39,92 +43,10 @@ from hclforge.cli.sharedvalues import (
     read_outputs,
     write_inputs,
 )
-from hclforge.cli.summary import Drift, Row, Summary
-from hclforge.errors import PlanRefused, SharedOutputsError, UsageError
+from hclforge.cli.summary import Drift, Summary
+from hclforge.errors import PlanRefused, SharedOutputsError, UsageError, printable
 from hclforge.model import EnvConfig
 from hclforge.roots import RootLayout, root_inputs, split_layout
-
-
-@dataclass
-class RootRun:
-    """What happened to one root in an environment-wide run.
-
-    Attributes:
-        layout: the root.
-        summary: its plan's summary (None when it was not planned, or failed).
-        error: why it failed (None when it did not).
-        after_shared: its inputs can change when shared applies: it is planned again then.
-        waiting: why it could not be planned now (shared was never applied, or lacks what it needs).
-        workspace: the workspace that ran it.
-    """
-
-    layout: RootLayout
-    summary: Summary | None = None
-    error: BaseException | None = None
-    after_shared: bool = False
-    waiting: str = ""
-    workspace: Workspace | None = None
-
-    @property
-    def name(self) -> str:
-        return self.layout.path
-
-    def later_note(self) -> str:
-        """What happens to a root that waits for shared, in one line."""
-        what = f"planned: {self.waiting}" if self.waiting else "planned again: values it takes from shared change"
-        return f"after shared applies, {self.layout.env}/{self.name} is {what}"
-
-
-@dataclass
-class SplitRun:
-    """An environment-wide run of a split environment: each root's outcome, shared first."""
-
-    env: str
-    roots: list[RootRun] = field(default_factory=list)
-
-    @property
-    def shared(self) -> RootRun:
-        return self.roots[0]
-
-    @property
-    def services(self) -> list[RootRun]:
-        return self.roots[1:]
-
-    @property
-    def failed(self) -> list[RootRun]:
-        return [r for r in self.roots if r.error is not None]
-
-    @property
-    def later(self) -> list[RootRun]:
-        """The service roots planned again (or for the first time) after shared applies."""
-        return [r for r in self.services if r.after_shared or r.waiting]
-
-    @property
-    def has_changes(self) -> bool:
-        """Any root has changes, shared's outputs change, or a root waits for shared."""
-        shared = self.shared.summary
-        return (
-            any(r.summary is not None and r.summary.has_changes for r in self.roots)
-            or bool(shared and shared.output_changes)
-            or bool(self.later)
-        )
-
-    def summary(self) -> Summary:
-        """One summary for the environment: every root's rows, addresses named with their root."""
-        merged = Summary(self.env)
-        rows: dict[tuple[str, str], Row] = {}
-        for run in self.roots:
-            if run.summary is None:
-                continue
-            for row in run.summary.rows:
-                into = rows.setdefault((row.module, row.service), Row(row.module, row.service))
-                for action in ("create", "update", "replace", "delete"):
-                    setattr(into, action, getattr(into, action) + getattr(row, action))
-            merged.replaced += [f"{run.name}: {a}" for a in run.summary.replaced]
-            merged.deleted += [f"{run.name}: {a}" for a in run.summary.deleted]
-            merged.output_changes += [f"{run.name}: {o}" for o in run.summary.output_changes]
-        merged.rows = [rows[key] for key in sorted(rows)]
-        return merged
 
 
 def layouts(env: str, cfg: EnvConfig) -> list[RootLayout]:
@@ -136,18 +58,21 @@ def select(env: str, cfg: EnvConfig, *, root: str | None = None, service: str | 
     """The one root ``--root ROOT`` or ``--service S`` names.
 
     Raises:
-        UsageError: no such root or service (exit 2), with the ones there are.
+        UsageError: no such root or service (exit 2), with the ones there are; both given.
     """
     found = layouts(env, cfg)
+    if service is not None and root is not None:
+        raise UsageError(f"--root and --service each name one root of {env}: give one of them, not both")
     if service is not None:
         if service not in cfg.services:
-            raise UsageError(f"{env} has no service {service}; services: {', '.join(cfg.services)}")
+            raise UsageError(f"{env} has no service {printable(service)}; services: {', '.join(cfg.services)}")
         name = cfg.root_of(service)
         return next(layout for layout in found if not layout.shared and layout.name == name)
     for layout in found:
         if layout.path == root:
             return layout
-    raise UsageError(f"{env} has no root {root}; its roots: {', '.join(layout.path for layout in found)}")
+    roots = ", ".join(layout.path for layout in found)
+    raise UsageError(f"{env} has no root {printable(str(root))}; its roots: {roots}")
 
 
 # ------------------------------------------------------------------ plan, apply
@@ -155,53 +80,47 @@ def select(env: str, cfg: EnvConfig, *, root: str | None = None, service: str | 
 
 def _plan_root(ws: Workspace, *, reuse: bool) -> Summary:
     if reuse:
+        # An apply (or plan) an earlier hclforge left running is waited for first: until
+        # it ends, the state has not moved and its spent plan would look fresh.
+        runs.settle_interrupted_run(ws.root, ws.info)
         ws.init()
         if ws.saved_plan_problem() is None:
             return ws.load_saved_summary()
     return planapply.plan(ws).summary
 
 
-def _each(jobs: int, runs: Sequence[RootRun], work: Callable[[RootRun], None]) -> None:
-    """Run ``work`` on each root, ``jobs`` at a time; a root's failure is kept on it, the others go on."""
-
-    def one(run: RootRun) -> None:
-        try:
-            work(run)
-        except Exception as err:  # kept and reported per root; KeyboardInterrupt stops everything
-            run.error = err
-
-    if not runs:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(runs)))) as pool:
-        list(pool.map(one, runs))
+def runs_of(make: MakeWorkspace, env: str, cfg: EnvConfig) -> SplitRun:
+    """A run of every root of the environment, shared first, each with its workspace (nothing runs yet)."""
+    return SplitRun(env, [RootRun(layout, workspace=make(layout)) for layout in layouts(env, cfg)])
 
 
-def default_jobs() -> int:
-    """Service roots run in parallel by default: one per CPU."""
-    return os.cpu_count() or 1
-
-
-def plan(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, reuse: bool = False) -> SplitRun:
-    """Plan shared, then every service root in parallel.
+def plan(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int) -> SplitRun:
+    """Plan shared, then every service root in parallel, holding every root's lock (:func:`holding`).
 
     Args:
         make: makes each root's workspace.
         env: the environment.
         cfg: its configuration.
         jobs: service roots planned at once.
-        reuse: a root whose saved plan is still fresh is not planned again (``apply``).
 
     Raises:
         HclforgeError: shared's plan failed (nothing else is planned). A service
             root's failure is kept on its :class:`RootRun`.
     """
-    found = layouts(env, cfg)
-    run = SplitRun(env, [RootRun(layout, workspace=make(layout)) for layout in found])
+    run = runs_of(make, env, cfg)
+    with holding(run, "plan"):
+        _plan(run, cfg, jobs=jobs, reuse=False)
+    return run
+
+
+def _plan(run: SplitRun, cfg: EnvConfig, *, jobs: int, reuse: bool) -> None:
+    """Plan the roots of ``run``; ``reuse``: a root whose saved plan is still fresh is not planned again (apply)."""
+    env = run.env
     shared = run.shared
     assert shared.workspace is not None
     shared.summary = _plan_root(shared.workspace, reuse=reuse)
     shared.workspace.info(f"{env}/shared: {_line(shared.summary)}")
-    outputs = kept_outputs(shared.workspace)
+    outputs = current_outputs(shared.workspace)
     if outputs is None and resource_count(shared.workspace.state_doc()):
         outputs = read_outputs(shared.workspace)  # applied on another machine (a CI runner): read once
     changed = {name for name in shared.summary.output_changes}
@@ -222,8 +141,7 @@ def plan(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, reuse: boo
         svc.summary = _plan_root(svc.workspace, reuse=reuse)
         svc.workspace.info(f"{env}/{svc.name}: {_line(svc.summary)}")
 
-    _each(jobs, [svc for svc in run.services if not svc.waiting], plan_one)
-    return run
+    each_root(jobs, [svc for svc in run.services if not svc.waiting], plan_one)
 
 
 def _line(summary: Summary) -> str:
@@ -257,16 +175,25 @@ def apply(
             f"apply needs confirmation and there is no terminal: run 'hclforge apply {env} --auto-approve' "
             f"(make apply ENV={env} AUTO_APPROVE=1) to apply without asking"
         )
-    run = plan(make, env, cfg, jobs=jobs, reuse=True)
-    if run.failed:
-        return run
-    if not run.has_changes:
-        for root in run.roots:
-            if root.workspace is not None:
-                root.workspace.discard_plan()
-        return run
-    if not auto_approve and not confirm(run):
-        raise PlanRefused("apply cancelled; nothing was changed")
+    run = runs_of(make, env, cfg)
+    with holding(run, "apply"):
+        _plan(run, cfg, jobs=jobs, reuse=True)
+        if run.failed:
+            return run
+        if not run.has_changes:
+            for root in run.roots:
+                if root.workspace is not None:
+                    root.workspace.discard_plan()
+            return run
+        if not auto_approve and not confirm(run):
+            raise PlanRefused("apply cancelled; nothing was changed")
+        _apply(run, jobs=jobs, confirm=None if auto_approve else confirm)
+    return run
+
+
+def _apply(run: SplitRun, *, jobs: int, confirm: Callable[[SplitRun], bool] | None) -> None:
+    """Apply shared (when it changes, or its outputs were never kept), keep its outputs, then the service roots."""
+    env = run.env
     shared = run.shared.workspace
     assert shared is not None
     summary = run.shared.summary
@@ -285,20 +212,19 @@ def apply(
             again.append(svc)
             ws.info(f"{env}/{svc.name}: planned again with shared's new values: {_line(svc.summary)}")
 
-    _each(jobs, run.services, plan_again)
+    each_root(jobs, run.services, plan_again)
     if run.failed:
-        return run
+        return
     # What was confirmed did not show these plans: on a terminal they are shown and asked for too.
     shown = [svc for svc in again if svc.summary is not None and svc.summary.has_changes]
-    if shown and not auto_approve and not confirm(SplitRun(env, [RootRun(run.shared.layout), *shown])):
+    if shown and confirm is not None and not confirm(SplitRun(env, [RootRun(run.shared.layout), *shown])):
         raise PlanRefused(f"apply cancelled after shared; the service roots of {env} were not changed")
 
     def apply_one(svc: RootRun) -> None:
         assert svc.workspace is not None
         svc.summary = planapply.apply(svc.workspace, auto_approve=True, interactive=False, confirm=lambda _s: True)
 
-    _each(jobs, run.services, apply_one)
-    return run
+    each_root(jobs, run.services, apply_one)
 
 
 def destroy(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, force: bool) -> SplitRun:
@@ -307,8 +233,20 @@ def destroy(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, force: 
     A service root with nothing in its state is left alone (it needs shared's values
     to plan even its destroy). ``force``: a protected environment, confirmed by name.
     """
-    run = SplitRun(env, [RootRun(layout, workspace=make(layout)) for layout in layouts(env, cfg)])
-    outputs = kept_outputs(run.shared.workspace) if run.shared.workspace else None
+    run = runs_of(make, env, cfg)
+    with holding(run, "destroy"):
+        _destroy_all(run, jobs=jobs, force=force)
+    return run
+
+
+def _destroy_all(run: SplitRun, *, jobs: int, force: bool) -> None:
+    env = run.env
+    shared = run.shared.workspace
+    assert shared is not None
+    outputs = current_outputs(shared)
+    if outputs is None:  # never kept on this machine (a CI runner): read once from shared's state, if it has one
+        shared.init()
+        outputs = read_outputs(shared) if resource_count(shared.state_doc()) else None
 
     def destroy_one(svc: RootRun) -> None:
         ws = svc.workspace
@@ -318,20 +256,19 @@ def destroy(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int, force: 
             return
         if outputs is None:
             raise SharedOutputsError(
-                f"{env}/{svc.name} has resources, and shared's outputs it needs to plan their destroy were never "
-                f"kept on this machine: run 'hclforge plan {env} --root {svc.name}' first"
+                f"{env}/{svc.name} has resources, and shared, whose outputs it needs to plan their destroy, has "
+                "none: its state is empty or unreadable"
             )
         write_inputs(ws, outputs)
         _destroy(ws, force=force)
 
-    _each(jobs, run.services, destroy_one)
+    each_root(jobs, run.services, destroy_one)
     if run.failed:
-        return run  # shared holds what the failed roots still use: it stays
+        return  # shared holds what the failed roots still use: it stays
     assert run.shared.workspace is not None
-    _each(1, [run.shared], lambda shared: _destroy(shared.workspace, force=force))
+    each_root(1, [run.shared], lambda shared: _destroy(shared.workspace, force=force))
     if not run.failed:
         outputs_path(run.shared.workspace).unlink(missing_ok=True)
-    return run
 
 
 def _destroy(ws: Workspace | None, *, force: bool) -> None:
@@ -342,7 +279,7 @@ def _destroy(ws: Workspace | None, *, force: bool) -> None:
 
 def drift(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int) -> tuple[SplitRun, dict[str, list[Drift]]]:
     """A refresh-only plan of every root, shared first: what changed behind Terraform, by root."""
-    run = SplitRun(env, [RootRun(layout, workspace=make(layout)) for layout in layouts(env, cfg)])
+    run = runs_of(make, env, cfg)
     found: dict[str, list[Drift]] = {}
 
     def drift_one(root: RootRun) -> None:
@@ -353,6 +290,6 @@ def drift(make: MakeWorkspace, env: str, cfg: EnvConfig, *, jobs: int) -> tuple[
         if root is run.shared and kept_outputs(ws) is None:
             keep_outputs(ws)  # once here, not once per service root
 
-    _each(1, run.roots[:1], drift_one)
-    _each(jobs, run.services, drift_one)
+    each_root(1, run.roots[:1], drift_one)
+    each_root(jobs, run.services, drift_one)
     return run, {name: found[name] for name in sorted(found)}

@@ -16,11 +16,12 @@ Every command runs non-interactively (``-input=false``), without colour unless
 asked, with the project's CLI config and a data dir outside the generated tree,
 and with umask 077 (state, plans and their JSON are private to the user).
 
-Commands that change infrastructure (apply, destroy) run *detached*: terraform
+Commands that hold the state lock (plan, apply, destroy) run *detached*: terraform
 gets its own session and writes to a log file that hclforge tails, not to a pipe
 tied to hclforge, so hclforge's death (even ``kill -9``) never cuts terraform off
-mid-apply. SIGINT, SIGTERM and SIGHUP all reach terraform as one SIGINT, and
-hclforge waits for it to stop gracefully.
+mid-apply, nor leaves a plan killed by SIGPIPE with the lock held. SIGINT, SIGTERM
+and SIGHUP all reach terraform as one SIGINT, and hclforge waits for it to stop
+gracefully.
 """
 
 from __future__ import annotations
@@ -238,11 +239,13 @@ class Terraform:
         events: bool = False,
         targets: list[str] | None = None,
         refresh: bool = True,
+        detached: Detached | None = None,
     ) -> bool:
         """``terraform plan -out=FILE -detailed-exitcode`` (``-json`` with ``events``; ``-target=`` per target;
         ``-refresh=false`` without ``refresh``).
 
-        The ``-json`` event stream stays in :attr:`last_events` for summaries.
+        The ``-json`` event stream stays in :attr:`last_events` for summaries. With
+        ``detached``, it runs in its own session (it holds the state lock).
 
         Returns:
             True when the plan has changes (exit 2), False when it has none.
@@ -259,6 +262,7 @@ class Terraform:
             refresh=None if refresh else False,
             var=None,
             var_file=str(self.var_file) if self.var_file else None,
+            detached=detached,
         )
         self.last_events = parse_events(result.stdout) if events else []
         return result.returncode == 2

@@ -3,6 +3,12 @@
 Used only by :class:`hclforge.cli.terraform.Terraform`, which builds the command
 lines. SIGINT, SIGTERM and SIGHUP all reach terraform as one SIGINT, and the
 caller waits for terraform to stop (it releases its lock and writes state).
+
+Python delivers a signal to the main thread only. Where terraform runs in other
+threads (a split environment's service roots, in parallel), the main thread calls
+:func:`stop_all`: every terraform this process runs gets its one SIGINT, none
+starts after it, and each thread raises :class:`~hclforge.errors.Interrupted` once
+its terraform has stopped.
 """
 
 from __future__ import annotations
@@ -22,6 +28,66 @@ from hclforge.errors import Interrupted, TerraformError
 
 LineSink = Callable[[str], None]
 PRIVATE_UMASK = 0o077
+
+
+class _Runs:
+    """The terraform processes this hclforge runs, and the interrupt that stops them all (if any)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.live: set[subprocess.Popen[Any]] = set()
+        self.signalled: set[subprocess.Popen[Any]] = set()
+        self.stopping: KeyboardInterrupt | None = None
+
+
+_RUNS = _Runs()
+
+
+def stop_all(interrupt: KeyboardInterrupt) -> None:
+    """Stop every terraform run of this process: each running one gets one SIGINT, and none starts after.
+
+    Called by the main thread (the only one a signal reaches) while other threads
+    run terraform; each of them raises :class:`~hclforge.errors.Interrupted` once its
+    terraform has stopped. :func:`resume` ends it.
+    """
+    with _RUNS.lock:
+        _RUNS.stopping = interrupt
+        procs = list(_RUNS.live - _RUNS.signalled)
+        _RUNS.signalled.update(procs)
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+
+
+def resume() -> None:
+    """Let terraform run again after :func:`stop_all` (its threads have all ended)."""
+    with _RUNS.lock:
+        _RUNS.stopping = None
+        _RUNS.signalled.clear()
+
+
+@contextlib.contextmanager
+def _running(argv: Sequence[str], start: Callable[[], subprocess.Popen[Any]]) -> Iterator[subprocess.Popen[Any]]:
+    """Start a process with ``start`` and keep it where :func:`stop_all` finds it, unless everything is stopping."""
+    with _RUNS.lock:
+        if _RUNS.stopping is not None:
+            raise interrupted(argv, _RUNS.stopping)
+        proc = start()
+        _RUNS.live.add(proc)
+    try:
+        yield proc
+    finally:
+        with _RUNS.lock:
+            _RUNS.live.discard(proc)
+
+
+def _stopped_by_all(argv: Sequence[str], proc: subprocess.Popen[Any]) -> None:
+    """Raise :class:`~hclforge.errors.Interrupted` if :func:`stop_all` stopped ``proc`` before it finished."""
+    with _RUNS.lock:
+        stop = _RUNS.stopping if proc in _RUNS.signalled else None
+        _RUNS.signalled.discard(proc)
+    if stop is not None and proc.returncode != 0:
+        raise interrupted(argv, stop)
 
 
 class SignalInterrupt(KeyboardInterrupt):
@@ -120,49 +186,54 @@ def run_attached(
         Interrupted: SIGINT, SIGTERM or SIGHUP; the command was given a SIGINT and
             time to stop gracefully before this is raised.
     """
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            umask=PRIVATE_UMASK,
-        )
-    except OSError as err:
-        raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
-    stderr_lines: list[str] = []
 
-    def pump_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            stderr_lines.append(line)
-            if sink is not None:
-                sink(line.rstrip("\n"))
+    def start() -> subprocess.Popen[str]:
+        try:
+            return subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                umask=PRIVATE_UMASK,
+            )
+        except OSError as err:
+            raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
 
-    reader = threading.Thread(target=pump_stderr, daemon=True)
-    reader.start()
-    stdout_lines: list[str] = []
-    try:
-        if stdin is not None:
-            assert proc.stdin is not None
-            proc.stdin.write(stdin)
-            proc.stdin.close()
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            stdout_lines.append(line)
-            if sink is not None:
-                sink(line.rstrip("\n"))
-        proc.wait()
-    except KeyboardInterrupt as interrupt:
-        stop_gracefully(proc)
-        reader.join(timeout=5)
-        raise interrupted(argv, interrupt) from None
-    reader.join()
+    with _running(argv, start) as proc:
+        stderr_lines: list[str] = []
+
+        def pump_stderr() -> None:
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                stderr_lines.append(line)
+                if sink is not None:
+                    sink(line.rstrip("\n"))
+
+        reader = threading.Thread(target=pump_stderr, daemon=True)
+        reader.start()
+        stdout_lines: list[str] = []
+        try:
+            if stdin is not None:
+                assert proc.stdin is not None
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                stdout_lines.append(line)
+                if sink is not None:
+                    sink(line.rstrip("\n"))
+            proc.wait()
+        except KeyboardInterrupt as interrupt:
+            stop_gracefully(proc)
+            reader.join(timeout=5)
+            raise interrupted(argv, interrupt) from None
+        reader.join()
+        _stopped_by_all(argv, proc)
     return Result(argv, proc.returncode, "".join(stdout_lines), "".join(stderr_lines))
 
 
@@ -180,36 +251,41 @@ def run_detached(
     log, err_log = detached.log, detached.log.with_name(detached.log.name + ".stderr")
     log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     fds = [os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600) for p in (log, err_log)]
-    try:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=fds[0],
-            stderr=fds[1],
-            start_new_session=True,
-            umask=PRIVATE_UMASK,
-        )
-    except OSError as err:
-        raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
-    finally:
+
+    def start() -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                cmd,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=fds[0],
+                stderr=fds[1],
+                start_new_session=True,
+                umask=PRIVATE_UMASK,
+            )
+        except OSError as err:
+            raise TerraformError(f"cannot run {cmd[0]}: {err}") from None
+
+    with contextlib.ExitStack() as stack:
         for fd in fds:
-            os.close(fd)
-    out_tail, err_tail = Tail(log), Tail(err_log)
-    try:
-        if detached.on_start is not None:
-            detached.on_start(proc.pid)
-        while proc.poll() is None:
-            if not out_tail.pump(sink) and not err_tail.pump(sink):
-                time.sleep(0.1)
-    except KeyboardInterrupt as interrupt:
-        stop_gracefully(proc)
+            stack.callback(os.close, fd)  # the child has its own copies
+        proc = stack.enter_context(_running(argv, start))
+        out_tail, err_tail = Tail(log), Tail(err_log)
+        try:
+            if detached.on_start is not None:
+                detached.on_start(proc.pid)
+            while proc.poll() is None:
+                if not out_tail.pump(sink) and not err_tail.pump(sink):
+                    time.sleep(0.1)
+        except KeyboardInterrupt as interrupt:
+            stop_gracefully(proc)
+            out_tail.pump(sink, final=True)
+            err_tail.pump(sink, final=True)
+            raise interrupted(argv, interrupt) from None
         out_tail.pump(sink, final=True)
         err_tail.pump(sink, final=True)
-        raise interrupted(argv, interrupt) from None
-    out_tail.pump(sink, final=True)
-    err_tail.pump(sink, final=True)
+        _stopped_by_all(argv, proc)
     return Result(argv, proc.returncode, "".join(out_tail.lines), "".join(err_tail.lines))
 
 

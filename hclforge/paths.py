@@ -295,3 +295,60 @@ def write_private(path: Path, data: str | bytes) -> None:
         raise PrivateDirError(f"cannot write {path.name} in {path.parent}: {err.strerror or err}") from None
     finally:
         os.close(dir_fd)
+
+
+def read_private(path: Path, limit: int) -> bytes:
+    """Read a file hclforge wrote under ``.hclforge/``, never through a link, never blocking on it.
+
+    The directory is reached as :func:`open_private_dir` reaches it (``create=False``:
+    no link followed from ``.hclforge`` down, each directory the user's own and
+    writable by nobody else); the file is opened ``O_NOFOLLOW | O_NONBLOCK`` relative
+    to it and checked on its descriptor: a regular file of the user's, writable by
+    nobody else, of at most ``limit`` bytes.
+
+    Raises:
+        FileNotFoundError: it (or a directory on the way) does not exist.
+        UnsafePathError: it or a directory on the way is a link, not a regular file
+            (a FIFO, a device), another user's, or writable by others.
+        FileTooLargeError: it holds more than ``limit`` bytes.
+        PrivateDirError: it cannot be opened or read.
+    """
+    dir_fd = open_private_dir(path.parent, create=False)
+    shown = _shown(path)
+    try:
+        fd = os.open(
+            path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), dir_fd=dir_fd
+        )
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise UnsafePathError(
+                f"{shown} is a symbolic link: hclforge never reads through a link in {STATE_DIR_NAME}/"
+            ) from None
+        raise PrivateDirError(f"cannot open {shown}: {err.strerror or err}") from None
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafePathError(f"{shown} is not a regular file: hclforge reads only the files it wrote there")
+        if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            raise UnsafePathError(
+                f"{shown} belongs to another user or is writable by others: hclforge trusts only its own files"
+            )
+        if info.st_size > limit:
+            raise FileTooLargeError(info.st_size, limit)
+        try:
+            data = f.read(limit + 1)
+        except OSError as err:
+            raise PrivateDirError(f"cannot read {shown}: {err.strerror or err}") from None
+    if len(data) > limit:  # it grew while it was read
+        raise FileTooLargeError(len(data), limit)
+    return data
+
+
+def _shown(path: Path) -> str:
+    """``path`` from its ``.hclforge`` on, for messages (its name alone outside one)."""
+    parts = Path(os.path.abspath(path)).parts
+    return "/".join(parts[parts.index(STATE_DIR_NAME) :]) if STATE_DIR_NAME in parts else path.name

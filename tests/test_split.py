@@ -4,24 +4,31 @@ The fixture ``tests/fixtures/split`` is one shop of four services, rendered with
 service (``team``: roots shared, api, payments = billing + invoices, worker) and as one root
 (``one``, the same YAML without ``state``). Its split tree is committed under
 ``tests/fixtures/split/modules/team/``, so a reviewer sees what a template change does to it.
+
+``test_a_split_environment_round_trip`` runs one split environment through the CLI on the
+emulator, from its first plan to its destroy; ``tests/test_split_run.py`` tests the run's parts
+that need no terraform.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from python_terraform import IsFlagged
 
 from hclforge import render
-from hclforge.cli import emulator
+from hclforge.cli import envlock
 from hclforge.cli.main import main
 from hclforge.cli.terraform import Terraform
 from hclforge.config import load_env
@@ -37,7 +44,7 @@ from hclforge.roots import (
     split_only_addresses,
 )
 from hclforge.schema import env_schema
-from tests.conftest import ROOT, tree_snapshot
+from tests.conftest import ROOT, emulator_client, tree_snapshot
 
 FIXTURE = ROOT / "tests/fixtures/split"
 ENV = "team"
@@ -62,7 +69,7 @@ def _files(root: Path, env: str = ENV) -> dict[str, str]:
     return render.render(root, env).files
 
 
-def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
     return {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
 
 
@@ -554,8 +561,14 @@ def test_schema_knows_the_state_section() -> None:
 MINI = """\
 project: splitdemo
 aws: {region: ap-northeast-1, emulator: true}
+backend: {type: s3, bucket: splitdemo-state}
+protect: true
 network:
   create: {cidr: 10.61.0.0/16, private_subnets: 1}
+alarms:
+  sns_topic_arn: "arn:aws:sns:ap-northeast-1:123456789012:splitdemo-ops"
+  services:
+    billing: {cpu_percent: 70}
 services:
   api:
     image: nginx:1.27
@@ -563,7 +576,7 @@ services:
     routes: ["GET /"]
     calls: [billing]
     secrets: {TOKEN: "arn:aws:ssm:ap-northeast-1:123456789012:parameter/demo/token"}
-  billing: {image: "nginx:1.27", port: 81}
+  billing: {image: "nginx:1.27", port: 81, routes: ["POST /billing"]}
   worker: {image: "nginx:1.27", calls: [billing]}
 scheduled_tasks:
   nightly: {service: worker, schedule: rate(1 day)}
@@ -571,70 +584,269 @@ state:
   split: service
   groups: {back: [billing, worker]}
 """
+BUCKET, PREFIX = "splitdemo-state", "splitdemo/mini"
+SERVICE_ROOTS = ("services/api", "services/back")
+HCLFORGE = str(Path(sys.executable).parent / "hclforge")
+# A shell's AWS setup that must reach neither terraform nor boto3 on an emulator environment:
+# a profile that does not exist, and endpoints where nothing listens.
+STRAY_AWS = {
+    "AWS_PROFILE": "hclforge-no-such-profile",
+    "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_ECS": "http://127.0.0.1:9",
+    "AWS_ENDPOINT_URL_STS": "http://127.0.0.1:9",
+}
 
 
 @pytest.mark.emulator
 @pytest.mark.slow
-def test_roots_apply_in_order_with_shared_values_as_literal_inputs(tmp_path: Path, tf_env: dict[str, str]) -> None:
-    """shared applies; its `terraform output -json`, mapped by roots.input_values, is each service
-    root's -var-file; every root then re-plans clean, shared included (the rules other roots add to
-    its security groups are no drift of its own). An emulator of its own: nothing is left in the
-    session's."""
-    moto = emulator.start(tmp_path / "emulator", 0)
+def test_a_split_environment_round_trip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23's acceptance, through the CLI, on one protected environment (an S3 backend on the
+    emulator, three services that call each other, one group, routes, a schedule, alarms):
+    planned before shared exists (exit 3), applied in one command, planned again with no change in
+    any root, one root locked by another machine (named, the others planned), set-image changing
+    one root's files, two deploys of two roots at once (and a whole apply refused meanwhile),
+    a destroy stopped by SIGTERM in its parallel phase, then destroyed to an empty emulator.
+    Its own emulator (the project's), stopped at the end."""
+    root = tmp_path / "p"
+    (root / "envs").mkdir(parents=True)
+    (root / "envs/mini.yaml").write_text(MINI, encoding="utf-8")
+    shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
+    for name, value in STRAY_AWS.items():
+        monkeypatch.setenv(name, value)  # and so in each hclforge this test starts
     try:
-        _apply_split_roots(tmp_path, tf_env, moto)
+        _round_trip(root, capsys)
     finally:
-        emulator.stop(tmp_path / "emulator")
+        main(["--root", str(root), "emulator", "stop"])
 
 
-def _apply_split_roots(tmp_path: Path, tf_env: dict[str, str], moto: emulator.Emulator) -> None:
-    (tmp_path / "envs").mkdir()
-    (tmp_path / "envs/mini.yaml").write_text(MINI, encoding="utf-8")
-    cfg = load_env(tmp_path, "mini").config
-    render.write_tree(tmp_path, render.render(tmp_path, "mini"))
-    env = {**tf_env, **moto.client_env("ap-northeast-1")}
-    layouts = split_layout("mini", cfg)
+def _cli(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--no-color", "--root", str(root), *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
-    def terraform(layout: RootLayout) -> Terraform:
-        return Terraform(tmp_path / layout.tree_dir, env={**env, "TF_DATA_DIR": str(tmp_path / "data" / layout.name)})
 
-    def plan(layout: RootLayout) -> tuple[Terraform, Path, bool]:
-        tf = terraform(layout)
-        out = tmp_path / f"{layout.name}.tfplan"
-        var_file = None if layout.shared else str(tmp_path / layout.inputs_file)
-        changes = tf.run("plan", ok=(0, 2), out=str(out), detailed_exitcode=IsFlagged, var_file=var_file)
-        return tf, out, changes.returncode == 2
+def _spawn(root: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [HCLFORGE, "--no-color", "--root", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
-    shared = layouts[0]
-    terraform(shared).init()
-    tf, out, _ = plan(shared)
-    tf.apply_plan(out)
-    outputs = tf.output_json()
-    for layout in layouts[1:]:
-        path = tmp_path / layout.inputs_file
-        path.parent.mkdir(parents=True)
-        path.write_text(inputs_text(input_values(cfg, layout, outputs)), encoding="utf-8")
-        terraform(layout).init()
-        tf, out, changes = plan(layout)
-        assert changes
-        tf.apply_plan(out)
-    assert [plan(layout)[2] for layout in layouts] == [False, False, False]
-    assert (tmp_path / ".hclforge/envs/mini/services/back/terraform.tfstate").is_file()
 
-    ec2 = moto.client("ec2", "ap-northeast-1")
+def _states(root: Path) -> dict[str, dict[str, Any]]:
+    s3 = emulator_client(root, "s3")
+    return {
+        path: json.loads(s3.get_object(Bucket=BUCKET, Key=f"{PREFIX}/{path}.tfstate")["Body"].read())
+        for path in ("shared", *SERVICE_ROOTS)
+    }
+
+
+def _managed(state: dict[str, Any]) -> int:
+    return len([r for r in state["resources"] if r["mode"] == "managed"])
+
+
+def _round_trip(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = root / ".hclforge/envs/mini"
+    assert _cli(root, capsys, "bootstrap", "mini")[0] == 0
+
+    # Before shared exists, each service root waits for it: exit 3, and shared's plan is saved.
+    code, out, err = _cli(root, capsys, "plan", "mini", "--detailed-exitcode")
+    assert code == 3, out + err
+    for path in SERVICE_ROOTS:
+        assert f"after shared applies, mini/{path} is planned: shared has not been applied yet" in out, out
+
+    # One command: shared (its saved plan, fresh), its outputs kept, then the service roots.
+    code, out, err = _cli(root, capsys, "apply", "mini", "--auto-approve")
+    assert code == 0, out + err
+    assert "applying the saved plan .hclforge/envs/mini/shared/plan.tfplan" in err
+    assert re.search(r"^applied mini \(3 roots\): \d+ created, 0 updated, 0 replaced, 0 deleted$", out, re.M), out
+    states = _states(root)
+    assert all(_managed(state) for state in states.values()), {k: _managed(v) for k, v in states.items()}
+    for private in (
+        files / "shared/shared-outputs.json",
+        *(files / p / "shared-inputs.tfvars.json" for p in SERVICE_ROOTS),
+    ):
+        assert private.stat().st_mode & 0o777 == 0o600, private
+    outputs = json.loads((files / "shared/shared-outputs.json").read_text(encoding="utf-8"))
     groups = outputs["security_group_ids"]["value"]
-    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [groups["billing"]]}])
+    rules = emulator_client(root, "ec2").describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [groups["billing"]]}]
+    )
     sources = {
         r["ReferencedGroupInfo"]["GroupId"]
         for r in rules["SecurityGroupRules"]
         if not r["IsEgress"] and "ReferencedGroupInfo" in r
     }
-    assert sources == {groups["api"], groups["worker"]}  # one rule from the api root, one from back's
-    iam = moto.client("iam", "ap-northeast-1")
+    # One rule from the api root, and back's two: from worker, and from the VPC link (billing's routes).
+    assert sources == {groups["api"], groups["worker"], outputs["vpc_link_security_group_id"]["value"]}
+    iam = emulator_client(root, "iam")
     assert sorted(iam.list_role_policies(RoleName="splitdemo-mini-ecs-task-execution")["PolicyNames"]) == [
         "splitdemo-mini-api-read-secrets",
         "splitdemo-mini-cloudwatch-metrics",
     ]
+
+    # kill -9 of hclforge while the service roots plan, then a plan again: no change in any root.
+    # Before the fix, their terraform (on pipes) died of SIGPIPE with its state lock held.
+    planning = _spawn(root, "plan", "mini")
+    deadline = time.monotonic() + 240
+    while not all(_terraform_planning(files / path / "plan.tfplan") for path in SERVICE_ROOTS):
+        assert planning.poll() is None and time.monotonic() < deadline, planning.communicate()
+        time.sleep(0.05)
+    orphans = [pid for path in SERVICE_ROOTS for pid in _terraform_planning(files / path / "plan.tfplan")]
+    planning.kill()
+    planning.communicate()
+    code, out, err = _cli(root, capsys, "plan", "mini", "--detailed-exitcode")
+    assert code == 0, out + err
+    assert "No changes. The infrastructure matches the configuration." in out
+    for path in SERVICE_ROOTS:  # each left-behind plan waited for, and said so
+        assert re.search(
+            rf"^a plan of mini/{path} started at .* by pid \d+ (is still running|finished after)", err, re.M
+        )
+    for pid in orphans:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    for path in ("shared", *SERVICE_ROOTS):
+        assert f"mini/{path}: no changes\n" in err, err
+
+    # Another machine's terraform holds api's state lock: api fails, by name; the others are planned.
+    s3 = emulator_client(root, "s3")
+    lock = {
+        "ID": "0a1b2c3d-aaaa-bbbb-cccc-0123456789ab",
+        "Operation": "OperationTypePlan",
+        "Info": "",
+        "Who": "alice@laptop",
+        "Version": "1.10.0",
+        "Created": "2026-12-01T10:00:00.000000Z",
+        "Path": f"{BUCKET}/{PREFIX}/services/api.tfstate",
+    }
+    s3.put_object(Bucket=BUCKET, Key=f"{PREFIX}/services/api.tfstate.tflock", Body=json.dumps(lock).encode())
+    code, out, err = _cli(root, capsys, "plan", "mini")
+    s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/services/api.tfstate.tflock")
+    assert code == 1, out + err
+    assert "mini/services/api: failed\nerror: the state is locked by alice@laptop (plan)" in err, err
+    assert "mini/services/back: no changes\n" in err and "mini/shared: no changes\n" in err
+    assert err.rstrip().endswith("error: 1 root(s) of mini failed to plan: services/api"), err
+
+    # set-image: files under that service's root only.
+    for service, path in (("api", "services/api"), ("worker", "services/back")):
+        before = tree_snapshot(root / "modules/mini")
+        code, out, err = _cli(root, capsys, "set-image", "mini", service, "nginx:1.28")
+        assert code == 0, out + err
+        changed = _changed(before, tree_snapshot(root / "modules/mini"))
+        assert changed and all(p.startswith(f"{path}/") for p in changed), changed
+
+    # Two deploys of two roots at once: both ship. A whole apply meanwhile is refused, naming a deploy.
+    deploys = [_spawn(root, "deploy", "mini", "--service", name, "--auto-approve") for name in ("api", "worker")]
+    deadline = time.monotonic() + 240
+    while '"plan"' not in _text(files / "services/api/running.json"):
+        assert all(d.poll() is None for d in deploys) and time.monotonic() < deadline, [
+            d.communicate() for d in deploys
+        ]
+        time.sleep(0.05)
+    refused = subprocess.run(
+        [HCLFORGE, "--no-color", "--root", str(root), "apply", "mini", "--auto-approve"], capture_output=True, text=True
+    )
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert re.search(r"the state is locked by hclforge pid \d+ \(deploy\)", refused.stderr), refused.stderr
+    for deploy in deploys:
+        out, err = deploy.communicate(timeout=300)
+        assert deploy.returncode == 0, out + err
+    ecs = emulator_client(root, "ecs")
+    described = ecs.describe_services(cluster="splitdemo-mini", services=["api", "billing", "worker"])["services"]
+    images = {
+        s["serviceName"]: ecs.describe_task_definition(taskDefinition=s["taskDefinition"])["taskDefinition"][
+            "containerDefinitions"
+        ][0]["image"]
+        for s in described
+    }
+    assert images == {"api": "nginx:1.28", "billing": "nginx:1.27", "worker": "nginx:1.28"}
+
+    # A protected environment: --auto-approve is not enough.
+    code, out, err = _cli(root, capsys, "destroy", "mini", "--auto-approve")
+    assert code == 2 and "mini is protected (protect: true): destroy needs --force" in err, out + err
+    _destroy_stopped_by_sigterm(root)
+    code, out, err = _cli(root, capsys, "destroy", "mini", "--force", "--yes-i-mean-mini")
+    assert code == 0, out + err
+    assert out.strip() == "destroyed mini (3 roots)"
+    _assert_emulator_empty(root)
+
+
+def _terraform_planning(plan_file: Path) -> list[int]:
+    """The pids of the terraform processes writing ``plan_file`` (read from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0") if entry.name.isdigit() else []
+        except OSError:
+            continue
+        if f"-out={plan_file}".encode() in argv:
+            found.append(int(entry.name))
+    return found
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+
+
+def _destroy_stopped_by_sigterm(root: Path) -> None:
+    """SIGTERM while both service roots destroy: each terraform is stopped and waited for, its lock
+    released and its state whole; shared is left alone; nothing runs on."""
+    files = root / ".hclforge/envs/mini"
+    before = _states(root)
+    proc = _spawn(root, "destroy", "mini", "--force", "--yes-i-mean-mini")
+    notes: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + 240
+    while len(notes) < len(SERVICE_ROOTS):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        for path in SERVICE_ROOTS:
+            text = _text(files / path / "running.json")
+            if '"destroy"' in text:
+                notes[path] = json.loads(text)
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, out + err
+    assert "error: interrupted (SIGTERM) in mini: " in err and "Traceback" not in err, err
+    for path, note in notes.items():
+        with pytest.raises(ProcessLookupError):
+            os.kill(note["pid"], 0)  # terraform has ended: hclforge waited for it
+        assert not (files / path / "running.json").exists()
+        with envlock.holding(files / path / "command.lock", f"mini/{path}", "check"):
+            pass
+    keys = [o["Key"] for o in emulator_client(root, "s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert not [k for k in keys if k.endswith(".tflock")], keys
+    after = _states(root)
+    assert _managed(after["shared"]) == _managed(before["shared"])  # shared is destroyed last: not reached
+    assert all(state["lineage"] == before[path]["lineage"] for path, state in after.items())
+
+
+def _assert_emulator_empty(root: Path) -> None:
+    ecs = emulator_client(root, "ecs")
+    assert all(c["status"] != "ACTIVE" for c in ecs.describe_clusters(clusters=["splitdemo-mini"])["clusters"])
+    arns = ecs.list_services(cluster="splitdemo-mini")["serviceArns"]
+    left = ecs.describe_services(cluster="splitdemo-mini", services=arns)["services"] if arns else []
+    assert [s["serviceName"] for s in left if s["status"] == "ACTIVE"] == []
+    assert ecs.list_task_definitions(status="ACTIVE")["taskDefinitionArns"] == []
+    ec2 = emulator_client(root, "ec2")
+    assert [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"] if not v.get("IsDefault")] == []
+    assert [
+        g["GroupName"] for g in ec2.describe_security_groups()["SecurityGroups"] if g["GroupName"] != "default"
+    ] == []
+    assert emulator_client(root, "apigatewayv2").get_apis()["Items"] == []
+    iam = emulator_client(root, "iam")
+    assert [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith("splitdemo-mini")] == []
+    assert iam.list_policies(Scope="Local")["Policies"] == []
+    assert emulator_client(root, "logs").describe_log_groups()["logGroups"] == []
+    sd = emulator_client(root, "servicediscovery")
+    assert sd.list_namespaces()["Namespaces"] == [] and sd.list_services()["Services"] == []
+    assert emulator_client(root, "scheduler").list_schedules()["Schedules"] == []
+    assert emulator_client(root, "cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert emulator_client(root, "events").list_rules()["Rules"] == []
+    assert all(_managed(state) == 0 for state in _states(root).values())
+    assert not (root / shared_outputs_file("mini")).exists()
 
 
 @pytest.mark.parametrize("command", [["routes", "team", "--emulator"]])
