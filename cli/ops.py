@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hclforge import envcache
+from hclforge import envcache, statemove
 from hclforge.cli import awsaccess, binding, envlock, localstate, workcopy
 from hclforge.cli.emulator import Emulator
 from hclforge.cli.private import private_dir, write_private
@@ -42,9 +42,7 @@ EventsFactory = Callable[[str, "int | None", bool], AbstractContextManager[LineS
 
 
 class Workspace:
-    """One root of one environment, as the CLI acts on it.
-
-    Today an environment is one root (:func:`~hclforge.cli.root.env_root`).
+    """One root of one environment, as the CLI acts on it: the whole of it, or one root of a split one (``layout``).
 
     Args:
         settings: the project settings.
@@ -258,11 +256,13 @@ class Workspace:
 
         Raises:
             StateLocked: another hclforge command holds it (exit 1), named in the message.
+            StateMoveRefused: a ``state split|join`` of the environment is unfinished (exit 2), but for a plan.
         """
         if self.holds_lock:
             yield
             return
         with envlock.holding(self.root.command_lock, self.env, command):
+            statemove.refuse_pending(self.settings.env_dir(self.env), self.env, command)
             self.holds_lock = True
             try:
                 yield

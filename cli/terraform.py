@@ -297,6 +297,14 @@ class Terraform:
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
 
+    def state_push(self, path: Path) -> None:
+        """``terraform state push FILE``: write a whole state through the backend (its lock, its checks).
+
+        terraform refuses a document of another lineage, or of a serial not above the
+        current one's, so a push never overwrites a state it was not meant for.
+        """
+        self.execute(self.args("state", "push", str(path)), stream=False)
+
 
 def file_digest(paths: Sequence[Path], base: Path) -> str:
     """SHA-256 over the relative names and contents of ``paths`` (missing files count as absent)."""
