@@ -20,7 +20,6 @@ roots as the move needs, and every root is planned.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -44,8 +43,6 @@ from hclforge.statemove import ONE, Journal, Source, Target, address_of, fingerp
 
 # Makes the workspace of a target root: a split root (its layout), or the one root (None).
 MakeTarget = Callable[[RootLayout | None], Workspace]
-_TERRAFORM_BLOCK = re.compile(r"^terraform \{\n.*?^\}\n", re.MULTILINE | re.DOTALL)
-_PROVIDERS_BLOCK = re.compile(r"^  required_providers \{\n.*?^  \}\n\n?", re.MULTILINE | re.DOTALL)
 
 
 class Move:
@@ -79,35 +76,29 @@ class Move:
         cfg = loaded.config
         statemove.check_layout(loaded, command)
         one_cfg = cfg if command == "join" else cfg.model_copy(update={"state": StateConfig()})
-        self.split_cfg = cfg if command == "split" else cfg.model_copy(update={"state": self._split_state()})
+        split_state = StateConfig(split="service", groups=self.groups)
+        self.split_cfg = cfg if command == "split" else cfg.model_copy(update={"state": split_state})
         self.layouts = split_layout(self.env, self.split_cfg)
         from hclforge.render import render_env
 
         one_files = render_env(replace(loaded, config=one_cfg)).files
         split_files = render_env(replace(loaded, config=self.split_cfg, addons=[])).files
         self.placed, self.dropped = statemove.owners(command, self.split_cfg, one_files, split_files, self.layouts)
-        if command == "split":
-            self.targets = {layout.path: make(layout) for layout in self.layouts}
-        else:
-            self.targets = {ONE: make(None)}
+        made = [(layout.path, make(layout)) for layout in self.layouts] if command == "split" else [(ONE, make(None))]
+        self.targets = dict(made)
         self.host = next(iter(self.targets.values()))
         self.env_dir = self.host.settings.env_dir(self.env)
         settings = self.host.settings
         if command == "split":
             self.sources = {ONE: env_root(settings, self.env, cfg.backend, emulator_copy=emulator_copy)}
-            self.blocks = {ONE: _backend_block(one_files["main.tf"])}
+            self.blocks = {ONE: statemove.backend_block(one_files["main.tf"])}
         else:
             self.sources = {
                 layout.path: split_root(settings, self.split_cfg, layout, emulator_copy=emulator_copy)
                 for layout in self.layouts
             }
-            self.blocks = {
-                layout.path: _backend_block(split_files[f"{layout.path}/main.tf"]) for layout in self.layouts
-            }
+            self.blocks = {path: statemove.backend_block(split_files[f"{path}/main.tf"]) for path in self.sources}
         self._scratch: dict[str, Terraform] = {}
-
-    def _split_state(self) -> StateConfig:
-        return StateConfig(split="service", groups=self.groups)
 
     @property
     def journal_file(self) -> Path:
@@ -143,6 +134,12 @@ class Move:
         if journal.env != self.env or journal.command != self.command or journal.emulator != self.emulator_copy:
             how = f"'hclforge state {journal.command} {journal.env}" + (" --emulator'" if journal.emulator else "'")
             raise StateMoveRefused(f"{path} is the journal of another move, unfinished: finish it with {how} first")
+        roots = ({t.root for t in journal.targets}, {s.root for s in journal.sources}, journal.groups)
+        if roots[0] != set(self.targets) or not roots[1] <= set(self.sources) or roots[2] != self.groups:
+            raise StateMoveRefused(
+                f"the roots of {self.env} changed since the move in {path} began (then: {', '.join(sorted(roots[0]))}; "
+                f"groups {roots[2] or 'none'}): put envs/{self.env}.yaml and --group back as they were, and run again"
+            )
         return journal
 
     def write_journal(self, journal: Journal) -> None:
@@ -165,6 +162,7 @@ class Move:
             host.check_account()
             base_env = host.emulator().environ(self.loaded.config.aws.region) if host.on_emulator else None
             tf = host.make_runner(work, base / "tfdata", base_env)
+            tf.cache_lock = None  # no provider to install: the shared plugin cache is not touched
             tf.init(reconfigure=True)
             self._scratch[root] = tf
         return self._scratch[root]
@@ -242,7 +240,9 @@ class Move:
         held = {root: len(managed(doc)) for root, doc in sources_now.items() if managed(doc)}
         if not held:
             where = ", ".join(self.where(root, source=True) for root in self.sources)
-            raise StateMoveRefused(f"nothing to move: {where} holds no resource")
+            there = sum(len(managed(doc)) for doc in targets_now.values())
+            done = f" ({there} resources are where the move would put them: moved already?)" if there else ""
+            raise StateMoveRefused(f"nothing to move: {where} holds no resource{done}")
         foreign = {root: len(managed(doc)) for root, doc in targets_now.items() if managed(doc)}
         if foreign:
             listed = ", ".join(
@@ -251,6 +251,13 @@ class Move:
             raise StateMoveRefused(
                 f"already holding resources that are not the ones being moved: {listed}; nothing was moved "
                 "(no journal of an interrupted move says they came from here)"
+            )
+        missing = statemove.unread(sources_now, self.placed) if self.command == "join" else []
+        if missing:
+            raise StateMoveRefused(
+                f"{len(missing)} resources of {self.env}'s configuration are in none of the states read "
+                f"({', '.join(self.sources)}), e.g. {', '.join(missing[:3])}: name each group root the environment "
+                "had with --group ROOT=SVC,SVC (or apply what is new before joining); nothing was moved"
             )
         moved = statemove.partition(sources_now, self.placed, self.dropped, list(self.targets))
         sources = []
@@ -335,11 +342,3 @@ class Move:
 def _real(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     """A state document, or None for none yet (terraform pulls a missing S3 state as one without a lineage)."""
     return doc if doc and doc.get("lineage") else None
-
-
-def _backend_block(main_tf: str) -> str:
-    """The rendered ``terraform {}`` block of a root without its providers: all a scratch root needs."""
-    match = _TERRAFORM_BLOCK.search(main_tf)
-    if match is None:
-        raise ValueError("a rendered main.tf without a terraform block")
-    return _PROVIDERS_BLOCK.sub("", match.group(0))

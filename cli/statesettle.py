@@ -5,11 +5,11 @@ secrets policies change hands (:mod:`hclforge.statemove`). Tasks must be able to
 read their secrets at every moment, so the policy that grants them after the move
 is created before the one that granted them before is deleted:
 
-- **split**: shared records its outputs with a refresh-only apply (nothing changes);
-  its plan must change no resource but delete the one root's combined secrets
-  policy, which the move put in its state. Each service root then creates its own
-  ``execution_<service>`` policy (and records its outputs); then shared applies,
-  which deletes the combined policy through the provider.
+- **split**: shared's plan must change no resource but delete the one root's
+  combined secrets policy, which the move put in its state. The service roots take
+  shared's outputs as that plan has them, and each creates its own
+  ``execution_<service>`` policy (and records its outputs); then shared's plan is
+  applied: it records its outputs and deletes the combined policy through the provider.
 - **join**: the one root creates the combined policy, then its
   ``aws_iam_role_policies_exclusive`` pin (which depends on it), whose create
   removes the service roots' policies, no longer in any state.
@@ -22,12 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hclforge import protect
-from hclforge.cli import planapply, runs, sharedvalues, splitrun
+from hclforge.cli import planapply, sharedvalues, splitrun
 from hclforge.cli.ops import Workspace
-from hclforge.cli.private import private_dir
 from hclforge.cli.summary import ACTIONS, Summary
 from hclforge.errors import StateMoveRefused
 from hclforge.roots import SHARED, shared_outputs_file, split_only_addresses
@@ -88,16 +87,13 @@ def _apply(ws: Workspace, *, targets: list[str] | None = None) -> None:
     planapply.apply(ws, auto_approve=True, interactive=False, confirm=_yes, targets=targets, outputs_too=True)
 
 
-def _refresh_only(ws: Workspace) -> None:
-    """Apply a refresh-only plan: the root's outputs are recorded, and no resource changes."""
-    runs.settle_interrupted_run(ws.root, ws.info)
-    ws.init()
-    plan_file = private_dir(ws.root.files_dir) / "state-move-refresh.tfplan"
-    try:
-        ws.runner().plan(plan_file, refresh_only=True)
-        runs.run_detached(ws.root, ws.runner(), "apply", None, False, plan_file)
-    finally:
-        plan_file.unlink(missing_ok=True)
+def _planned_outputs(ws: Workspace) -> dict[str, Any]:
+    """The root's outputs as its saved plan will record them, shaped as ``terraform output -json`` prints them.
+
+    Every resource of a moved root exists, so every output is known at plan time.
+    """
+    planned = ws.runner().show_json(ws.root.plan_file).get("planned_values", {}).get("outputs", {})
+    return {name: {"value": o.get("value"), "sensitive": o.get("sensitive", False)} for name, o in planned.items()}
 
 
 def _listed(changes: list[tuple[str, str]]) -> str:
@@ -107,9 +103,6 @@ def _listed(changes: list[tuple[str, str]]) -> str:
 def _settle_split(move: Move, result: MoveResult, jobs: int) -> None:
     env, say = move.env, result.steps.append
     shared = move.targets[SHARED]
-    _refresh_only(shared)
-    outputs = sharedvalues.keep_outputs(shared)
-    say(f"{env}/shared: outputs recorded by a refresh-only apply (no resource changed)")
     planapply.plan(shared)
     changes = _changes(shared)
     unexpected = [c for c in changes if c != (COMBINED_POLICY, "delete")]
@@ -122,6 +115,7 @@ def _settle_split(move: Move, result: MoveResult, jobs: int) -> None:
             f"'hclforge apply {env}' (shared's apply then deletes {COMBINED_POLICY} while the service roots "
             "create their own policies)"
         )
+    outputs = _planned_outputs(shared)  # what the service roots take: shared applies after them
 
     def service(root: str) -> None:
         ws = move.targets[root]
@@ -129,9 +123,9 @@ def _settle_split(move: Move, result: MoveResult, jobs: int) -> None:
         sharedvalues.write_inputs(ws, outputs)
         own = set(split_only_addresses(move.split_cfg, ws.layout))
         planapply.plan(ws)
-        changes = _changes(ws)
-        creates = sorted(a for a, act in changes if a in own and act == "create")
-        if len(creates) == len(changes):
+        found = _changes(ws)
+        creates = sorted(a for a, act in found if a in own and act == "create")
+        if len(creates) == len(found):
             _apply(ws)  # its secrets policies, and its outputs
         elif creates:
             _apply(ws, targets=creates)  # those creates only: the rest is the user's to review
@@ -140,8 +134,9 @@ def _settle_split(move: Move, result: MoveResult, jobs: int) -> None:
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         list(pool.map(service, [root for root in move.targets if root != SHARED]))
+    _apply(shared)  # its outputs, and the combined policy's delete now that the service roots' own exist
+    sharedvalues.keep_outputs(shared)
     if (COMBINED_POLICY, "delete") in changes:
-        _apply(shared)
         say(f"{env}/shared: deleted {COMBINED_POLICY}, the one root's policy for every service's secrets")
     if EXECUTION_PIN in result.journal.dropped:
         say(f"{env}: {EXECUTION_PIN} dropped from state: it manages no AWS object, and its delete is a no-op")

@@ -42,6 +42,8 @@ COMMANDS = ("split", "join")
 STAGES = ("move", "settle")
 ONE = ""  # the one root of an environment, as a root's name
 COMBINED_POLICY, EXECUTION_PIN = ONE_ROOT_ONLY
+_TERRAFORM_BLOCK = re.compile(r"^terraform \{\n.*?^\}\n", re.MULTILINE | re.DOTALL)
+_PROVIDERS_BLOCK = re.compile(r"^  required_providers \{\n.*?^  \}\n\n?", re.MULTILINE | re.DOTALL)
 _RESOURCE_RE = re.compile(r'^resource "([^"]+)" "([^"]+)" \{', re.MULTILINE)
 _LINEAGE_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _ROOT_RE = re.compile(r"(|shared|services/[a-z][a-z0-9-]{0,31})")
@@ -112,6 +114,14 @@ def declared(files: Mapping[str, str], root: str) -> set[str]:
         module = f"module.{parts[0]}." if len(parts) == 2 else ""
         found |= {f"{module}{rtype}.{name}" for rtype, name in _RESOURCE_RE.findall(text)}
     return found
+
+
+def backend_block(main_tf: str) -> str:
+    """The rendered ``terraform {}`` block of a root without its providers: all a scratch root needs."""
+    match = _TERRAFORM_BLOCK.search(main_tf)
+    if match is None:
+        raise ValueError("a rendered main.tf without a terraform block")
+    return _PROVIDERS_BLOCK.sub("", match.group(0))
 
 
 def address_of(resource: Mapping[str, Any]) -> str:
@@ -190,6 +200,17 @@ def partition(
             "deletes them); apply the environment as it is, then move it"
         )
     return moved
+
+
+def unread(sources: Mapping[str, Mapping[str, Any] | None], placed: Mapping[str, str]) -> list[str]:
+    """``join``: the one root's resources in none of the states read (but those the move makes, ONE_ROOT_ONLY).
+
+    A service whose root was a group not named (``--group``) is read from a root of its
+    own, which has no state: its resources would be missing from the one state, and the
+    one root's plan would create them again.
+    """
+    present = {address_of(r) for doc in sources.values() for r in managed(doc)}
+    return sorted(set(placed) - present - set(ONE_ROOT_ONLY))
 
 
 def target_doc(resources: list[dict[str, Any]], lineage: str, serial: int, terraform_version: str) -> dict[str, Any]:
