@@ -36,6 +36,7 @@ def _run(app: App, command: str, env: str, emulator: bool, jobs: int | None, gro
     move = Move(command, loaded, make, emulator_copy=copy, info=app.info, groups=parsed)
     result = statesettle.run(move, jobs=jobs or splitrun.default_jobs())
     echo_lines(statesettle.report(move, result))
+    statesettle.raise_failed(move, result)
 
 
 @state_group.command("split", epilog="Example: hclforge state split dev")

@@ -19,7 +19,6 @@ Each step is safe to run again, so a rerun after a ``kill -9`` here does them ag
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,8 @@ from hclforge import protect
 from hclforge.cli import planapply, sharedvalues, splitrun
 from hclforge.cli.ops import Workspace
 from hclforge.cli.summary import ACTIONS, Summary
-from hclforge.errors import StateMoveRefused
-from hclforge.roots import SHARED, shared_outputs_file, split_only_addresses
+from hclforge.errors import HclforgeError, StateMoveRefused, TerraformError
+from hclforge.roots import SHARED, RootLayout, shared_outputs_file, split_only_addresses
 from hclforge.statemove import COMBINED_POLICY, EXECUTION_PIN, ONE, Journal, label
 
 if TYPE_CHECKING:
@@ -166,11 +165,18 @@ def _plan_all(move: Move, result: MoveResult, jobs: int) -> None:
         ws = move.targets[ONE]
         try:
             result.plans[ONE] = planapply.plan(ws).summary
-        except Exception as err:  # reported with the move, which is done
+        except HclforgeError as err:  # reported with the move, which is done
             result.errors[ONE], result.plans[ONE] = err, None
         return
-    make: Callable[..., Workspace] = lambda layout: move.targets[layout.path]  # noqa: E731
-    run = splitrun.plan(make, move.env, move.split_cfg, jobs=jobs)
+
+    def make(layout: RootLayout) -> Workspace:
+        return move.targets[layout.path]  # the workspaces that hold the move's locks
+
+    try:
+        run = splitrun.plan(make, move.env, move.split_cfg, jobs=jobs)
+    except HclforgeError as err:  # shared's plan: the service roots were not planned
+        result.errors[SHARED], result.plans[SHARED] = err, None
+        return
     for root in run.roots:
         result.plans[root.name] = root.summary
         if root.error is not None:
@@ -202,3 +208,14 @@ def report(move: Move, result: MoveResult) -> list[str]:
         )
         lines.append(f"  {label(move.env, root)}: {changes if summary.has_changes else 'no changes'}{outputs}")
     return lines
+
+
+def raise_failed(move: Move, result: MoveResult) -> None:
+    """After the report: a root whose plan failed makes the command fail (exit 1), the move being done.
+
+    Raises:
+        TerraformError: some root's plan after the move failed.
+    """
+    if result.errors:
+        names = ", ".join(label(move.env, root) for root in result.errors)
+        raise TerraformError(f"the move of {move.env} is done, but the plan of {names} failed (above)")
