@@ -222,6 +222,19 @@ def test_a_journal_that_does_not_add_up_is_refused_before_terraform_runs(
     assert not (root / ".hclforge/envs/team/tfdata").exists() and not list(root.rglob("state-backup-*"))
 
 
+def test_a_move_refuses_while_another_command_holds_a_root(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every root's command lock is taken before anything is read: another command holding one stops the move."""
+    from hclforge.cli import envlock
+
+    root = _copy(tmp_path)
+    lock = root / ".hclforge/envs/team/services/payments/command.lock"
+    with envlock.holding(lock, "team", "apply"):
+        code, _, err = run(root, capsys, "state", "split", "team")
+    assert code == 1
+    assert "the state is locked by hclforge pid" in err and "(apply)" in err
+    assert not (root / ".hclforge/envs/team/state-move.json").exists()
+
+
 def test_no_apply_runs_while_a_move_is_unfinished(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Only a plan (it changes nothing) and the move itself run beside an unfinished move's journal."""
     root = _copy(tmp_path)
