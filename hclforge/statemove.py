@@ -380,6 +380,12 @@ class Journal:
             (len(set(roots)) == len(roots) and all(_ROOT_RE.fullmatch(r) for r in roots), "bad root names"),
             (bool(self.sources) and bool(self.targets), "no sources or targets"),
         ]
+        lists = [t.addresses for t in self.targets] + [self.dropped]
+        checks.append((all(isinstance(a, list) and all(isinstance(x, str) for x in a) for a in lists), "bad lists"))
+        groups = self.groups
+        checks.append((isinstance(groups, dict) and all(isinstance(m, list) for m in groups.values()), "bad groups"))
+        counts = [s.serial for s in self.sources] + [s.count for s in self.sources] + [t.serial for t in self.targets]
+        checks.append((all(type(n) is int and n >= 0 for n in counts), "bad serial or count"))
         for source in self.sources:
             checks.append((_LINEAGE_RE.fullmatch(source.lineage) is not None, f"bad lineage {source.lineage!r}"))
             checks.append((source.backup == backup_name(source.lineage, source.serial), "bad backup name"))
@@ -387,7 +393,7 @@ class Journal:
         for target in self.targets:
             lineage_ok = target.lineage == "" or _LINEAGE_RE.fullmatch(target.lineage) is not None
             checks.append((lineage_ok, f"bad lineage {target.lineage!r}"))
-            checks.append((isinstance(target.serial, int) and target.serial >= 0, "bad serial"))
+            checks.append((_SHA_RE.fullmatch(target.fingerprint) is not None, "bad fingerprint"))
             checks.append((all(_ADDRESS_RE.fullmatch(a) for a in target.addresses), "bad address"))
         checks.append((all(_ADDRESS_RE.fullmatch(a) for a in self.dropped), "bad address"))
         return next((why for ok, why in checks if not ok), "")

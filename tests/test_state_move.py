@@ -152,15 +152,25 @@ def test_a_journal_reads_back_as_written(tmp_path: Path) -> None:
         lambda t: t.replace('"stage": "move"', '"stage": "settle"'),
         lambda t: t[: len(t) // 2],
         lambda t: "[]",
+        lambda t: t.replace('"serial": 7', '"serial": "7"'),
     ],
-    ids=["root", "stage", "cut", "not-a-journal"],
+    ids=["root", "stage", "cut", "not-a-journal", "serial-as-text"],
 )
 def test_a_journal_changed_by_hand_is_refused(tmp_path: Path, tamper: Any) -> None:
     journal, _ = _journal(tmp_path)
+    changed = tamper(journal.text())
+    assert changed != journal.text()
     with pytest.raises(
         StateMoveRefused, match=r"state-move.json is not a journal hclforge wrote, or was changed since"
     ):
-        Journal.parse(tamper(journal.text()), tmp_path / "state-move.json")
+        Journal.parse(changed, tmp_path / "state-move.json")
+
+
+def test_a_journal_with_a_new_checksum_and_wrong_types_is_refused_too(tmp_path: Path) -> None:
+    journal, _ = _journal(tmp_path)
+    journal.sources[0].serial = "7"  # type: ignore[assignment]
+    with pytest.raises(StateMoveRefused, match=r"\(bad serial or count\)"):
+        Journal.parse(journal.text(), tmp_path / "state-move.json")
 
 
 def test_a_journal_changed_with_a_new_checksum_still_has_to_match_its_backups(tmp_path: Path) -> None:
