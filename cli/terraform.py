@@ -298,10 +298,11 @@ class Terraform:
         return json.loads(out) if out else None
 
     def state_push(self, path: Path) -> None:
-        """``terraform state push FILE``: write a whole state through the backend (its lock, its checks).
+        """``terraform state push FILE``: write a whole state through the backend (its lock, its credentials).
 
-        terraform refuses a document of another lineage, or of a serial not above the
-        current one's, so a push never overwrites a state it was not meant for.
+        terraform refuses a document of another lineage, or of a lower serial, only when
+        the state there holds resources; and the S3 backend numbers what it writes itself
+        (a new state gets a lineage of its own): read the state back to know what was written.
         """
         self.execute(self.args("state", "push", str(path)), stream=False)
 
