@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
-from hclforge.cli import cmd_affected, cmd_config, cmd_deploy, cmd_emulator, cmd_import, cmd_terraform
+from hclforge.cli import cmd_affected, cmd_config, cmd_deploy, cmd_emulator, cmd_import, cmd_state, cmd_terraform
 from hclforge.cli.app import cli, report
 from hclforge.errors import EXIT_OK, Aborted, HclforgeError, UsageError, exit_code_for
 
-# In a fixed order (config, terraform, CI, day two, emulator, import), so the result never depends on import order.
-for _module in (cmd_config, cmd_terraform, cmd_affected, cmd_deploy, cmd_emulator, cmd_import):
+# In a fixed order (config, terraform, CI, day two, state, emulator, import): never the import order.
+for _module in (cmd_config, cmd_terraform, cmd_affected, cmd_deploy, cmd_state, cmd_emulator, cmd_import):
     _module.register(cli)
 
 

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from hclforge import envcache
+from hclforge import envcache, statemove
 from hclforge.cli import awsaccess, binding, envlock, localstate, workcopy
 from hclforge.cli.emulator import Emulator
 from hclforge.cli.private import private_dir, write_private
@@ -33,10 +33,8 @@ from hclforge.loaded import LoadedEnv
 from hclforge.roots import RootLayout
 from hclforge.tree import FileChange
 
-# Given a title and the number of changes expected, gives the line sink for a
-# ``-json`` event stream (a context manager: it shows progress while it is open).
-# The third argument says whether to show per-resource progress (apply, destroy) or
-# only diagnostics and messages (plan).
+# Given a title, the number of changes expected and whether to show per-resource progress
+# (apply, destroy; not plan), gives the line sink for a ``-json`` event stream (open: progress).
 EventsFactory = Callable[[str, "int | None", bool], AbstractContextManager[LineSink]]
 
 
@@ -258,11 +256,13 @@ class Workspace:
 
         Raises:
             StateLocked: another hclforge command holds it (exit 1), named in the message.
+            StateMoveRefused: a ``state split|join`` of the environment is unfinished (exit 2), but for a plan.
         """
         if self.holds_lock:
             yield
             return
         with envlock.holding(self.root.command_lock, self.root.label, command):
+            statemove.refuse_pending(self.settings.env_dir(self.env), self.env, command)
             self.holds_lock = True
             try:
                 yield

@@ -301,6 +301,15 @@ class Terraform:
         out = self.execute(self.args("state", "pull"), stream=False).stdout.strip()
         return json.loads(out) if out else None
 
+    def state_push(self, path: Path) -> None:
+        """``terraform state push FILE``: write a whole state through the backend (its lock, its credentials).
+
+        terraform refuses a document of another lineage, or of a lower serial, only when
+        the state there holds resources; and the S3 backend numbers what it writes itself
+        (a new state gets a lineage of its own): read the state back to know what was written.
+        """
+        self.execute(self.args("state", "push", str(path)), stream=False)
+
 
 def file_digest(paths: Sequence[Path], base: Path) -> str:
     """SHA-256 over the relative names and contents of ``paths`` (missing files count as absent)."""

@@ -160,6 +160,14 @@ class SharedOutputsError(HclforgeError):
     """
 
 
+class StateMoveRefused(UsageError):
+    """``state split|join`` will not move the states as asked (exit 2); nothing was written, or a rerun finishes.
+
+    The layout asked for is not the YAML's, there is nothing to move, a target root holds
+    resources that are not the ones being moved, or the move's journal does not add up.
+    """
+
+
 class EmulatorError(HclforgeError):
     """The local AWS emulator could not be started, reached or stopped (exit 1)."""
 
