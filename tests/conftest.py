@@ -204,6 +204,12 @@ def _durations() -> dict[str, float]:
     return dict(json.loads((ROOT / "tests/durations.json").read_text(encoding="utf-8")))
 
 
+def _weight(item: pytest.Item) -> float:
+    """The test's seconds in ``tests/durations.json``; a slow test not timed there yet counts as critical."""
+    default = CRITICAL_S if item.get_closest_marker("slow") else 0.0
+    return float(_durations().get(item.nodeid, default))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Order the tests so that the workers finish together: the long ones spread by LPT, longest first.
 
@@ -216,8 +222,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     # Collection runs in each worker, where xdist names the count in the environment.
     workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
-    known = _durations()
-    weight = {i.nodeid: float(known.get(i.nodeid, 5.0 if i.get_closest_marker("slow") else 0.0)) for i in items}
+    weight = {i.nodeid: _weight(i) for i in items}
     long = sorted((i for i in items if weight[i.nodeid] >= 1.0), key=lambda i: -weight[i.nodeid])
     short = [i for i in items if weight[i.nodeid] < 1.0]
     shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
@@ -250,7 +255,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     niceness = os.getpriority(os.PRIO_PROCESS, 0)
-    if _durations().get(item.nodeid, 0.0) < CRITICAL_S:
+    if _weight(item) < CRITICAL_S:
         if niceness < YIELD_NICENESS:
             os.nice(YIELD_NICENESS - niceness)
     elif niceness > 0:
