@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -21,15 +22,14 @@ import yaml
 
 from hclforge.cli import emulator
 from hclforge.cli.settings import load_settings
+from hclforge.cli.terraform import GO_GC_PERCENT
 from hclforge.cli.tfconfig import write_cli_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Each xdist worker gets a plugin cache of its own: terraform's cache is not safe for
-# concurrent use, and tftest's inits (unlike hclforge's) take no lock on it.
-_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
-if _WORKER and "TF_PLUGIN_CACHE_DIR" not in os.environ:
-    os.environ["TF_PLUGIN_CACHE_DIR"] = str(Path.home() / f".cache/hclforge/plugin-cache-{_WORKER}")
+# The terraform runs hclforge does not make (tftest's, `terraform graph`) get the collector
+# setting hclforge gives its own: with Go's default they spend a fifth more CPU on a plan.
+os.environ.setdefault("GOGC", GO_GC_PERCENT)
 EXAMPLE_ENVS = ("local", "dev", "prod")
 # Copies of the example trees for tests that are not about init or the lock file leave the
 # committed .terraform.lock.hcl out: terraform then takes the provider from its plugin
@@ -55,6 +55,23 @@ def write_files(base: Path, files: dict[str, str | dict[str, Any]]) -> None:
             path.write_text(textwrap.dedent(content), encoding="utf-8")
         else:
             path.write_text(yaml.safe_dump(content, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each process that runs tests gets a plugin cache of its own, kept between runs of this checkout.
+
+    terraform's cache is not safe for concurrent use, and tftest's inits (unlike hclforge's)
+    take no lock on it. hclforge's inits take its lock exclusively, so a cache shared with
+    other runs on the machine (of another checkout, or with hclforge's default cache) made
+    an init wait until none of their terraform commands held it (23 s seen for one init).
+    The xdist controller runs no tests: its workers name their own.
+    """
+    distributing = not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no"
+    if distributing or "TF_PLUGIN_CACHE_DIR" in os.environ:
+        return
+    checkout = hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    os.environ["TF_PLUGIN_CACHE_DIR"] = str(Path.home() / f".cache/hclforge/plugin-cache-{checkout}-{worker}")
 
 
 @pytest.fixture
@@ -187,6 +204,12 @@ def _durations() -> dict[str, float]:
     return dict(json.loads((ROOT / "tests/durations.json").read_text(encoding="utf-8")))
 
 
+def _weight(item: pytest.Item) -> float:
+    """The test's seconds in ``tests/durations.json``; a slow test not timed there yet counts as critical."""
+    default = CRITICAL_S if item.get_closest_marker("slow") else 0.0
+    return float(_durations().get(item.nodeid, default))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Order the tests so that the workers finish together: the long ones spread by LPT, longest first.
 
@@ -199,8 +222,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     # Collection runs in each worker, where xdist names the count in the environment.
     workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
-    known = _durations()
-    weight = {i.nodeid: float(known.get(i.nodeid, 5.0 if i.get_closest_marker("slow") else 0.0)) for i in items}
+    weight = {i.nodeid: _weight(i) for i in items}
     long = sorted((i for i in items if weight[i.nodeid] >= 1.0), key=lambda i: -weight[i.nodeid])
     short = [i for i in items if weight[i.nodeid] < 1.0]
     shares: list[list[pytest.Item]] = [[] for _ in range(workers)]
@@ -233,7 +255,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
     niceness = os.getpriority(os.PRIO_PROCESS, 0)
-    if _durations().get(item.nodeid, 0.0) < CRITICAL_S:
+    if _weight(item) < CRITICAL_S:
         if niceness < YIELD_NICENESS:
             os.nice(YIELD_NICENESS - niceness)
     elif niceness > 0:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tftest
@@ -57,6 +58,25 @@ def test_plan_all_matches_each_inventory(repo: Path, capsys: pytest.CaptureFixtu
         plan = tftest.TerraformPlanOutput(json.loads((scans / f"{env}.json").read_text()))
         _assert_inventory(env, plan)
         assert tree_snapshot(repo / "modules" / env) == before[env]  # the committed tree is untouched
+    _assert_the_addon_and_its_grant(json.loads((scans / "local.json").read_text()))
+
+
+def _assert_the_addon_and_its_grant(plan: dict[str, Any]) -> None:
+    """local's addon (addons/local/jobs.tf, a queue) is planned with the tree, and its grant
+    (api may send to it) reaches the iam module as a reference (tests/test_addons.py: the rest)."""
+    changes = {c["address"]: c for c in plan["resource_changes"]}
+    queue = changes["aws_sqs_queue.jobs"]
+    assert queue["change"]["actions"] == ["create"]
+    assert queue["change"]["after"]["name"] == "sss-local-jobs"  # read from module.ecs.cluster_name
+    assert changes["module.iam.aws_iam_role_policy.task_api"]["change"]["actions"] == ["create"]
+    iam_call = plan["configuration"]["root_module"]["module_calls"]["iam"]
+    assert "aws_sqs_queue.jobs.arn" in iam_call["expressions"]["addon_arns"]["references"]
+    document = next(
+        r for r in iam_call["module"]["resources"] if r["address"] == "data.aws_iam_policy_document.task_api"
+    )
+    [statement] = document["expressions"]["statement"]
+    assert 'var.addon_arns["aws_sqs_queue.jobs.arn"]' in statement["resources"]["references"]
+    assert "jobs_queue_url" in plan["planned_values"]["outputs"]
 
 
 def _assert_inventory(env: str, plan: tftest.TerraformPlanOutput) -> None:
