@@ -86,6 +86,9 @@ class Workspace:
         # The metadata of the saved plan the last apply applied (cli/binding.py).
         self.applied_meta: dict[str, Any] = {}
         self.holds_lock = False  # this workspace holds its command lock (cli/envlock.py)
+        # The run this root is part of checked the environment's render already (cli/splitrun.py):
+        # the check digests every file of modules/<env>/, so once per command, not once per root.
+        self.render_checked = False
 
     # ------------------------------------------------------------ config and the root
 
@@ -130,7 +133,12 @@ class Workspace:
     # ------------------------------------------------------------ render and runner
 
     def render(self) -> list[FileChange]:
-        """Render the environment when it is stale (:func:`~hclforge.cli.workcopy.render`); the files written."""
+        """Render the environment when it is stale (:func:`~hclforge.cli.workcopy.render`); the files written.
+
+        Nothing is checked when the run this root is part of checked it (:attr:`render_checked`).
+        """
+        if self.render_checked:
+            return []
         return workcopy.render(self.settings, self.loaded, self.info)
 
     def emulator(self) -> Emulator:

@@ -1,5 +1,5 @@
 """What a plan reads: on an S3 backend, the state once (terraform's own read), and the saved plan is
-bound to it.
+bound to it; in a run of a split environment's roots, the rendered tree once for all of them.
 
 A split environment plans a root per service, so a read per plan is paid per root:
 ``make bench`` measures it (bench/results.md, the split environments).
@@ -15,8 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from hclforge import tree
+from hclforge.cli import splitrun, workcopy
 from hclforge.cli.main import main
-from tests.conftest import MINIMAL_ENV, emulator_client
+from hclforge.cli.ops import Workspace
+from hclforge.cli.settings import load_settings
+from hclforge.roots import RootLayout
+from tests.conftest import MINIMAL_ENV, ROOT, emulator_client
 
 BUCKET = "reads-state"
 KEY = "demo/reads/terraform.tfstate"
@@ -81,3 +86,31 @@ def test_a_plan_on_s3_reads_the_state_once_and_is_bound_to_it(reads: tuple[Path,
     capsys.readouterr()
     assert main(["--root", str(root), "apply", "reads", "--auto-approve"]) == 1
     assert "the state changed since the plan (someone applied in between)" in capsys.readouterr().err
+
+
+def test_a_run_of_the_roots_checks_the_render_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check digests every file of modules/<env>/: each root checked it, 201 times for 200 services."""
+    root = tmp_path / "p"
+    shutil.copytree(ROOT / "tests/fixtures/split", root, ignore=shutil.ignore_patterns(".terraform", ".hclforge"))
+    env_file = root / "envs/_base.yaml"
+    env_file.write_text(env_file.read_text().replace("shop-api:1.0.0", "shop-api:1.0.1"))
+    checks: list[str] = []
+
+    def is_fresh(*args: object) -> bool:  # the real check, counted
+        checks.append(str(args[1]))
+        return tree.is_fresh(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(workcopy, "is_fresh", is_fresh)
+    settings = load_settings(root)
+    said: list[str] = []
+
+    def make(layout: RootLayout) -> Workspace:
+        return Workspace(settings, "team", info=said.append, layout=layout)
+
+    cfg = Workspace(settings, "team").loaded.config
+    run = splitrun.start(make, "team", cfg)
+    assert [r.name for r in run.roots] == ["shared", "services/api", "services/payments", "services/worker"]
+    assert [r.workspace.render() for r in run.roots if r.workspace is not None] == [[], [], [], []]
+    assert checks == ["team"]
+    assert said == ["rendered modules/team/ (1 files changed)"]  # the stale YAML was rendered, before any root ran
+    assert "shop-api:1.0.1" in (root / "modules/team/services/api/ecs/main.tf").read_text()
