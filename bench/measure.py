@@ -135,4 +135,5 @@ def medians(samples: list[Sample]) -> dict[str, Any]:
         "emulator_cpu_s": round(statistics.median(s.emulator_cpu for s in samples), 3),
         "runs": len(samples),
         "wall_each_s": [round(s.wall, 2) for s in samples],
+        "cpu_each_s": [round(s.cpu, 2) for s in samples],
     }
