@@ -21,11 +21,15 @@ def main() -> int:
         value = results.get(key)
         met = value is not None and (value <= target if op == "<=" else value >= target)
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        print(f"{'ok  ' if met else 'SHORT'} {label}: {shown} {unit} (target {op} {target} {unit})")
+        wall = results.get(key.replace("_cpu_", "_")) if "_cpu_" in key else None
+        beside = f"; wall time {wall:.3f} {unit}" if isinstance(wall, float) else ""
+        print(f"{'ok  ' if met else 'SHORT'} {label}: {shown} {unit} (target {op} {target} {unit}{beside})")
         if not met:
             short.append(label)
     if short:
-        print(f"falls short: {', '.join(short)}")
+        print(f"\nFALLS SHORT of {len(short)} target(s):", file=sys.stderr)
+        for label in short:
+            print(f"  - {label}", file=sys.stderr)
         return 1
     print("every target met")
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.splitbench import bench_split, split_markdown  # noqa: E402
 from bench.synthetic import write_project  # noqa: E402
 from bench.targets import TARGETS  # noqa: E402
 from hclforge.cli.terraform import GO_GC_PERCENT  # noqa: E402
@@ -155,37 +156,6 @@ def bench_plan(results: dict[str, Any]) -> None:
             subprocess.run([HCLFORGE, "emulator", "stop"], cwd=root, capture_output=True)
 
 
-def bench_deploy(results: dict[str, Any]) -> None:
-    """Shipping one image: ``deploy --service`` at 40 services against 1, on the emulator.
-
-    Each environment is applied once; then, alternating between the two, one service's
-    image changes (``set-image``) and ``deploy ENV --service svc000`` ships it.
-    """
-    from bench.synthetic import write_deploy_project
-
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        names = write_deploy_project(root, [1, 40])
-        shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
-        try:
-            for name in names:
-                run([HCLFORGE, "apply", name, "--auto-approve", "--no-wait"], root)
-            times: dict[str, list[float]] = {name: [] for name in names}
-            for version in range(2, 2 + RUNS):
-                for name in names:
-                    image = f"public.ecr.aws/nginx/nginx:1.{version}"
-                    run([HCLFORGE, "set-image", name, "svc000", image], root)
-                    start = time.perf_counter()
-                    run([HCLFORGE, "deploy", name, "--service", "svc000", "--auto-approve"], root)
-                    times[name].append(time.perf_counter() - start)
-            one, forty = (statistics.median(times[name]) for name in names)
-            results["deploy_one_service_at_1_s"] = one
-            results["deploy_one_service_at_40_s"] = forty
-            results["deploy_one_service_ratio_40_to_1"] = forty / one
-        finally:
-            subprocess.run([HCLFORGE, "emulator", "stop"], cwd=root, capture_output=True)
-
-
 def tree_mb(path: Path) -> float:
     """Apparent size of the files under ``path`` in MB (10^6 bytes), each inode once (uv hard-links from its cache)."""
     seen: set[tuple[int, int]] = set()
@@ -268,10 +238,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"{results['show_json_s']:.2f} s. A forced init costs "
         f"{results['init_forced_s']:.2f} s; a skipped one {results['init_skipped_s']:.2f} s.",
         "",
-        f"Shipping one image (`set-image`, then `deploy ENV --service svc000`, on the emulator): "
-        f"{results['deploy_one_service_at_1_s']:.2f} s in an environment of 1 service, "
+        f"Shipping one image in one state (`set-image`, then `deploy ENV --service svc000`, on the emulator, "
+        f"S3 backend): {results['deploy_one_service_at_1_s']:.2f} s in an environment of 1 service, "
         f"{results['deploy_one_service_at_40_s']:.2f} s in one of 40 "
-        f"({results['deploy_one_service_ratio_40_to_1']:.2f}x).",
+        f"({results['deploy_one_service_ratio_40_to_1']:.2f}x); split environments below.",
         "",
         f"A fresh virtualenv (`pip install hclforge`, byte-compiled): {results['venv_light_mb']:.0f} MB; "
         f"with the emulator (`hclforge[emulator]`: moto and its server) {results['venv_emulator_mb']:.0f} MB.",
@@ -280,28 +250,55 @@ def markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += [f"- {t['seconds']:.1f} s {t['test']} ({t['phase']})" for t in results["slowest_tests"]]
+    lines += ["", *split_markdown(results["split"])]
+    carried = results.get("carried_over") or {}
+    if carried:
+        kept = ", ".join(f"`{step}` (measured {date})" for step, date in sorted(carried.items()))
+        lines += ["", f"Not run again in this round, figures kept from before: {kept}."]
+    took = ", ".join(f"{step.removeprefix('bench_')} {s / 60:.1f} min" for step, s in results["step_seconds"].items())
+    lines += ["", f"Time per step: {took}."]
     return "\n".join(lines) + "\n"
 
 
-STEPS = (bench_render, bench_startup, bench_install, bench_plan, bench_deploy, bench_tests)
+STEPS = (bench_render, bench_startup, bench_install, bench_plan, bench_split, bench_tests)
+
+
+def step_named(name: str) -> Any:
+    step = {s.__name__: s for s in STEPS}.get(name) or {s.__name__.removeprefix("bench_"): s for s in STEPS}.get(name)
+    if step is None:
+        sys.exit(f"no step {name!r}; steps: {', '.join(s.__name__ for s in STEPS)}")
+    return step
 
 
 def main(argv: list[str]) -> int:
-    """Run every step and write the results; ``--only STEP`` runs one and prints its figures, writing nothing."""
+    """Run every step and write the results.
+
+    ``--only STEP`` runs one and prints its figures, writing nothing. ``--skip STEP,...``
+    runs the others and keeps the skipped steps' figures from the last results.json,
+    saying so in results.md (for a round that must not run ``make test`` again).
+    """
     if argv[:1] == ["--only"] and len(argv) == 2:
-        step = {s.__name__: s for s in STEPS}.get(argv[1]) or {s.__name__.removeprefix("bench_"): s for s in STEPS}.get(
-            argv[1]
-        )
-        if step is None:
-            sys.exit(f"no step {argv[1]!r}; steps: {', '.join(s.__name__ for s in STEPS)}")
         figures: dict[str, Any] = {}
-        step(figures)
+        step_named(argv[1])(figures)
         print(json.dumps(figures, indent=2, sort_keys=True))
         return 0
-    results: dict[str, Any] = {"machine": machine()}
+    skipped = [step_named(name) for name in argv[1].split(",")] if argv[:1] == ["--skip"] and len(argv) == 2 else []
+    results: dict[str, Any] = {}
+    if skipped:
+        results = json.loads((ROOT / "bench/results.json").read_text())
+        kept_from = results.get("carried_over", {})
+        results["carried_over"] = {
+            step.__name__: kept_from.get(step.__name__) or results["machine"]["date"] for step in skipped
+        }
+    results["machine"] = machine()
+    seconds = results.setdefault("step_seconds", {})
     for step in STEPS:
+        if step in skipped:
+            continue
         print(f"== {step.__name__}", flush=True)
+        start = time.perf_counter()
         step(results)
+        seconds[step.__name__] = round(time.perf_counter() - start, 1)
     (ROOT / "bench/results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     text = markdown(results)
     (ROOT / "bench/results.md").write_text(text)

@@ -59,3 +59,28 @@ def deploy_env(services: int) -> dict[str, Any]:
 def write_deploy_project(root: Path, sizes: list[int]) -> list[str]:
     """Write ``envs/d<N>.yaml`` (:func:`deploy_env`) for each size under ``root``; returns the names."""
     return write_project(root, sizes, prefix="d", make=deploy_env)
+
+
+def split_deploy_env(services: int, *, group_size: int = 0, alone: int = 2) -> dict[str, Any]:
+    """:func:`deploy_env` with a state per service (``state.split: service``).
+
+    With ``group_size``, the first ``alone`` services keep a root each (the ones the
+    benchmarks ship) and the others share roots of ``group_size`` services
+    (``state.groups``: ``g00``, ``g01``, ...).
+    """
+    env = deploy_env(services)
+    env["state"] = {"split": "service"}
+    if group_size:
+        rest = list(env["services"])[alone:]
+        env["state"]["groups"] = {
+            f"g{i // group_size:02d}": rest[i : i + group_size] for i in range(0, len(rest), group_size)
+        }
+    return env
+
+
+def write_split_project(root: Path, sizes: list[int], grouped: dict[int, int]) -> list[str]:
+    """Write ``envs/x<N>.yaml`` (:func:`split_deploy_env`, grouped by ``grouped[N]`` when given); the names."""
+    names = []
+    for n in sizes:
+        names += write_project(root, [n], prefix="x", make=lambda n: split_deploy_env(n, group_size=grouped.get(n, 0)))
+    return names

@@ -1,13 +1,9 @@
 """One root of one environment, as the CLI acts on it: render, init, the runner, state and reads.
 
-No click here: prompts and output go through the callbacks a :class:`Workspace` is given,
-so this module is usable and testable without a terminal. Where things are is its
-:class:`~hclforge.cli.root.Root`; the rooms below it take that root and plain values, never
-the workspace: :mod:`~hclforge.cli.workcopy` (the working copy and its overrides),
-:mod:`~hclforge.cli.binding` (what binds a saved plan to what was reviewed),
-:mod:`~hclforge.cli.envlock` (one command at a time), :mod:`~hclforge.cli.localstate`,
-:mod:`~hclforge.cli.awsaccess` (account guard, emulator, boto3), :mod:`~hclforge.cli.terraform`
-(the one runner). Plan, apply and destroy sit above it, in :mod:`~hclforge.cli.planapply`.
+No click here: output goes through the callbacks a :class:`Workspace` is given. Where things
+are is its :class:`~hclforge.cli.root.Root`; the rooms below take that root, never the workspace:
+workcopy, binding, envlock, localstate, awsaccess, terraform. Plan, apply and destroy sit above
+it, in :mod:`~hclforge.cli.planapply`.
 """
 
 from __future__ import annotations
@@ -80,6 +76,7 @@ class Workspace:
         # The metadata of the saved plan the last apply applied (cli/binding.py).
         self.applied_meta: dict[str, Any] = {}
         self.holds_lock = False  # this workspace holds its command lock (cli/envlock.py)
+        self.render_checked = False  # a split run checked the render once for every root (cli/splitrun.py)
 
     # ------------------------------------------------------------ config and the root
 
@@ -126,7 +123,9 @@ class Workspace:
     # ------------------------------------------------------------ render and runner
 
     def render(self) -> list[FileChange]:
-        """Render the environment when it is stale (:func:`~hclforge.cli.workcopy.render`); the files written."""
+        """Render the environment when stale (:func:`~hclforge.cli.workcopy.render`), unless ``render_checked``."""
+        if self.render_checked:
+            return []
         return workcopy.render(self.settings, self.loaded, self.info)
 
     def emulator(self) -> Emulator:

@@ -45,10 +45,12 @@ class PlanResult:
 def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
     """Render if stale, init if needed, ``plan -out``; save the plan, its summary and metadata.
 
-    What the plan is bound to (YAML, tree, provider lock, target, state lineage
-    and serial) is read *before* terraform plans, so a change made while it plans
-    makes the saved plan stale, never silently part of it. The plan file's own
-    SHA-256 and the environment's name are recorded beside it.
+    What the plan is bound to in the project (YAML, tree, provider lock, target)
+    is read *before* terraform plans, so a change made while it plans makes the
+    saved plan stale, never silently part of it. The state's lineage and serial are
+    the ones terraform planned against, read from the saved plan: terraform reads
+    the state in one snapshot. The plan file's own SHA-256 and the environment's
+    name are recorded beside it.
 
     The summary, and the services the plan rolls out, come from the ``-json``
     event stream. (``--json-out`` writes the plan's ``show -json``; nothing else
@@ -56,7 +58,7 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
 
     Raises:
         PlanRefused: a protected environment's plan deletes or replaces a
-            protected resource, or the state changed while planning.
+            protected resource, or (protected) the state changed while planning.
         StateLocked: another hclforge command is planning or applying the environment.
     """
     with ws.holding("plan"):
@@ -72,9 +74,12 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     root.plan_meta_file.unlink(missing_ok=True)
     tf = ws.runner()
     bound = binding.freshness(root, ws.loaded.sources, ws.on_emulator)
-    prior = ws.state_doc()
-    state_before = binding.state_key(prior)
     guarded = ws.loaded.config.protect and not ws.allow_replace
+    # The plan is bound to the state terraform planned against, which the saved plan holds
+    # (read after it). Only a protected environment reads the state first as well, for the
+    # resources whose blocks are gone: on S3 that read is a `terraform state pull`, about a
+    # CPU-second, and a split environment plans a root per service (make bench).
+    prior = ws.state_doc() if guarded else None
     # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
     removed = protect.removed_blocks(prior, protected_addresses(root.tree_dir)) if guarded else []
     try:
@@ -101,13 +106,13 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
             root.plan_file.unlink(missing_ok=True)
             raise refuse_protected(ws, blocked)
     planned_state = binding.plan_state(root.plan_file)
-    if planned_state != state_before:
+    if guarded and planned_state != binding.state_key(prior):
         root.plan_file.unlink(missing_ok=True)
         raise PlanRefused(f"the state of {ws.env} changed while planning; run 'hclforge plan {ws.env}' again")
     summary = summarize_events(ws.env, tf.last_events, ws.loaded.config.services)
     meta = {
         **bound,
-        "state": state_before,
+        "state": planned_state,
         "plan_sha256": binding.sha256_file(root.plan_file),
         # A plan of a part (deploy --service): only a deploy of that part may apply it.
         "targets": sorted(targets or []),
