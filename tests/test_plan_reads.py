@@ -108,7 +108,7 @@ def test_a_run_of_the_roots_checks_the_render_once(tmp_path: Path, monkeypatch: 
         return Workspace(settings, "team", info=said.append, layout=layout)
 
     cfg = Workspace(settings, "team").loaded.config
-    run = splitrun.start(make, "team", cfg)
+    run = splitrun.runs_of(make, "team", cfg)
     assert [r.name for r in run.roots] == ["shared", "services/api", "services/payments", "services/worker"]
     assert [r.workspace.render() for r in run.roots if r.workspace is not None] == [[], [], [], []]
     assert checks == ["team"]
