@@ -255,7 +255,12 @@ def markdown(results: dict[str, Any]) -> str:
     if carried:
         kept = ", ".join(f"`{step}` (measured {date})" for step, date in sorted(carried.items()))
         lines += ["", f"Not run again in this round, figures kept from before: {kept}."]
-    took = ", ".join(f"{step.removeprefix('bench_')} {s / 60:.1f} min" for step, s in results["step_seconds"].items())
+    seconds = results["step_seconds"]
+    took = ", ".join(
+        f"{s.__name__.removeprefix('bench_')} {seconds[s.__name__] / 60:.1f} min"
+        for s in STEPS
+        if s.__name__ in seconds
+    )
     lines += ["", f"Time per step: {took}."]
     return "\n".join(lines) + "\n"
 
