@@ -225,6 +225,39 @@ def _apply(
     return summary
 
 
+def check_destroy(
+    env: str,
+    protect: bool,
+    *,
+    auto_approve: bool,
+    interactive: bool,
+    force: bool,
+    typed_name: Callable[[], str] | None,
+    yes_i_mean: bool,
+) -> None:
+    """``destroy``'s rules before anything runs, for one root or every root of a split environment.
+
+    A protected environment needs ``force``, then its name typed (or ``yes_i_mean``
+    without a terminal); any other needs ``auto_approve`` without a terminal (it is
+    asked for on one, after init).
+    """
+    if protect:
+        if not force:
+            raise UsageError(
+                f"{env} is protected (protect: true): destroy needs --force, then the environment name "
+                f"typed (or --force --yes-i-mean-{env} without a terminal)"
+            )
+        if not yes_i_mean:
+            if not interactive or typed_name is None:
+                raise UsageError(f"no terminal to type the name on: add --yes-i-mean-{env} to destroy {env}")
+            if typed_name() != env:
+                raise PlanRefused("the name typed does not match; nothing was destroyed")
+    elif not auto_approve and not interactive:
+        raise UsageError(
+            f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {env} --auto-approve'"
+        )
+
+
 def destroy(
     ws: Workspace,
     *,
@@ -245,22 +278,17 @@ def destroy(
         How many resources terraform destroyed (data sources, only read, are not
         counted); None when its output does not say.
     """
+    check_destroy(
+        ws.env,
+        ws.loaded.config.protect,
+        auto_approve=auto_approve,
+        interactive=interactive,
+        force=force,
+        typed_name=typed_name,
+        yes_i_mean=yes_i_mean,
+    )
     if ws.loaded.config.protect:
-        if not force:
-            raise UsageError(
-                f"{ws.env} is protected (protect: true): destroy needs --force, then the environment name "
-                f"typed (or --force --yes-i-mean-{ws.env} without a terminal)"
-            )
-        if not yes_i_mean:
-            if not interactive or typed_name is None:
-                raise UsageError(f"no terminal to type the name on: add --yes-i-mean-{ws.env} to destroy {ws.env}")
-            if typed_name() != ws.env:
-                raise PlanRefused("the name typed does not match; nothing was destroyed")
         ws.lift_protection()
-    elif not auto_approve and not interactive:
-        raise UsageError(
-            f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {ws.env} --auto-approve'"
-        )
     with ws.holding("destroy"):
         ws.check_account()
         runs.settle_interrupted_run(ws.root, ws.info)

@@ -270,26 +270,18 @@ def keep_if_shared(ws: Workspace) -> None:
 
 
 def confirm_destroy(env: str, cfg: EnvConfig, *, auto_approve: bool, force: bool, yes_i_mean: bool) -> None:
-    """``destroy``'s confirmations, once for every root (as :func:`~hclforge.cli.planapply.destroy` asks them)."""
+    """``destroy``'s confirmations, once for every root (:func:`~hclforge.cli.planapply.check_destroy`'s rules)."""
+    from hclforge.cli import planapply
     from hclforge.errors import PlanRefused
 
-    if cfg.protect:
-        if not force:
-            raise UsageError(
-                f"{env} is protected (protect: true): destroy needs --force, then the environment name "
-                f"typed (or --force --yes-i-mean-{env} without a terminal)"
-            )
-        if not yes_i_mean:
-            if not interactive():
-                raise UsageError(f"no terminal to type the name on: add --yes-i-mean-{env} to destroy {env}")
-            typed = click.prompt(f"Type {env} to destroy every resource of it", default="", show_default=False)
-            if typed != env:
-                raise PlanRefused("the name typed does not match; nothing was destroyed")
-        return
-    if not auto_approve:
-        if not interactive():
-            raise UsageError(
-                f"destroy needs confirmation and there is no terminal: run 'hclforge destroy {env} --auto-approve'"
-            )
-        if not confirm(f"Destroy every resource of {env} (every root)?"):
-            raise PlanRefused("destroy cancelled; nothing was changed")
+    planapply.check_destroy(
+        env,
+        cfg.protect,
+        auto_approve=auto_approve,
+        interactive=interactive(),
+        force=force,
+        typed_name=lambda: click.prompt(f"Type {env} to destroy every resource of it", default="", show_default=False),
+        yes_i_mean=yes_i_mean,
+    )
+    if not cfg.protect and not auto_approve and not confirm(f"Destroy every resource of {env} (every root)?"):
+        raise PlanRefused("destroy cancelled; nothing was changed")

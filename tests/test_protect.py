@@ -66,3 +66,30 @@ def test_destroy_with_an_unknown_option_exits_2_before_anything_runs(project, ca
     root = project({"envs/dev.yaml": MINIMAL_ENV})
     assert main(["--root", str(root), "destroy", "dev", "--force", "--yes-i-mean-prod"]) == 2
     assert "error: no such option: --yes-i-mean-prod" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("protect", "flags", "typed", "error"),
+    [
+        (True, {"auto_approve": True}, None, "guarded is protected (protect: true): destroy needs --force"),
+        (True, {"force": True}, None, "no terminal to type the name on: add --yes-i-mean-guarded"),
+        (True, {"force": True, "interactive": True}, "prod", "the name typed does not match"),
+        (True, {"force": True, "interactive": True}, "guarded", None),
+        (True, {"force": True, "yes_i_mean": True}, None, None),
+        (False, {}, None, "destroy needs confirmation and there is no terminal"),
+        (False, {"auto_approve": True}, None, None),
+        (False, {"interactive": True}, None, None),  # asked later, after init
+    ],
+)
+def test_destroy_rules_are_one_for_one_root_and_every_root(protect, flags, typed, error) -> None:
+    """planapply.destroy and a split environment's destroy (splitcli.confirm_destroy) share these rules."""
+    from hclforge.cli.planapply import check_destroy
+    from hclforge.errors import HclforgeError
+
+    args = {"auto_approve": False, "interactive": False, "force": False, "yes_i_mean": False, **flags}
+    typed_name = (lambda: typed) if typed is not None else None
+    if error is None:
+        check_destroy("guarded", protect, typed_name=typed_name, **args)
+    else:
+        with pytest.raises(HclforgeError, match=error.replace("(", r"\(").replace(")", r"\)")):
+            check_destroy("guarded", protect, typed_name=typed_name, **args)
