@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from hclforge.cli.ops import Workspace
-from hclforge.cli.private import private_dir, read_private, write_private
+from hclforge.cli.private import private_dir, write_private
 from hclforge.cli.root import split_root
-from hclforge.errors import AwsError, FileTooLargeError, SharedOutputsError, TerraformError
-from hclforge.roots import SHARED, RootLayout, input_values, inputs_text, shared_outputs_file
+from hclforge.errors import AwsError, TerraformError
+from hclforge.roots import SHARED, RootLayout, input_values, inputs_text, read_kept_outputs, shared_outputs_file
 
-# The largest kept outputs file read: shared's outputs for hundreds of services are a few hundred KiB.
-MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
 # Makes the workspace of one root (the CLI's factory: its output callbacks, --emulator, --allow-replace).
 MakeWorkspace = Callable[[RootLayout], Workspace]
 
@@ -37,37 +35,10 @@ def outputs_path(ws: Workspace) -> Path:
 def kept_outputs(ws: Workspace) -> dict[str, Any] | None:
     """Shared's outputs as kept after it last applied (None: never kept on this machine).
 
-    Read as hclforge reads its own files under ``.hclforge/`` (:func:`~hclforge.paths.read_private`):
-    never through a link, never blocking on a FIFO, at most :data:`MAX_OUTPUTS_BYTES`.
-
-    Raises:
-        UnsafePathError: the file (or a directory on the way) is a link, not a regular
-            file, or not the user's own (exit 2); it is not read.
-        SharedOutputsError: it is not shared's ``terraform output -json`` (damaged, or
-            too large); the message says to remove it, and what happens then.
+    Read safely, as :func:`~hclforge.roots.read_kept_outputs` says (its errors too).
     """
-    path, env = outputs_path(ws), ws.env
-    rel = str(path.relative_to(ws.settings.root))
-    try:
-        raw = read_private(path, MAX_OUTPUTS_BYTES)
-    except FileNotFoundError:
-        return None
-    except FileTooLargeError as err:
-        raise _damaged(rel, env, str(err)) from None
-    try:
-        doc = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise _damaged(rel, env, f"not JSON ({err})") from None
-    if not isinstance(doc, dict) or not all(isinstance(v, dict) and "value" in v for v in doc.values()):
-        raise _damaged(rel, env, "not a JSON object of outputs, each with its value")
-    return doc
-
-
-def _damaged(rel: str, env: str, why: str) -> SharedOutputsError:
-    return SharedOutputsError(
-        f"{rel} is not shared's outputs as hclforge kept them: {why}; nothing was planned or applied. "
-        f"Remove it: the next 'hclforge plan {env}' reads shared's outputs from its state again"
-    )
+    path = outputs_path(ws)
+    return read_kept_outputs(path, str(path.relative_to(ws.settings.root)), ws.env)
 
 
 def keep_outputs(shared: Workspace) -> dict[str, Any]:

@@ -43,13 +43,16 @@ from typing import Any
 
 from hclforge import gitrev
 from hclforge.config import LoadedEnv, load_env
-from hclforge.errors import Problem, SharedOutputsError, UsageError
+from hclforge.errors import FileTooLargeError, Problem, SharedOutputsError, UsageError
 from hclforge.hclrefs import SharedChanges
+from hclforge.paths import read_private
 from hclforge.render import render_env
 from hclforge.roots import (
+    MAX_OUTPUTS_BYTES,
     SHARED,
     RootLayout,
     input_values,
+    read_kept_outputs,
     root_inputs,
     security_group_keys,
     shared_outputs_file,
@@ -280,22 +283,25 @@ def _takes_changing_value(loaded: LoadedEnv, item: RootLayout, changes: SharedCh
 
 
 def _kept_outputs(project: Path, env: str) -> dict[str, Any] | None:
-    """Shared's outputs as hclforge kept them after its last apply here, or None when there are none."""
-    path = project / shared_outputs_file(env)
+    """Shared's outputs as hclforge kept them after its last apply here; None when there are none or damaged.
+
+    Read safely (:func:`~hclforge.roots.read_kept_outputs`): a link or a FIFO in a
+    checkout's ``.hclforge/`` is refused (UnsafePathError, exit 2), never followed.
+    """
+    rel = shared_outputs_file(env)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+        return read_kept_outputs(project / rel, rel, env)
+    except SharedOutputsError:
+        return None  # damaged: nothing to compare; the next plan reads shared's outputs again
 
 
 def _inputs_differ(project: Path, loaded: LoadedEnv, item: RootLayout, outputs: dict[str, Any]) -> bool:
     """Whether the root's var file, as last planned here, differs from what shared's kept outputs give now."""
     try:
-        planned = json.loads((project / item.inputs_file).read_text(encoding="utf-8"))
-    except OSError:
+        planned = json.loads(read_private(project / item.inputs_file, MAX_OUTPUTS_BYTES).decode("utf-8"))
+    except FileNotFoundError:
         return False  # never planned here: nothing to compare
-    except ValueError:
+    except (FileTooLargeError, UnicodeDecodeError, ValueError):
         return True
     try:
         return bool(planned != input_values(loaded.config, item, outputs))

@@ -21,13 +21,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from hclforge.errors import SharedOutputsError
+from hclforge.errors import FileTooLargeError, SharedOutputsError
 from hclforge.model import EnvConfig, Service
+from hclforge.paths import read_private
 from hclforge.tree import MODULES_DIR
 
 SHARED = "shared"
+# The largest kept outputs file read: shared's outputs for hundreds of services are a few hundred KiB.
+MAX_OUTPUTS_BYTES = 16 * 1024 * 1024
 SERVICES_DIR = "services"
 # Per-environment working files, outside the committed tree (beside the render stamp).
 ENV_STATE_DIR = ".hclforge/envs"
@@ -106,6 +110,41 @@ ONE_ROOT_ONLY = (
 def shared_outputs_file(env: str) -> str:
     """Where shared's ``terraform output -json`` is kept after it applies, relative to the project root."""
     return f"{ENV_STATE_DIR}/{env}/{SHARED}/{SHARED_OUTPUTS_FILE}"
+
+
+def read_kept_outputs(path: Path, shown: str, env: str) -> dict[str, Any] | None:
+    """Shared's outputs as kept at ``path`` after it last applied (None: never kept on this machine).
+
+    Read as hclforge reads its own files under ``.hclforge/`` (:func:`~hclforge.paths.read_private`):
+    never through a link, never blocking on a FIFO, at most :data:`MAX_OUTPUTS_BYTES`.
+    ``shown`` is the path as messages name it.
+
+    Raises:
+        UnsafePathError: the file (or a directory on the way) is a link, not a regular
+            file, or not the user's own (exit 2); it is not read.
+        SharedOutputsError: it is not shared's ``terraform output -json`` (damaged, or
+            too large); the message says to remove it, and what happens then.
+    """
+    try:
+        raw = read_private(path, MAX_OUTPUTS_BYTES)
+    except FileNotFoundError:
+        return None
+    except FileTooLargeError as err:
+        raise _damaged(shown, env, str(err)) from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise _damaged(shown, env, f"not JSON ({err})") from None
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) and "value" in v for v in doc.values()):
+        raise _damaged(shown, env, "not a JSON object of outputs, each with its value")
+    return doc
+
+
+def _damaged(shown: str, env: str, why: str) -> SharedOutputsError:
+    return SharedOutputsError(
+        f"{shown} is not shared's outputs as hclforge kept them: {why}; nothing was planned or applied. "
+        f"Remove it: the next 'hclforge plan {env}' reads shared's outputs from its state again"
+    )
 
 
 def split_layout(env: str, cfg: EnvConfig) -> list[RootLayout]:

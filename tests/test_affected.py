@@ -242,6 +242,22 @@ def test_a_service_root_planned_here_with_other_shared_values_is_affected(repo: 
     kept.write_text(json.dumps(outputs), encoding="utf-8")
     assert [(r.root, r.after, r.why) for r in find_affected(repo).roots] == [("services/api", "", ("inputs",))]
 
+    # A checkout's .hclforge/ is read as hclforge reads its own: a link (git stores them) or a
+    # FIFO is refused, never followed nor blocked on; a damaged file compares nothing.
+    from hclforge.errors import UnsafePathError
+
+    kept.unlink()
+    kept.symlink_to(repo / "envs/team.yaml")
+    with pytest.raises(UnsafePathError):
+        find_affected(repo)
+    kept.unlink()
+    os.mkfifo(kept)
+    with pytest.raises(UnsafePathError):
+        find_affected(repo)
+    kept.unlink()
+    kept.write_text("{not json", encoding="utf-8")
+    assert find_affected(repo).roots == ()
+
 
 # ------------------------------------------------------------------ the base
 
