@@ -186,9 +186,7 @@ def plan_split(ws: Workspace, json_out: Path | None) -> PlanResult:
     run = splitrun.plan(make, ws.env, ws.loaded.config, jobs=1)
     for root in run.later:
         ws.info(root.later_note())
-    if run.failed:
-        names = ", ".join(root.name for root in run.failed)
-        raise TerraformError(f"{len(run.failed)} root(s) of {ws.env} failed to plan: {names}: {run.failed[0].error}")
+    run.raise_failed("plan", first_error=True)
     assert run.shared.workspace is not None
     return PlanResult(run.shared.workspace.root.plan_file, run.summary())
 

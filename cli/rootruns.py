@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from hclforge.cli import tfprocess
 from hclforge.cli.ops import Workspace
 from hclforge.cli.summary import Row, Summary
-from hclforge.errors import Interrupted
+from hclforge.errors import Interrupted, TerraformError
 from hclforge.roots import RootLayout
 
 
@@ -71,6 +71,13 @@ class SplitRun:
     @property
     def failed(self) -> list[RootRun]:
         return [r for r in self.roots if r.error is not None]
+
+    def raise_failed(self, doing: str, *, first_error: bool = False) -> None:
+        """Raise TerraformError naming the roots that failed to ``doing`` (and the first one's error); none: nothing."""
+        if self.failed:
+            names = ", ".join(r.name for r in self.failed)
+            why = f": {self.failed[0].error}" if first_error else ""
+            raise TerraformError(f"{len(self.failed)} root(s) of {self.env} failed to {doing}: {names}{why}")
 
     @property
     def later(self) -> list[RootRun]:

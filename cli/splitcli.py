@@ -13,7 +13,7 @@ import click
 
 from hclforge.cli import sharedvalues, splitrun
 from hclforge.cli.app import App, confirm, interactive, print_summary, report
-from hclforge.errors import ChangesPresent, HclforgeError, TerraformError, UsageError, printable
+from hclforge.errors import ChangesPresent, HclforgeError, UsageError, printable
 
 if TYPE_CHECKING:
     from hclforge.cli.ops import Workspace
@@ -105,12 +105,6 @@ def show_failed(run: splitrun.SplitRun) -> None:
             click.echo(f"  {root.error!r}", err=True)
 
 
-def raise_failed(run: splitrun.SplitRun, doing: str) -> None:
-    if run.failed:
-        names = ", ".join(r.name for r in run.failed)
-        raise TerraformError(f"{len(run.failed)} root(s) of {run.env} failed to {doing}: {names}")
-
-
 def plan(app: App, env: str, cfg: EnvConfig, *, jobs: int | None, emulator: bool, allow_replace: bool) -> Any:
     """Plan a split environment whole; the run (the caller prints it)."""
     make = maker(app, env, emulator=emulator, allow_replace=allow_replace)
@@ -199,7 +193,7 @@ def deploy_cmd(
 def plan_whole(app: App, env: str, cfg: EnvConfig, fmt: str, detailed_exitcode: bool, **options: Any) -> None:
     run = plan(app, env, cfg, **options)
     show_run(app, run, fmt)
-    raise_failed(run, "plan")
+    run.raise_failed("plan")
     if detailed_exitcode and run.has_changes:
         raise ChangesPresent("the plan has changes")
 
@@ -220,7 +214,7 @@ def apply_whole(app: App, env: str, cfg: EnvConfig, *, auto_approve: bool, wait:
     )
     if run.failed:
         show_run(app, run, "table")
-        raise_failed(run, "plan or apply")
+        run.raise_failed("plan or apply")
     if not run.has_changes:
         click.echo(f"No changes in {env}: every root matches its configuration.")
         return
@@ -239,14 +233,14 @@ def destroy_whole(app: App, env: str, cfg: EnvConfig, *, force: bool, jobs: int 
     make = maker(app, env, emulator=emulator, allow_replace=cfg.protect)
     run = splitrun.destroy(make, env, cfg, jobs=jobs or splitrun.default_jobs(), force=force)
     show_failed(run)
-    raise_failed(run, "destroy")
+    run.raise_failed("destroy")
     click.echo(f"destroyed {env} ({len(run.roots)} roots)")
 
 
 def drift_whole(app: App, env: str, cfg: EnvConfig, *, jobs: int | None, emulator: bool) -> None:
     run, found = splitrun.drift(maker(app, env, emulator=emulator), env, cfg, jobs=jobs or splitrun.default_jobs())
     show_failed(run)
-    raise_failed(run, "refresh")
+    run.raise_failed("refresh")
     items = [(name, item) for name, drifts in found.items() for item in drifts]
     if not items:
         click.echo(f"No drift in {env}: every root's infrastructure matches its state.")
