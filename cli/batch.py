@@ -88,7 +88,7 @@ def validate_roots(ws: Workspace, **kwargs: Any) -> dict[str, Any]:
     """
     valid, diagnostics = True, []
     for layout in split_layout(ws.env, ws.loaded.config):
-        doc = Workspace(ws.settings, ws.env, layout=layout, **kwargs).validate()
+        doc = Workspace(ws.settings, ws.env, layout=layout, loaded=ws.loaded, **kwargs).validate()
         valid = valid and bool(doc.get("valid"))
         for diag in doc.get("diagnostics", []):
             diagnostics.append({**diag, "summary": f"{layout.path}: {diag.get('summary', '')}"})
@@ -181,6 +181,7 @@ def plan_split(ws: Workspace, json_out: Path | None) -> PlanResult:
             sink=None,
             info=ws.info,
             layout=layout,
+            loaded=ws.loaded,
         )
 
     run = splitrun.plan(make, ws.env, ws.loaded.config, jobs=1)

@@ -1,9 +1,8 @@
 """One root of one environment, as the CLI acts on it: render, init, the runner, state and reads.
 
-No click here: output goes through the callbacks a :class:`Workspace` is given. Where things
-are is its :class:`~hclforge.cli.root.Root`; the rooms below take that root, never the workspace:
-workcopy, binding, envlock, localstate, awsaccess, terraform. Plan, apply and destroy sit above
-it, in :mod:`~hclforge.cli.planapply`.
+No click here: output goes through the callbacks a :class:`Workspace` is given. The rooms below take its
+:class:`~hclforge.cli.root.Root`, never the workspace (workcopy, binding, envlock, localstate, awsaccess,
+terraform); plan, apply and destroy sit above it, in :mod:`~hclforge.cli.planapply`.
 """
 
 from __future__ import annotations
@@ -45,6 +44,7 @@ class Workspace:
         info: receives hclforge's own progress messages.
         allow_replace: lift ``prevent_destroy`` (protect: true) for this run, on a copy of the tree.
         events: makes the sink for terraform's ``-json`` event stream (progress); None: without it.
+        loaded: the environment as a run of every root loaded it (its warnings said once); None: load it.
     """
 
     def __init__(
@@ -59,8 +59,11 @@ class Workspace:
         events: EventsFactory | None = None,
         allow_replace: bool = False,
         layout: RootLayout | None = None,
+        loaded: LoadedEnv | None = None,
     ) -> None:
         self.layout = layout
+        if loaded is not None:
+            self.__dict__["loaded"] = loaded  # the cached property below, given
         self._allow_replace = allow_replace
         self.events = events
         self._account_checked = False
@@ -73,8 +76,7 @@ class Workspace:
         self.info = info or (lambda _msg: None)
         self.color = color
         self.init_count = 0
-        # The metadata of the saved plan the last apply applied (cli/binding.py).
-        self.applied_meta: dict[str, Any] = {}
+        self.applied_meta: dict[str, Any] = {}  # the saved plan's the last apply applied (cli/binding.py)
         self.holds_lock = False  # this workspace holds its command lock (cli/envlock.py)
         self.render_checked = False  # a split run checked the render once for every root (cli/splitrun.py)
 
@@ -101,11 +103,9 @@ class Workspace:
 
     def lift_protection(self) -> None:
         """Run on a copy of the tree without ``prevent_destroy`` (a forced destroy); before the runner is made."""
-        if self._allow_replace:  # made with allow_replace (a split environment's forced destroy): lifted already
-            return
-        assert self._runner is None, "protection must be lifted before the runner is made"
-        self._allow_replace = True
-        self._root = None
+        if not self._allow_replace:  # made with it (a split environment's forced destroy): lifted already
+            assert self._runner is None, "protection must be lifted before the runner is made"
+            self._allow_replace, self._root = True, None
 
     @property
     def root(self) -> Root:

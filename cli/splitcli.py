@@ -60,11 +60,16 @@ def workspaces(app: App, env: str, root: str | None, *, every: bool, **options: 
 def maker(app: App, env: str, *, emulator: bool, allow_replace: bool = False) -> sharedvalues.MakeWorkspace:
     """The workspaces of an environment-wide run: no progress bars (roots run in parallel), one line per root."""
 
+    made: list[Workspace] = []  # the first root's: its loaded environment (and warnings, once) for all
+
     def make(layout: RootLayout) -> Workspace:
         from hclforge.cli.ops import Workspace
 
         options = {**app.workspace_options(stream=True), "events": None}
-        return Workspace(app.settings(), env, emulator=emulator, allow_replace=allow_replace, layout=layout, **options)
+        options.update(emulator=emulator, allow_replace=allow_replace, layout=layout)
+        ws = Workspace(app.settings(), env, loaded=made[0].loaded if made else None, **options)
+        made.append(ws)
+        return ws
 
     return make
 

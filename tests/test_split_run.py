@@ -165,6 +165,27 @@ def test_the_environment_summary_merges_rows_and_names_each_address_with_its_roo
     assert merged.totals == {"create": 3, "update": 2, "replace": 1, "delete": 1}
 
 
+def test_a_run_of_every_root_loads_the_environment_once_and_warns_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each root's workspace loaded the YAML again: a warning was printed once per root."""
+    from hclforge.cli import splitcli, splitrun
+    from hclforge.cli.app import App
+
+    root = _project(tmp_path, backend={"type": "local"})
+    team = root / f"envs/{ENV}.yaml"
+    data = yaml.safe_load(team.read_text(encoding="utf-8"))
+    data.setdefault("services", {}).setdefault("api", {}).setdefault("environment", {})["API_TOKEN"] = "plain-Value"
+    team.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    make = splitcli.maker(App(root, False, False), ENV, emulator=False)
+    cfg = load_env(root, ENV).config
+    capsys.readouterr()
+    workspaces = [make(layout) for layout in splitrun.layouts(ENV, cfg)]
+    assert len(workspaces) == 4 and all(ws.loaded is workspaces[0].loaded for ws in workspaces)
+    err = capsys.readouterr().err
+    assert err.count("API_TOKEN: looks like a secret but is a plain value") == 1, err
+
+
 @pytest.mark.parametrize(
     ("shared", "api", "waiting", "changes"),
     [
