@@ -84,7 +84,7 @@ test: $(STAMP) $(NODE_STAMP) ## Run the whole test suite (unit, golden, terrafor
 	@# bytecode cached, so the six workers that start together do not each make them again.
 	@# (A collection error is reported by the run below, which collects again.)
 	@$(BIN)/pytest --collect-only -q -p no:cacheprovider > /dev/null || true
-	$(BIN)/pytest -n 6 --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n 6 --dist worksteal --durations=25 $(PYTEST_ARGS)
 
 bench: $(STAMP) $(NODE_STAMP) ## Benchmarks side by side with raw terraform; writes bench/results.{json,md}
 	$(BIN)/python bench/run.py

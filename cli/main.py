@@ -32,6 +32,11 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
 def _graceful_signals() -> dict[int, Any]:
     """SIGTERM (a CI cancel) and SIGHUP (a closed terminal) stop a command the way Ctrl-C does.
 
+    SIGINT is handled even when hclforge was started with it ignored (a script's background
+    job, ``nohup bash -c``): Python then leaves it ignored, and a SIGINT meant to stop an
+    apply went unnoticed while terraform applied on. Terraform itself does the same (Go's
+    ``signal.Notify`` takes over an ignored SIGINT).
+
     Returns:
         The handlers they had, to put back afterwards.
     """
@@ -39,7 +44,9 @@ def _graceful_signals() -> dict[int, Any]:
 
     if threading.current_thread() is not threading.main_thread():
         return {}
-    return {signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    handlers: dict[int, Any] = {signal.SIGINT: signal.default_int_handler}
+    handlers.update(dict.fromkeys((signal.SIGTERM, signal.SIGHUP), _raise_interrupt))
+    return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

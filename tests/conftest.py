@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -107,6 +108,14 @@ def run(repo: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
     return code, out, err
 
 
+def ignore_sigint() -> None:
+    """Start a child with SIGINT ignored, as a script's background job (or ``nohup bash -c``) starts it.
+
+    hclforge must still stop on a SIGINT: a CI run started this way once saw it ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def start_apply(root: Path, env: str, timeout: float = 240) -> tuple[subprocess.Popen[str], list[str]]:
     """Start ``hclforge apply ENV --auto-approve`` and return once terraform has finished one resource."""
     proc = subprocess.Popen(
@@ -122,6 +131,7 @@ def start_apply(root: Path, env: str, timeout: float = 240) -> tuple[subprocess.
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ignore_sigint,
     )
     assert proc.stderr is not None
     seen = []

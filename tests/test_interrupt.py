@@ -27,7 +27,7 @@ from hclforge import shims
 from hclforge.cli import emulator, planapply
 from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace
-from tests.conftest import MINIMAL_ENV, start_apply, write_files
+from tests.conftest import MINIMAL_ENV, ignore_sigint, start_apply, write_files
 
 pytestmark = [pytest.mark.terraform, pytest.mark.emulator, pytest.mark.slow]
 HCLFORGE = str(Path(sys.executable).parent / "hclforge")
@@ -97,6 +97,7 @@ def _deploy(root: Path, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=ignore_sigint,
     )
 
 

@@ -156,6 +156,37 @@ def test_signals_have_their_exit_codes_in_the_one_table() -> None:
     assert exit_code_for(Interrupted("x", signum=signal.SIGHUP)) == 129
 
 
+def test_a_sigint_stops_hclforge_even_when_it_was_started_with_sigint_ignored(tmp_path) -> None:
+    """A script's background job (``nohup bash -c``, ``cmd &``) starts hclforge with SIGINT ignored.
+
+    Python then leaves it ignored: a CI run so started saw a SIGINT to a running apply go
+    unnoticed while terraform applied on (tests/test_interrupt.py starts hclforge so now).
+    Here: after hclforge takes its signals, a SIGINT must end a wait with KeyboardInterrupt (130).
+    """
+    import subprocess
+    import sys
+
+    from tests.conftest import ignore_sigint
+
+    script = (
+        "import sys, time\n"
+        "from hclforge.cli import main as m\n"
+        "m._graceful_signals()\n"
+        "print('ready', flush=True)\n"
+        "try:\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+        "sys.exit(0)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, preexec_fn=ignore_sigint, cwd=tmp_path
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+
+
 def test_the_account_check_gives_up_on_a_dead_sts_endpoint_quickly_and_names_it(project, monkeypatch) -> None:
     env = json.loads(json.dumps(MINIMAL_ENV))
     env["aws"]["account_id"] = "111111111111"
