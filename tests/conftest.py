@@ -273,3 +273,24 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         # back to normal priority where that is allowed (root, CAP_SYS_NICE).
         with contextlib.suppress(PermissionError):
             os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+
+_TIMED: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each test's seconds (setup, call, teardown), for ``HCLFORGE_WRITE_DURATIONS``."""
+    _TIMED[report.nodeid] = _TIMED.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """With ``HCLFORGE_WRITE_DURATIONS=FILE``, write the tests over one second as tests/durations.json is.
+
+    Run by the controller (xdist's workers send it their reports); a run of the whole suite
+    gives the file its next version: ``HCLFORGE_WRITE_DURATIONS=tests/durations.json make test``.
+    """
+    target = os.environ.get("HCLFORGE_WRITE_DURATIONS")
+    if not target or os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    timed = {nodeid: round(s, 1) for nodeid, s in sorted(_TIMED.items()) if s >= 1.0}
+    Path(target).write_text(json.dumps(timed, indent=1) + "\n", encoding="utf-8")
