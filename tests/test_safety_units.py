@@ -172,8 +172,8 @@ def test_a_sigint_stops_hclforge_even_when_it_was_started_with_sigint_ignored(tm
         "import sys, time\n"
         "from hclforge.cli import main as m\n"
         "m._graceful_signals()\n"
-        "print('ready', flush=True)\n"
-        "try:\n"
+        "try:\n"  # 'ready' inside: a SIGINT just after it is caught too
+        "    print('ready', flush=True)\n"
         "    time.sleep(60)\n"
         "except KeyboardInterrupt:\n"
         "    sys.exit(130)\n"
