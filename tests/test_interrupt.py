@@ -54,6 +54,11 @@ def _small(project, monkeypatch) -> Path:
 def test_sigterm_sighup_and_sigint_stop_apply_gracefully(project, monkeypatch, capsys) -> None:
     root = _small(project, monkeypatch)
     state_dir = root / ".hclforge/state/small"
+    # One resource at a time, so each stop leaves the next apply something to do. With
+    # terraform's ten at a time, the emulator's creates (tens of ms each) could all finish
+    # before hclforge, on a loaded machine, passes the signal on: the next plan would find
+    # no changes, and its apply exit 0 before any signal.
+    monkeypatch.setenv("TF_CLI_ARGS_apply", "-parallelism=1")
     stopped = False
     try:
         # SIGTERM and SIGHUP go to hclforge only, as a CI cancel does; SIGINT too: hclforge must
