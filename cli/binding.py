@@ -65,6 +65,22 @@ def plan_state(plan_file: Path) -> dict[str, Any] | None:
     return state_key(state)
 
 
+def plan_prior_state(plan_file: Path) -> dict[str, Any] | None:
+    """The state as stored when a plan was made, before its refresh (a plan file's ``tfstate-prev``).
+
+    Terraform writes it into the plan file of a failed plan too (a ``prevent_destroy``
+    stop). None: no state yet, or no readable plan file (a plan that failed before writing one).
+    """
+    try:
+        with zipfile.ZipFile(plan_file) as zf:
+            names = zf.namelist()
+            name = "tfstate-prev" if "tfstate-prev" in names else "tfstate"
+            state = json.loads(zf.read(name)) if name in names else None
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def plan_terraform_version(plan_file: Path) -> str | None:
     """The terraform version that made a saved plan (recorded in its state snapshot)."""
     with zipfile.ZipFile(plan_file) as zf:

@@ -28,6 +28,7 @@ from hclforge.cli.workcopy import protected_addresses
 from hclforge.errors import PlanRefused, TerraformError, UsageError
 
 if TYPE_CHECKING:
+    from hclforge.cli.root import Root
     from hclforge.routes import PathReport
 
 Confirm = Callable[[str], bool]
@@ -58,7 +59,7 @@ def plan(ws: Workspace, *, targets: list[str] | None = None) -> PlanResult:
 
     Raises:
         PlanRefused: a protected environment's plan deletes or replaces a
-            protected resource, or (protected) the state changed while planning.
+            protected resource.
         StateLocked: another hclforge command is planning or applying the environment.
     """
     with ws.holding("plan"):
@@ -75,13 +76,10 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     tf = ws.runner()
     bound = binding.freshness(root, ws.loaded.sources, ws.on_emulator)
     guarded = ws.loaded.config.protect and not ws.allow_replace
-    # The plan is bound to the state terraform planned against, which the saved plan holds
-    # (read after it). Only a protected environment reads the state first as well, for the
-    # resources whose blocks are gone: on S3 that read is a `terraform state pull`, about a
-    # CPU-second, and a split environment plans a root per service (make bench).
-    prior = ws.state_doc() if guarded else None
-    # Protected resources in the prior state whose blocks are gone: deleted, with no prevent_destroy.
-    removed = protect.removed_blocks(prior, protected_addresses(root.tree_dir)) if guarded else []
+    # The plan is bound to the state terraform planned against, which the saved plan holds.
+    # A protected environment's resources whose blocks are gone come from there too (the
+    # state as stored, `tfstate-prev`), even of a plan terraform stopped: reading the state
+    # first cost a `terraform state pull` per root on S3, about half a CPU-second (make bench).
     try:
         with ws.streaming(f"Planning {ws.root.label}", None, progress=False) as events:
             if targets and events and tf.sink is not None:  # hclforge chose -target; deploy says why, once
@@ -94,21 +92,19 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
             with runs.recorded(root, "plan") as detached:
                 tf.plan(root.plan_file, events=True, targets=targets, refresh=not targets, detached=detached)
     except BaseException as err:
+        blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
+        removed = _removed_blocks(root) if guarded and isinstance(err, TerraformError) and blocked else []
         # terraform writes the plan of a failed or stopped run too (one it will not apply): none is kept.
         root.plan_file.unlink(missing_ok=True)
-        blocked = sorted(set(re.findall(r"Resource (\S+) has lifecycle\.prevent_destroy set", str(err))))
         if isinstance(err, TerraformError) and blocked:
             raise refuse_protected(ws, sorted({*blocked, *removed})) from None
         raise
     if guarded:
-        blocked = sorted({*protect.refused(protect.changes_of_events(tf.last_events)), *removed})
+        blocked = sorted({*protect.refused(protect.changes_of_events(tf.last_events)), *_removed_blocks(root)})
         if blocked:
             root.plan_file.unlink(missing_ok=True)
             raise refuse_protected(ws, blocked)
     planned_state = binding.plan_state(root.plan_file)
-    if guarded and planned_state != binding.state_key(prior):
-        root.plan_file.unlink(missing_ok=True)
-        raise PlanRefused(f"the state of {ws.env} changed while planning; run 'hclforge plan {ws.env}' again")
     summary = summarize_events(ws.env, tf.last_events, ws.loaded.config.services)
     meta = {
         **bound,
@@ -124,6 +120,11 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     }
     write_private(root.plan_meta_file, json.dumps(meta, indent=2))
     return PlanResult(root.plan_file, summary)
+
+
+def _removed_blocks(root: Root) -> list[str]:
+    """Protected resources of the plan's prior state whose blocks are gone: deleted, with no prevent_destroy left."""
+    return protect.removed_blocks(binding.plan_prior_state(root.plan_file), protected_addresses(root.tree_dir))
 
 
 def refuse_protected(ws: Workspace, addresses: list[str]) -> PlanRefused:

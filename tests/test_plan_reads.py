@@ -65,7 +65,8 @@ def reads(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.mark.emulator
 def test_a_plan_on_s3_reads_the_state_once_and_is_bound_to_it(reads: tuple[Path, Path], capsys) -> None:
     """Before: hclforge ran `terraform state pull` before each plan, a second terraform process
-    (about a CPU-second) that read the state terraform's plan reads again."""
+    (about a CPU-second) that read the state terraform's plan reads again; a protected
+    environment still did, until its removed blocks were read from the plan file."""
     root, log = reads
     assert main(["--root", str(root), "bootstrap", "reads"]) == 0
     s3 = emulator_client(root, "s3", "eu-west-1")
@@ -86,6 +87,14 @@ def test_a_plan_on_s3_reads_the_state_once_and_is_bound_to_it(reads: tuple[Path,
     capsys.readouterr()
     assert main(["--root", str(root), "apply", "reads", "--auto-approve"]) == 1
     assert "the state changed since the plan (someone applied in between)" in capsys.readouterr().err
+
+    # Protected, the same: the resources whose blocks are gone come from the plan's stored state.
+    env_file = root / "envs/reads.yaml"
+    env_file.write_text(env_file.read_text(encoding="utf-8") + "protect: true\n", encoding="utf-8")
+    log.write_text("")
+    assert main(["--root", str(root), "plan", "reads"]) == 0, capsys.readouterr().err
+    commands = [" ".join(line.split()[:2]) for line in log.read_text().splitlines()]
+    assert "state pull" not in commands and [c for c in commands if c.startswith("plan ")], commands
 
 
 def test_a_run_of_the_roots_checks_the_render_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
