@@ -272,11 +272,12 @@ class Workspace:
         """The summary of the saved plan (recorded beside it when it was made)."""
         return from_json(binding.saved_meta(self.root)["summary"])
 
-    def saved_plan_problem(self, *, targets: list[str] | None = None) -> str | None:
+    def saved_plan_problem(self, *, targets: list[str] | None = None, checked: bool = False) -> str | None:
         """Why the saved plan may not be applied as it is, or None when it is the one planned and still fresh.
 
-        The checks of :mod:`~hclforge.cli.binding`, cheapest first: terraform is asked
-        for its version and the state only when the files and inputs still match.
+        The checks of :mod:`~hclforge.cli.binding`, cheapest first: terraform is asked for its version
+        and the state only when the files and inputs still match, and not at all when ``checked`` (this
+        command made the plan or found it fresh: terraform refuses a plan whose state moved since).
         ``targets``: the part of the environment the apply is for (``deploy --service``).
         """
         root = self.root
@@ -284,12 +285,11 @@ class Workspace:
         if problem is not None:
             return problem
         meta = binding.saved_meta(root)
-        now = binding.freshness(root, self.loaded.sources, self.on_emulator)
-        return (
-            binding.input_problem(root, meta, now)
-            or binding.terraform_problem(meta, self.runner().version().get("terraform_version"))
-            or binding.state_problem(root, meta, self.state_doc())
-        )
+        problem = binding.input_problem(root, meta, binding.freshness(root, self.loaded.sources, self.on_emulator))
+        if problem is not None or checked:
+            return problem
+        version = self.runner().version().get("terraform_version")
+        return binding.terraform_problem(meta, version) or binding.state_problem(root, meta, self.state_doc())
 
     def discard_plan(self) -> None:
         """Throw away the saved plan."""

@@ -143,11 +143,14 @@ def apply(
     confirm: ConfirmPlan,
     targets: list[str] | None = None,
     outputs_too: bool = False,
+    checked: bool = False,
 ) -> Summary:
     """Apply the saved plan when it is fresh; otherwise plan again and ask.
 
     ``outputs_too``: a plan that changes only outputs is applied too (a split
-    environment's shared root, whose outputs the service roots take).
+    environment's shared root, whose outputs the service roots take). ``checked``:
+    this command made the saved plan or found it fresh (a split run), so terraform's
+    version and the state are not read again (:meth:`Workspace.saved_plan_problem`).
 
     Raises:
         UsageError: confirmation is needed but there is no terminal to ask on.
@@ -168,6 +171,7 @@ def apply(
             confirm=confirm,
             targets=targets,
             outputs=outputs_too,
+            checked=checked,
         )
 
 
@@ -179,13 +183,14 @@ def _apply(
     confirm: ConfirmPlan,
     targets: list[str] | None,
     outputs: bool = False,
+    checked: bool = False,
 ) -> Summary:
     ws.check_account()
     runs.settle_interrupted_run(ws.root, ws.info)
     ws.render()
     ws.prepare_workdir()
     root = ws.root
-    problem = ws.saved_plan_problem(targets=targets)
+    problem = ws.saved_plan_problem(targets=targets, checked=checked)
     if problem is None:
         summary = ws.load_saved_summary()
         ws.info(f"applying the saved plan {root.rel(root.plan_file)}")

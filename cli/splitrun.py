@@ -202,14 +202,22 @@ def apply(
     return run
 
 
+def _yes(_summary: Summary) -> bool:
+    return True
+
+
 def _apply(run: SplitRun, *, jobs: int, confirm: Callable[[SplitRun], bool] | None) -> None:
-    """Apply shared (when it changes, or its outputs were never kept), keep its outputs, then the service roots."""
+    """Apply shared (when it changes, or its outputs were never kept), keep its outputs, then the service roots.
+
+    Each root's saved plan was made or found fresh by this run's plan phase (:func:`_plan_root`):
+    its apply does not read terraform's version and the state again (on S3, a ``state pull`` per root).
+    """
     env = run.env
     shared = run.shared.workspace
     assert shared is not None
     summary = run.shared.summary
     if (summary is not None and (summary.has_changes or summary.output_changes)) or kept_outputs(shared) is None:
-        planapply.apply(shared, auto_approve=True, interactive=False, confirm=lambda _s: True, outputs_too=True)
+        planapply.apply(shared, auto_approve=True, interactive=False, confirm=_yes, outputs_too=True, checked=True)
     outputs = keep_outputs(shared)
 
     again: list[RootRun] = []
@@ -233,7 +241,7 @@ def _apply(run: SplitRun, *, jobs: int, confirm: Callable[[SplitRun], bool] | No
 
     def apply_one(svc: RootRun) -> None:
         assert svc.workspace is not None
-        svc.summary = planapply.apply(svc.workspace, auto_approve=True, interactive=False, confirm=lambda _s: True)
+        svc.summary = planapply.apply(svc.workspace, auto_approve=True, interactive=False, confirm=_yes, checked=True)
 
     each_root(jobs, run.services, apply_one)
 

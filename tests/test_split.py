@@ -615,8 +615,14 @@ def test_a_split_environment_round_trip(
     shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
     for name, value in STRAY_AWS.items():
         monkeypatch.setenv(name, value)  # and so in each hclforge this test starts
+    # The real terraform, each command line written down first.
+    log, wrapper = tmp_path / "terraform.log", tmp_path / "bin/terraform"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("terraform")}" "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("HCLFORGE_TERRAFORM", str(wrapper))
     try:
-        _round_trip(root, capsys)
+        _round_trip(root, capsys, log)
     finally:
         main(["--root", str(root), "emulator", "stop"])
 
@@ -645,7 +651,7 @@ def _managed(state: dict[str, Any]) -> int:
     return len([r for r in state["resources"] if r["mode"] == "managed"])
 
 
-def _round_trip(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _round_trip(root: Path, capsys: pytest.CaptureFixture[str], log: Path) -> None:
     files = root / ".hclforge/envs/mini"
     assert _cli(root, capsys, "bootstrap", "mini")[0] == 0
 
@@ -656,8 +662,14 @@ def _round_trip(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert f"after shared applies, mini/{path} is planned: shared has not been applied yet" in out, out
 
     # One command: shared (its saved plan, fresh), its outputs kept, then the service roots.
+    log.write_text("")
     code, out, err = _cli(root, capsys, "apply", "mini", "--auto-approve")
     assert code == 0, out + err
+    # Two reads of shared's state: its saved plan checked, and its outputs, never kept. None
+    # before a root's plan (its removed blocks come from the plan file) or its apply (this
+    # command made or checked the plan): there were seven, each a terraform process.
+    pulls = [line for line in log.read_text().splitlines() if line.startswith("state pull")]
+    assert len(pulls) == 2, log.read_text()
     assert "applying the saved plan .hclforge/envs/mini/shared/plan.tfplan" in err
     assert re.search(r"^applied mini \(3 roots\): \d+ created, 0 updated, 0 replaced, 0 deleted$", out, re.M), out
     states = _states(root)
