@@ -66,7 +66,7 @@ def plan_state(plan_file: Path) -> dict[str, Any] | None:
 
 
 def plan_prior_state(plan_file: Path) -> dict[str, Any] | None:
-    """The state as stored when a plan was made, before its refresh (a plan file's ``tfstate-prev``).
+    """The state a plan started from, before its refresh (a plan file's ``tfstate-prev``: ``moved`` blocks applied).
 
     Terraform writes it into the plan file of a failed plan too (a ``prevent_destroy``
     stop). None: no state yet, or no readable plan file (a plan that failed before writing one).

@@ -73,6 +73,7 @@ def _plan(ws: Workspace, *, targets: list[str] | None) -> PlanResult:
     root = ws.root
     private_dir(root.files_dir)
     root.plan_meta_file.unlink(missing_ok=True)
+    root.plan_file.unlink(missing_ok=True)  # a failed plan's removed blocks are read from the one it writes, if any
     tf = ws.runner()
     bound = binding.freshness(root, ws.loaded.sources, ws.on_emulator)
     guarded = ws.loaded.config.protect and not ws.allow_replace
