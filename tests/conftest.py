@@ -144,6 +144,21 @@ def start_apply(root: Path, env: str, timeout: float = 240) -> tuple[subprocess.
     return proc, seen
 
 
+def logged_terraform(where: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make hclforge run the real terraform through a wrapper that writes each command line down first.
+
+    Returns the log (a line per terraform command, its arguments as given).
+    """
+    terraform = shutil.which("terraform")
+    assert terraform is not None
+    log, wrapper = where / "terraform-commands.log", where / "bin/terraform"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{terraform}" "$@"\n', encoding="utf-8")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("HCLFORGE_TERRAFORM", str(wrapper))
+    return log
+
+
 def tree_snapshot(base: Path) -> dict[str, bytes]:
     """Every file under ``base`` with its bytes (to prove nothing was written)."""
     if not base.exists():

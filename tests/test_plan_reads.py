@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from hclforge.cli.main import main
 from hclforge.cli.ops import Workspace
 from hclforge.cli.settings import load_settings
 from hclforge.roots import RootLayout
-from tests.conftest import MINIMAL_ENV, ROOT, emulator_client
+from tests.conftest import MINIMAL_ENV, ROOT, emulator_client, logged_terraform
 
 BUCKET = "reads-state"
 KEY = "demo/reads/terraform.tfstate"
@@ -48,16 +47,7 @@ def reads(project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     env.update({"aws": {"region": "eu-west-1", "emulator": True}, "backend": {"type": "s3", "bucket": BUCKET}})
     env["network"] = {"create": {"cidr": "10.9.0.0/16", "private_subnets": 1}}
     root = project({"envs/reads.yaml": env})
-    log = tmp_path / "terraform-commands.log"
-    terraform = shutil.which("terraform")
-    assert terraform is not None
-    wrapper = tmp_path / "bin/terraform"
-    wrapper.parent.mkdir()
-    # The real terraform runs; each command line is written down first.
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{terraform}" "$@"\n', encoding="utf-8")
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("HCLFORGE_TERRAFORM", str(wrapper))
-    yield root, log
+    yield root, logged_terraform(tmp_path, monkeypatch)
     main(["--root", str(root), "emulator", "stop"])
 
 

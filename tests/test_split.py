@@ -44,7 +44,7 @@ from hclforge.roots import (
     split_only_addresses,
 )
 from hclforge.schema import env_schema
-from tests.conftest import ROOT, emulator_client, tree_snapshot
+from tests.conftest import ROOT, emulator_client, logged_terraform, tree_snapshot
 
 FIXTURE = ROOT / "tests/fixtures/split"
 ENV = "team"
@@ -615,12 +615,7 @@ def test_a_split_environment_round_trip(
     shutil.copy(ROOT / "hclforge.toml", root / "hclforge.toml")
     for name, value in STRAY_AWS.items():
         monkeypatch.setenv(name, value)  # and so in each hclforge this test starts
-    # The real terraform, each command line written down first.
-    log, wrapper = tmp_path / "terraform.log", tmp_path / "bin/terraform"
-    wrapper.parent.mkdir()
-    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec "{shutil.which("terraform")}" "$@"\n', encoding="utf-8")
-    wrapper.chmod(0o755)
-    monkeypatch.setenv("HCLFORGE_TERRAFORM", str(wrapper))
+    log = logged_terraform(tmp_path, monkeypatch)
     try:
         _round_trip(root, capsys, log)
     finally:
